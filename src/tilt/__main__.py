@@ -1,0 +1,3 @@
+from tilt.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,415 @@
+"""The resource graph: the types a Tiltfile resolves to.
+
+Everything here is a frozen, keyword-only dataclass or an enum. The loader
+(`tilt.tiltfile`) produces a `TiltfileResult`; the engine and every observer
+read it and never mutate it. `tilt dump tiltfile` prints it as JSON through
+`tilt.tiltfile.dump` (schema in docs/tiltfile-json.md).
+
+Fields whose metadata carries ``dump=False`` are left out of the JSON dump
+(for example the full bodies of Kubernetes objects, which may hold Secret
+values).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Cmd",
+    "ComposeTarget",
+    "ConfigState",
+    "ExecAction",
+    "FallBackOnStep",
+    "HttpGetAction",
+    "IgnoreRule",
+    "ImageBuildKind",
+    "ImageTarget",
+    "InitialSyncStep",
+    "K8sCustomDeployTarget",
+    "K8sObject",
+    "K8sTarget",
+    "Link",
+    "LiveUpdateStep",
+    "LocalTarget",
+    "PortForward",
+    "Probe",
+    "Resource",
+    "ResourceKind",
+    "RestartContainerStep",
+    "RunStep",
+    "Settings",
+    "SourceLocation",
+    "SyncStep",
+    "TcpSocketAction",
+    "TiltfileResult",
+    "TiltfileWarning",
+    "TriggerMode",
+    "WatchSpec",
+]
+
+
+def _hidden() -> Any:
+    """Metadata for a field the JSON dump leaves out."""
+    return {"dump": False}
+
+
+class TriggerMode(enum.Enum):
+    """When a resource updates after a file change (Tilt's TRIGGER_MODE_*)."""
+
+    AUTO = "auto"
+    MANUAL = "manual"
+
+
+class ResourceKind(enum.Enum):
+    LOCAL = "local"
+    K8S = "k8s"
+    DOCKER_COMPOSE = "docker_compose"
+    K8S_CUSTOM_DEPLOY = "k8s_custom_deploy"
+
+
+class ImageBuildKind(enum.Enum):
+    DOCKER = "docker_build"
+    CUSTOM = "custom_build"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceLocation:
+    """Where in a Tiltfile (or a loaded file) something was declared."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cmd:
+    """A command. A string given in a Tiltfile runs through ``sh -c`` (``shell``)."""
+
+    argv: tuple[str, ...]
+    shell: bool = False
+
+    @property
+    def display(self) -> str:
+        if self.shell and len(self.argv) == 3:
+            return self.argv[2]
+        import shlex
+
+        return shlex.join(self.argv)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IgnoreRule:
+    """One gitwildmatch pattern, the folder it is relative to, and who set it.
+
+    ``origin`` names the rule's source for `tilt why`: ``/repo/.tiltignore:3``,
+    ``Tiltfile:12 local_resource(ignore=)``, ``built-in`` ...
+    """
+
+    pattern: str
+    base_dir: str
+    origin: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class WatchSpec:
+    """The paths a target watches and the rules that exclude paths under them.
+
+    ``only`` (docker_build's ``only=``) restricts: when non-empty a path must
+    match one of these rules to count.
+    """
+
+    paths: tuple[str, ...] = ()
+    ignores: tuple[IgnoreRule, ...] = ()
+    only: tuple[IgnoreRule, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpGetAction:
+    port: int
+    host: str = "localhost"
+    scheme: str = "http"
+    path: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TcpSocketAction:
+    port: int
+    host: str = "localhost"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecAction:
+    command: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Probe:
+    """A readiness probe, with Tilt's (Kubernetes') defaults."""
+
+    initial_delay_secs: int = 0
+    timeout_secs: int = 1
+    period_secs: int = 10
+    success_threshold: int = 1
+    failure_threshold: int = 3
+    http_get: HttpGetAction | None = None
+    tcp_socket: TcpSocketAction | None = None
+    exec: ExecAction | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Link:
+    url: str
+    name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PortForward:
+    local_port: int
+    container_port: int
+    host: str = "localhost"
+    name: str = ""
+    link_path: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncStep:
+    local_path: str
+    remote_path: str
+    kind: str = "sync"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStep:
+    command: Cmd
+    triggers: tuple[str, ...] = ()
+    echo_off: bool = False
+    kind: str = "run"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FallBackOnStep:
+    paths: tuple[str, ...]
+    kind: str = "fall_back_on"
+
+
+@dataclass(frozen=True, kw_only=True)
+class InitialSyncStep:
+    kind: str = "initial_sync"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestartContainerStep:
+    kind: str = "restart_container"
+
+
+LiveUpdateStep = SyncStep | RunStep | FallBackOnStep | InitialSyncStep | RestartContainerStep
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageTarget:
+    """An image built by docker_build or custom_build."""
+
+    ref: str
+    kind: ImageBuildKind
+    context: str
+    location: SourceLocation
+    # docker_build
+    dockerfile: str = ""
+    dockerfile_contents: str = ""
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str = ""
+    entrypoint: Cmd | None = None
+    extra_tags: tuple[str, ...] = ()
+    platform: str = ""
+    network: str = ""
+    ssh: tuple[str, ...] = ()
+    secret: tuple[str, ...] = ()
+    cache_from: tuple[str, ...] = ()
+    pull: bool = False
+    ignore: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()
+    # custom_build
+    command: Cmd | None = None
+    command_dir: str = ""
+    deps: tuple[str, ...] = ()
+    tag: str = ""
+    disable_push: bool = False
+    skips_local_docker: bool = False
+    outputs_image_ref_to: str = ""
+    # both
+    live_update: tuple[LiveUpdateStep, ...] = ()
+    match_in_env_vars: bool = False
+    container_args: tuple[str, ...] | None = None
+    image_deps: tuple[str, ...] = ()
+    watch: WatchSpec = field(default_factory=WatchSpec)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalTarget:
+    """What a local_resource runs: ``cmd`` per update, ``serve_cmd`` long-running."""
+
+    cmd: Cmd | None = None
+    dir: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    serve_cmd: Cmd | None = None
+    serve_dir: str = ""
+    serve_env: dict[str, str] = field(default_factory=dict)
+    readiness_probe: Probe | None = None
+    allow_parallel: bool = False
+    deps: tuple[str, ...] = ()
+    watch: WatchSpec = field(default_factory=WatchSpec)
+
+
+@dataclass(frozen=True, kw_only=True)
+class K8sObject:
+    """One Kubernetes object from k8s_yaml; ``body`` is the whole parsed document."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str = ""
+    body: dict[str, Any] = field(default_factory=dict, metadata=_hidden(), compare=False)
+
+    @property
+    def ref(self) -> str:
+        """Tilt's display form, e.g. ``web:deployment:default``."""
+        parts = [self.name, self.kind.lower()]
+        if self.namespace:
+            parts.append(self.namespace)
+        return ":".join(parts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class K8sTarget:
+    objects: tuple[K8sObject, ...] = ()
+    image_refs: tuple[str, ...] = ()
+    port_forwards: tuple[PortForward, ...] = ()
+    extra_pod_selectors: tuple[dict[str, str], ...] = ()
+    pod_readiness: str = ""
+    discovery_strategy: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class K8sCustomDeployTarget:
+    apply_cmd: Cmd
+    delete_cmd: Cmd
+    apply_dir: str = ""
+    apply_env: dict[str, str] = field(default_factory=dict)
+    delete_dir: str = ""
+    delete_env: dict[str, str] = field(default_factory=dict)
+    deps: tuple[str, ...] = ()
+    image_selector: str = ""
+    container_selector: str = ""
+    live_update: tuple[LiveUpdateStep, ...] = ()
+    watch: WatchSpec = field(default_factory=WatchSpec)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComposeTarget:
+    project_name: str
+    config_files: tuple[str, ...]
+    service: str
+    env_file: str = ""
+    profiles: tuple[str, ...] = ()
+    image_ref: str = ""
+    build_context: str = ""
+    depends_on: tuple[str, ...] = ()
+    published_ports: tuple[int, ...] = ()
+    service_config: dict[str, Any] = field(default_factory=dict, metadata=_hidden(), compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resource:
+    """One row of the UI: a unit that updates, runs and reports status."""
+
+    name: str
+    kind: ResourceKind
+    location: SourceLocation
+    labels: tuple[str, ...] = ()
+    resource_deps: tuple[str, ...] = ()
+    trigger_mode: TriggerMode = TriggerMode.AUTO
+    auto_init: bool = True
+    links: tuple[Link, ...] = ()
+    image_refs: tuple[str, ...] = ()
+    local: LocalTarget | None = None
+    k8s: K8sTarget | None = None
+    compose: ComposeTarget | None = None
+    custom_deploy: K8sCustomDeployTarget | None = None
+    # Beyond Tilt: update again after any resource_dep updates (dirty in manual mode).
+    update_on_dep_change: bool = False
+
+    @property
+    def starts_on_up(self) -> bool:
+        """Whether the first update runs at `tilt up` (auto_init)."""
+        return self.auto_init
+
+    @property
+    def updates_on_change(self) -> bool:
+        """Whether a file change starts an update by itself (auto trigger mode)."""
+        return self.trigger_mode is TriggerMode.AUTO
+
+
+@dataclass(frozen=True, kw_only=True)
+class TiltfileWarning:
+    message: str
+    location: SourceLocation | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    max_parallel_updates: int = 3
+    k8s_upsert_timeout_secs: int = 30
+    suppress_unused_image_warnings: tuple[str, ...] = ()
+    watch_ignores: tuple[IgnoreRule, ...] = ()
+    default_trigger_mode: TriggerMode = TriggerMode.AUTO
+    default_registry: str = ""
+    default_registry_single_name: str = ""
+    k8s_context: str = ""
+    k8s_namespace: str = ""
+    allowed_k8s_contexts: tuple[str, ...] = ()
+    ci_timeout_secs: float = 1800.0
+    ci_readiness_timeout_secs: float = 300.0
+    ci_k8s_grace_period_secs: float = 0.0
+    secrets_disable_scrub: bool = False
+    team_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigState:
+    """`config.*`: the arguments after ``--`` and what the Tiltfile made of them."""
+
+    args: tuple[str, ...] = ()
+    values: dict[str, Any] = field(default_factory=dict)
+    enabled_resources: tuple[str, ...] | None = None
+    subcommand: str = "up"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TiltfileResult:
+    """A loaded Tiltfile: the validated resource graph and what it depends on."""
+
+    tiltfile: str
+    resources: tuple[Resource, ...]
+    images: tuple[ImageTarget, ...]
+    order: tuple[str, ...]
+    settings: Settings
+    config: ConfigState
+    files_read: tuple[str, ...]
+    warnings: tuple[TiltfileWarning, ...] = ()
+    logs: tuple[str, ...] = ()
+
+    def resource(self, name: str) -> Resource:
+        for r in self.resources:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def image(self, ref: str) -> ImageTarget:
+        for i in self.images:
+            if i.ref == ref:
+                return i
+        raise KeyError(ref)

@@ -1,0 +1,249 @@
+"""Shared machinery for Tiltfile builtins: the registry, the load state, argument helpers.
+
+A builtin is a plain function whose first parameter is a `Ctx` (the file that
+calls it and the load state) followed by Tilt's own parameters, with Tilt's
+names and defaults. Register it with `@builtin("name")` (dotted names such as
+``os.path.join`` become struct members). Its Google-style docstring is what
+docs/tiltfile-api.md shows.
+
+Builtins that declare something whose validation happens after the whole
+Tiltfile ran (a resource, an image, YAML) are registered with
+``located=True``: they receive ``ctx.location`` pointing at the call site in
+the user's file, so a later error can name file:line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tilt.model import Cmd, SourceLocation, TiltfileWarning
+
+__all__ = [
+    "BUILTINS",
+    "CONSTANTS",
+    "Builtin",
+    "Ctx",
+    "LoadState",
+    "TiltfileError",
+    "as_bool",
+    "as_cmd",
+    "as_int",
+    "as_str",
+    "as_str_dict",
+    "as_str_list",
+    "builtin",
+    "constant",
+]
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class TiltfileError(Exception):
+    """A user error in a Tiltfile. The message is shown as is, with the call's location."""
+
+    def __init__(self, message: str, location: SourceLocation | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+
+@dataclass(frozen=True, kw_only=True)
+class Builtin:
+    name: str
+    fn: Callable[..., Any]
+    located: bool = False
+    family: str = ""
+
+    @property
+    def doc(self) -> str:
+        return self.fn.__doc__ or ""
+
+
+BUILTINS: dict[str, Builtin] = {}
+CONSTANTS: dict[str, tuple[object, str]] = {}
+
+
+def builtin(name: str, *, located: bool = False) -> Callable[[F], F]:
+    """Register ``fn`` as the Tiltfile builtin ``name``."""
+
+    def register(fn: F) -> F:
+        if name in BUILTINS:
+            raise RuntimeError(f"builtin {name} registered twice")
+        family = fn.__module__.rsplit(".", 1)[-1].lstrip("_")
+        BUILTINS[name] = Builtin(name=name, fn=fn, located=located, family=family)
+        return fn
+
+    return register
+
+
+def constant(name: str, value: object, doc: str) -> None:
+    """Register a predeclared value (e.g. ``TRIGGER_MODE_AUTO``)."""
+    CONSTANTS[name] = (value, doc)
+
+
+S = TypeVar("S")
+
+
+@dataclass
+class LoadState:
+    """Everything one evaluation of a Tiltfile accumulates. Mutable; one per load."""
+
+    main_path: str
+    args: tuple[str, ...] = ()
+    subcommand: str = "up"
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    files_read: dict[str, None] = field(default_factory=dict)
+    logs: list[str] = field(default_factory=list)
+    warnings: list[TiltfileWarning] = field(default_factory=list)
+    # Per-family state, keyed by its class (see `family`).
+    _families: dict[type[Any], Any] = field(default_factory=dict)
+
+    @property
+    def main_dir(self) -> str:
+        return os.path.dirname(self.main_path)
+
+    def family(self, cls: type[S]) -> S:
+        """The state object of one family of builtins, created on first use."""
+        got = self._families.get(cls)
+        if got is None:
+            got = cls()
+            self._families[cls] = got
+        return got  # type: ignore[no-any-return]
+
+    def record_read(self, path: str) -> None:
+        """Remember a file the Tiltfile read, so a change to it reloads the Tiltfile."""
+        self.files_read[os.path.abspath(path)] = None
+
+    def log(self, line: str) -> None:
+        self.logs.append(line)
+
+    def warn(self, message: str, location: SourceLocation | None = None) -> None:
+        self.warnings.append(TiltfileWarning(message=message, location=location))
+        where = f"{location}: " if location else ""
+        self.logs.append(f"WARNING: {where}{message}")
+
+
+@dataclass
+class Ctx:
+    """What a builtin call knows: the state and the file (and line) that called it."""
+
+    state: LoadState
+    file: str
+    display_file: str
+    location: SourceLocation | None = None
+
+    @property
+    def dir(self) -> str:
+        return os.path.dirname(self.file)
+
+    def abspath(self, path: str) -> str:
+        """A path relative to the calling file's folder, made absolute (Tilt's rule)."""
+        path = os.path.expanduser(path)
+        return os.path.normpath(os.path.join(self.dir, path))
+
+    def here(self) -> SourceLocation:
+        return self.location or SourceLocation(file=self.display_file, line=0)
+
+
+# --- argument conversion -------------------------------------------------------------
+# Starlark values reach Python converted: str, int, float, bool, None, list (tuples too),
+# dict; opaque values (blobs, probes, links...) arrive as the Python objects we made.
+
+
+def _typename(v: object) -> str:
+    if v is None:
+        return "NoneType"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list | tuple):
+        return "list"
+    if isinstance(v, dict):
+        return "dict"
+    return getattr(type(v), "starlark_type", type(v).__name__)
+
+
+def as_str(fn: str, arg: str, v: object, *, allow_none: bool = False) -> str:
+    """A string argument; a Blob counts as its text."""
+    if v is None and allow_none:
+        return ""
+    text = getattr(v, "starlark_text", None)
+    if isinstance(text, str):
+        return text
+    if not isinstance(v, str):
+        raise TiltfileError(f"{fn}: for parameter {arg!r}: got {_typename(v)}, want string")
+    return v
+
+
+def as_str_list(fn: str, arg: str, v: object) -> list[str]:
+    """A string or a list of strings (Tilt accepts both almost everywhere)."""
+    if v is None:
+        return []
+    if isinstance(v, str) or hasattr(v, "starlark_text"):
+        return [as_str(fn, arg, v)]
+    if not isinstance(v, list | tuple):
+        raise TiltfileError(
+            f"{fn}: for parameter {arg!r}: got {_typename(v)}, want string or list of strings"
+        )
+    out = []
+    for i, item in enumerate(v):
+        if not isinstance(item, str) and not hasattr(item, "starlark_text"):
+            raise TiltfileError(
+                f"{fn}: for parameter {arg!r}: item {i}: got {_typename(item)}, want string"
+            )
+        out.append(as_str(fn, arg, item))
+    return out
+
+
+def as_bool(fn: str, arg: str, v: object) -> bool:
+    if not isinstance(v, bool):
+        raise TiltfileError(f"{fn}: for parameter {arg!r}: got {_typename(v)}, want bool")
+    return v
+
+
+def as_int(fn: str, arg: str, v: object) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TiltfileError(f"{fn}: for parameter {arg!r}: got {_typename(v)}, want int")
+    return v
+
+
+def as_str_dict(fn: str, arg: str, v: object) -> dict[str, str]:
+    """A dict of strings to strings (env, build_args ...); ints and bools are stringified."""
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise TiltfileError(f"{fn}: for parameter {arg!r}: got {_typename(v)}, want dict")
+    out: dict[str, str] = {}
+    for k, val in v.items():
+        if not isinstance(k, str):
+            raise TiltfileError(f"{fn}: for parameter {arg!r}: key {k!r} is not a string")
+        if isinstance(val, bool):
+            out[k] = "true" if val else "false"
+        elif isinstance(val, int | float | str):
+            out[k] = str(val)
+        else:
+            out[k] = as_str(fn, f"{arg}[{k!r}]", val)
+    return out
+
+
+def as_cmd(fn: str, arg: str, v: object, *, allow_empty: bool = True) -> Cmd | None:
+    """A command: a string runs through ``sh -c``, a list is argv (Tilt's rule)."""
+    if v is None or v == "" or v == []:
+        if not allow_empty:
+            raise TiltfileError(f"{fn}: {arg} must not be empty")
+        return None
+    if isinstance(v, str) or hasattr(v, "starlark_text"):
+        return Cmd(argv=("sh", "-c", as_str(fn, arg, v)), shell=True)
+    return Cmd(argv=tuple(as_str_list(fn, arg, v)))
+
+
+def unique(items: Iterable[T]) -> list[T]:
+    """Items in order, each once."""
+    return list(dict.fromkeys(items))

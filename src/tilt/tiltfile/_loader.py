@@ -1,0 +1,365 @@
+"""Runs a Tiltfile on the Starlark interpreter: modules, load()/include(), errors.
+
+Each Starlark file gets its own module with every builtin bound to that file,
+so relative paths resolve against the folder of the file that makes the call
+(Tilt's rule), also inside functions a loaded file defines.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import starlark as sl
+
+from tilt.model import SourceLocation
+from tilt.tiltfile._context import BUILTINS, CONSTANTS, Builtin, Ctx, LoadState, TiltfileError
+
+__all__ = ["ExitTiltfile", "TiltfileLoadError", "evaluate"]
+
+PRELUDE = "<tilt prelude>"
+EXTENSIONS_ENV = "TILT_EXTENSIONS_DIR"
+
+_FRAME_RE = re.compile(r"^\s*\* (.+):(\d+), in (.+)$")
+_ARROW_RE = re.compile(r"^\s*--> (.+):(\d+):(\d+)$")
+_PLAIN = (str, int, float, bool, list, dict, type(None))
+
+
+class TiltfileLoadError(Exception):
+    """The Tiltfile could not be loaded. ``str()`` is the whole user-facing message."""
+
+    def __init__(self, message: str, location: SourceLocation | None, column: int = 0) -> None:
+        self.message = message
+        self.location = location
+        self.column = column
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        if self.location is None:
+            return f"Error: {self.message}"
+        col = f":{self.column}" if self.column else ""
+        head = f"Error: {self.location}{col}: {self.message}"
+        snippet = _snippet(self.location, self.column)
+        return head + ("\n" + snippet if snippet else "")
+
+
+class ExitTiltfile(Exception):
+    """Raised by exit(): stop evaluating, keep what was declared."""
+
+
+def _snippet(loc: SourceLocation, column: int) -> str:
+    try:
+        with open(loc.file, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return ""
+    if not 1 <= loc.line <= len(lines):
+        return ""
+    text = lines[loc.line - 1]
+    num = str(loc.line)
+    pad = " " * len(num)
+    out = [f"{pad} |", f"{num} | {text}"]
+    if column:
+        out.append(f"{pad} | {' ' * (column - 1)}^")
+    return "\n".join(out)
+
+
+def display_path(path: str) -> str:
+    """How a file is named in messages: relative to the working folder when below it."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+@dataclass
+class _Frame:
+    file: str
+    line: int
+
+
+def _frames(text: str) -> list[_Frame]:
+    out = []
+    for line in text.splitlines():
+        m = _FRAME_RE.match(line)
+        if m:
+            out.append(_Frame(m.group(1), int(m.group(2))))
+    return out
+
+
+def _location_from_stack(stack: str) -> SourceLocation | None:
+    frames = [f for f in _frames(stack) if f.file != PRELUDE]
+    if not frames:
+        return None
+    return SourceLocation(file=frames[-1].file, line=frames[-1].line)
+
+
+def _convert_error(err: sl.StarlarkError, state: _Run) -> TiltfileLoadError:
+    """Turn the interpreter's error text into one message with file:line:column."""
+    if state.inner_error is not None:
+        inner, state.inner_error = state.inner_error, None
+        return inner
+    text = str(err)
+    lines = text.splitlines()
+    msg_lines: list[str] = []
+    loc: SourceLocation | None = None
+    col = 0
+    in_msg = False
+    for line in lines:
+        if line.startswith("error: "):
+            in_msg = True
+            msg_lines = [line[len("error: ") :]]
+            continue
+        m = _ARROW_RE.match(line)
+        if m and in_msg:
+            in_msg = False
+            loc = SourceLocation(file=m.group(1), line=int(m.group(2)))
+            col = int(m.group(3))
+            continue
+        if in_msg:
+            msg_lines.append(line)
+    message = "\n".join(msg_lines).strip() or text.strip()
+    for prefix in ("TiltfileError: ", "StarlarkError: "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    if loc is None or loc.file == PRELUDE:
+        # The failing call went through a prelude shim: name the user's line instead.
+        col = 0
+        loc = _location_from_stack(text) or loc
+        if loc is not None and loc.file == PRELUDE:
+            loc = None
+    if loc is not None:
+        loc = SourceLocation(file=state.real_path.get(loc.file, loc.file), line=loc.line)
+        loc = SourceLocation(file=display_path(loc.file), line=loc.line)
+    return TiltfileLoadError(message, loc, col)
+
+
+def _wrap_result(v: object) -> object:
+    if isinstance(v, _PLAIN):
+        return v
+    if isinstance(v, tuple):
+        return list(v)
+    return sl.OpaquePythonObject(v)
+
+
+def _call(b: Builtin, ctx: Ctx, args: tuple[Any, ...], kwargs: dict[str, Any]) -> object:
+    try:
+        return _wrap_result(b.fn(ctx, *args, **kwargs))
+    except TypeError as e:
+        # Argument errors name the builtin and the parameter, as Tilt's do.
+        try:
+            inspect.signature(b.fn).bind(ctx, *args, **kwargs)
+        except TypeError as bind_err:
+            raise TiltfileError(f"{b.name}: {bind_err}") from None
+        raise e from None
+
+
+def _build_prelude() -> str:
+    """Starlark that builds the namespaces (os, config, ...) and the located shims."""
+    lines = []
+    tree: dict[str, Any] = {}
+    for name, b in BUILTINS.items():
+        flat = "__b_" + name.replace(".", "_")
+        if b.located:
+            target = "__l_" + name.replace(".", "_")
+            lines.append(
+                f"def {flat}(*args, **kwargs):\n"
+                f"    return {target}(call_stack(strip_frames=1), *args, **kwargs)"
+            )
+        parts = name.split(".")
+        node = tree
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = flat
+    for name in CONSTANTS:
+        parts = name.split(".")
+        node = tree
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = "__c_" + name.replace(".", "_")
+
+    def expr(node: dict[str, Any] | str) -> str:
+        if isinstance(node, str):
+            return node
+        return "struct(" + ", ".join(f"{k}={expr(v)}" for k, v in node.items()) + ")"
+
+    for top, node in tree.items():
+        lines.append(f"{top} = {expr(node)}")
+    lines.append(
+        "def print(*args, sep = ' '):\n    __tilt_print(sep.join([str(a) for a in args]))"
+    )
+    return "\n".join(lines) + "\n"
+
+
+_GLOBALS: sl.Globals | None = None
+_PRELUDE_SRC: str | None = None
+
+
+def _globals() -> sl.Globals:
+    global _GLOBALS
+    if _GLOBALS is None:
+        _GLOBALS = sl.Globals.extended_by(
+            [sl.LibraryExtension.StructType, sl.LibraryExtension.CallStack]
+        )
+    return _GLOBALS
+
+
+def _dialect() -> sl.Dialect:
+    d = sl.Dialect.extended()
+    d.enable_f_strings = False
+    return d
+
+
+class _Run:
+    """One evaluation: the module cache and the chain of files being loaded."""
+
+    def __init__(self, state: LoadState) -> None:
+        self.state = state
+        self.cache: dict[str, sl.FrozenModule] = {}
+        self.loading: list[str] = []
+        self.inner_error: TiltfileLoadError | None = None
+        self.real_path: dict[str, str] = {}
+        self.exited = False
+
+    def resolve(self, spec: str, from_file: str) -> str:
+        if spec.startswith("ext://"):
+            return self.resolve_extension(spec[len("ext://") :])
+        return os.path.normpath(os.path.join(os.path.dirname(from_file), spec))
+
+    def resolve_extension(self, name: str) -> str:
+        name = name.strip("/")
+        roots = []
+        env_dir = self.state.env.get(EXTENSIONS_ENV, "")
+        if env_dir:
+            roots.append(os.path.abspath(env_dir))
+        roots.append(os.path.join(self.state.main_dir, "tilt_modules"))
+        for root in roots:
+            candidate = os.path.join(root, name, "Tiltfile")
+            if os.path.isfile(candidate):
+                return candidate
+        where = " or ".join(os.path.join(r, name, "Tiltfile") for r in roots)
+        raise TiltfileError(
+            f"extension {name!r} not found: put its Tiltfile at {where} "
+            f"(or point {EXTENSIONS_ENV} at a folder of extensions); "
+            "extensions are never fetched from the network"
+        )
+
+    def new_module(self, path: str) -> sl.Module:
+        display = display_path(path)
+        self.real_path[display] = path
+        state = self.state
+        mod = sl.Module()
+        base = Ctx(state=state, file=path, display_file=display)
+        for name, b in BUILTINS.items():
+            flat = name.replace(".", "_")
+            if b.located:
+                mod.add_callable("__l_" + flat, self._located(b, base))
+            else:
+                mod.add_callable("__b_" + flat, self._plain(b, base))
+        for name, (value, _doc) in CONSTANTS.items():
+            mod["__c_" + name.replace(".", "_")] = _constant_value(value, base)
+        mod.add_callable("__tilt_print", state.log)
+        mod.add_callable("__tilt_load_include", lambda spec: self.include(spec, path))
+        global _PRELUDE_SRC
+        if _PRELUDE_SRC is None:
+            _PRELUDE_SRC = _build_prelude()
+        sl.eval(mod, sl.parse(PRELUDE, _PRELUDE_SRC, _dialect()), _globals())
+        return mod
+
+    @staticmethod
+    def _plain(b: Builtin, base: Ctx) -> Callable[..., object]:
+        def call(*args: Any, **kwargs: Any) -> object:
+            return _call(b, base, args, kwargs)
+
+        return call
+
+    @staticmethod
+    def _located(b: Builtin, base: Ctx) -> Callable[..., object]:
+        def call(stack: str, *args: Any, **kwargs: Any) -> object:
+            loc = _location_from_stack(stack)
+            ctx = Ctx(state=base.state, file=base.file, display_file=base.display_file)
+            ctx.location = loc
+            return _call(b, ctx, args, kwargs)
+
+        return call
+
+    def run_file(self, path: str) -> sl.FrozenModule:
+        """Evaluate one file (cached), raising TiltfileLoadError on failure."""
+        if path in self.cache:
+            return self.cache[path]
+        if path in self.loading:
+            chain = [display_path(p) for p in [*self.loading[self.loading.index(path) :], path]]
+            raise TiltfileError("load cycle: " + " -> ".join(chain))
+        try:
+            with open(path, encoding="utf-8") as f:
+                src = f.read()
+        except FileNotFoundError:
+            raise TiltfileError(f"file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise TiltfileError(f"cannot read {path}: {e}") from None
+        self.state.record_read(path)
+        self.loading.append(path)
+        try:
+            mod = self.new_module(path)
+            ast = sl.parse(display_path(path), src, _dialect())
+            loader = sl.FileLoader(lambda spec: self.load(spec, path))
+            try:
+                sl.eval(mod, ast, _globals(), loader)
+            except sl.StarlarkError as e:
+                if self.exited:
+                    return mod.freeze()
+                raise _convert_error(e, self) from None
+            frozen = mod.freeze()
+        except sl.StarlarkError as e:  # a parse error
+            raise _convert_error(e, self) from None
+        finally:
+            self.loading.pop()
+        self.cache[path] = frozen
+        return frozen
+
+    def load(self, spec: str, from_file: str) -> sl.FrozenModule:
+        try:
+            return self.run_file(self.resolve(spec, from_file))
+        except TiltfileLoadError as e:
+            # Keep the innermost error: the interpreter wraps it in the load() call's.
+            if self.inner_error is None:
+                self.inner_error = e
+            raise
+        except ExitTiltfile:
+            raise
+
+    def include(self, spec: str, from_file: str) -> None:
+        self.load(spec, from_file)
+
+
+def _constant_value(value: object, ctx: Ctx) -> object:
+    if callable(value) and not isinstance(value, Enum):
+        value = value(ctx)
+    return _wrap_result(value)
+
+
+def evaluate(state: LoadState) -> None:
+    """Run the main Tiltfile of ``state``; builtins record what it declares into ``state``.
+
+    Raises:
+        TiltfileLoadError: the first error, with its location.
+    """
+    run = _Run(state)
+    state.family(_RunHolder).run = run
+    try:
+        run.run_file(state.main_path)
+    except TiltfileError as e:
+        raise TiltfileLoadError(e.message, e.location) from None
+
+
+class _RunHolder:
+    run: _Run | None = None
+
+
+def current_run(state: LoadState) -> _Run:
+    run = state.family(_RunHolder).run
+    assert run is not None
+    return run

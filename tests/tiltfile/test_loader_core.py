@@ -1,0 +1,29 @@
+"""The loader core: Starlark evaluation, load(), errors with locations."""
+
+from __future__ import annotations
+
+from tests.conftest import run_tilt
+
+
+def test_syntax_error_has_file_line_column(tiltfile_error) -> None:  # type: ignore[no-untyped-def]
+    msg = tiltfile_error("x = 1\ny = [1,\n  2 3]\n")
+    assert msg.startswith("Error: Tiltfile:3:5: Parse error")
+    assert "3 |   2 3]" in msg
+
+
+def test_unknown_builtin(tiltfile_error) -> None:  # type: ignore[no-untyped-def]
+    msg = tiltfile_error("x = 1\nnot_a_builtin(1)\n")
+    assert msg.startswith("Error: Tiltfile:2:1: Variable `not_a_builtin` not found")
+
+
+def test_print_goes_to_the_tiltfile_log(tiltfile) -> None:  # type: ignore[no-untyped-def]
+    data = tiltfile('print("hello", [1, "a"], None)\n')
+    assert data["logs"] == ['hello [1, "a"] None']
+
+
+def test_cli_error_exit_1_no_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "Tiltfile").write_text("1 +\n")
+    proc = run_tilt("dump", "tiltfile", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("Error: Tiltfile:1:")
