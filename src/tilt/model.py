@@ -230,11 +230,13 @@ class ImageTarget:
     secret: tuple[str, ...] = ()
     cache_from: tuple[str, ...] = ()
     pull: bool = False
+    extra_hosts: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     only: tuple[str, ...] = ()
     # custom_build
     command: Cmd | None = None
     command_dir: str = ""
+    command_env: dict[str, str] = field(default_factory=dict)
     deps: tuple[str, ...] = ()
     tag: str = ""
     disable_push: bool = False
@@ -319,6 +321,11 @@ class ComposeTarget:
     build_context: str = ""
     depends_on: tuple[str, ...] = ()
     published_ports: tuple[int, ...] = ()
+    # The folder relative paths in the compose files resolve against (compose's
+    # --project-directory): the first file's, or the Tiltfile's for inline YAML only.
+    project_dir: str = ""
+    # docker_compose(wait=True): `docker compose up --wait`.
+    wait: bool = False
     service_config: dict[str, Any] = field(default_factory=dict, metadata=_hidden(), compare=False)
 
 
@@ -368,6 +375,7 @@ class Settings:
     default_trigger_mode: TriggerMode = TriggerMode.AUTO
     default_registry: str = ""
     default_registry_single_name: str = ""
+    default_registry_host_from_cluster: str = ""
     k8s_context: str = ""
     k8s_namespace: str = ""
     allowed_k8s_contexts: tuple[str, ...] = ()

@@ -27,3 +27,18 @@ def test_cli_error_exit_1_no_traceback(tmp_path) -> None:  # type: ignore[no-unt
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("Error: Tiltfile:1:")
+
+
+def test_exit_in_loaded_file_stops_the_whole_tiltfile(tiltfile) -> None:  # type: ignore[no-untyped-def]
+    data = tiltfile(
+        "local_resource('before', 'true')\nload('lib.star', 'x')\nlocal_resource('after', 'true')\n",
+        files={"lib.star": "x = 1\nexit('enough')\n"},
+    )
+    assert [r["name"] for r in data["resources"]] == ["before"]
+    assert "enough" in data["logs"]
+
+
+def test_multiline_error_message_keeps_every_line(tiltfile_error) -> None:  # type: ignore[no-untyped-def]
+    msg = tiltfile_error("x = local('echo out; echo err >&2; exit 3')\n")
+    assert msg.startswith("Error: Tiltfile:1:5: ")
+    assert "exit status 3" in msg

@@ -37,6 +37,8 @@ class Assembly:
     resources: list[Resource] = field(default_factory=list)
     # Image refs (as declared by docker_build/custom_build) some resource deploys.
     used_images: set[str] = field(default_factory=set)
+    # Resources listed after every family's (Tilt puts `uncategorized` YAML last).
+    tail_resources: list[Resource] = field(default_factory=list)
 
     def image_closure(self, refs: list[str] | tuple[str, ...]) -> tuple[str, ...]:
         """The refs plus every image they are built FROM, dependencies first."""
@@ -74,6 +76,7 @@ def assemble(state: LoadState) -> TiltfileResult:
     asm = Assembly()
     for hook in _hooks():
         hook(state, asm)
+    asm.resources += asm.tail_resources
 
     seen: dict[str, Resource] = {}
     for r in asm.resources:
@@ -104,6 +107,11 @@ def assemble(state: LoadState) -> TiltfileResult:
         raise TiltfileError(
             "resource_deps form a cycle: " + " -> ".join(e.cycle), first.location
         ) from None
+
+    # Enabled resources: check the requested names, add their dependencies (Tilt's rule).
+    from tilt.tiltfile._config import resolve_enabled_resources
+
+    asm.config = resolve_enabled_resources(state, asm.config, asm.resources)
 
     for img in asm.images:
         suppressed = asm.settings.suppress_unused_image_warnings

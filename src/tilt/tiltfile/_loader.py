@@ -20,7 +20,7 @@ import starlark as sl
 from tilt.model import SourceLocation
 from tilt.tiltfile._context import BUILTINS, CONSTANTS, Builtin, Ctx, LoadState, TiltfileError
 
-__all__ = ["ExitTiltfile", "TiltfileLoadError", "evaluate"]
+__all__ = ["TiltfileLoadError", "current_run", "display_path", "evaluate"]
 
 PRELUDE = "<tilt prelude>"
 EXTENSIONS_ENV = "TILT_EXTENSIONS_DIR"
@@ -46,10 +46,6 @@ class TiltfileLoadError(Exception):
         head = f"Error: {self.location}{col}: {self.message}"
         snippet = _snippet(self.location, self.column)
         return head + ("\n" + snippet if snippet else "")
-
-
-class ExitTiltfile(Exception):
-    """Raised by exit(): stop evaluating, keep what was declared."""
 
 
 def _snippet(loc: SourceLocation, column: int) -> str:
@@ -109,7 +105,8 @@ def _convert_error(err: sl.StarlarkError, state: _Run) -> TiltfileLoadError:
     col = 0
     in_msg = False
     for line in lines:
-        if line.startswith("error: "):
+        if line.startswith("error: ") and not msg_lines:
+            # Only the first: our own messages may contain lines starting "error: ".
             in_msg = True
             msg_lines = [line[len("error: ") :]]
             continue
@@ -262,7 +259,6 @@ class _Run:
         for name, (value, _doc) in CONSTANTS.items():
             mod["__c_" + name.replace(".", "_")] = _constant_value(value, base)
         mod.add_callable("__tilt_print", state.log)
-        mod.add_callable("__tilt_load_include", lambda spec: self.include(spec, path))
         global _PRELUDE_SRC
         if _PRELUDE_SRC is None:
             _PRELUDE_SRC = _build_prelude()
@@ -322,14 +318,16 @@ class _Run:
 
     def load(self, spec: str, from_file: str) -> sl.FrozenModule:
         try:
-            return self.run_file(self.resolve(spec, from_file))
+            frozen = self.run_file(self.resolve(spec, from_file))
         except TiltfileLoadError as e:
             # Keep the innermost error: the interpreter wraps it in the load() call's.
             if self.inner_error is None:
                 self.inner_error = e
             raise
-        except ExitTiltfile:
-            raise
+        if self.exited:
+            # exit() in a loaded file ends the whole Tiltfile, keeping what was declared.
+            raise TiltfileError("exit")
+        return frozen
 
     def include(self, spec: str, from_file: str) -> None:
         self.load(spec, from_file)
