@@ -1,0 +1,402 @@
+"""Tiltfile builtins: global settings (update_settings, watch_settings, trigger_mode, ...).
+
+``finalize`` runs first of all families: it builds ``asm.settings`` (a
+``model.Settings``) from what these builtins recorded plus the root
+``.tiltignore``, so later families can read the default trigger mode and the
+watch ignores. Families that own other settings fields (``default_registry``,
+``k8s_context`` ...) fill them in their own finalize with ``dataclasses.replace``.
+
+Settings that only make sense for Tilt's own server (analytics, version checks,
+Docker pruning, feature flags, snapshots) are accepted so that existing Tiltfiles
+load unchanged, and documented as not applied.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tilt.model import IgnoreRule, Settings, TriggerMode
+from tilt.tiltfile._context import (
+    Ctx,
+    LoadState,
+    TiltfileError,
+    as_bool,
+    as_int,
+    as_str,
+    as_str_list,
+    builtin,
+    constant,
+)
+
+if TYPE_CHECKING:
+    from tilt.tiltfile._assemble import Assembly
+
+__all__ = ["SettingsState", "finalize", "parse_go_duration", "read_tiltignore"]
+
+TILTIGNORE = ".tiltignore"
+
+
+class _TiltDefault(int):
+    """An int default that tells "not passed" from an explicit value.
+
+    ``update_settings`` only changes what it is given (a second call keeps the first
+    call's other values, as in Tilt); its repr is the plain number for the API docs.
+    """
+
+
+_DEFAULT_MAX_PARALLEL = _TiltDefault(3)
+_DEFAULT_UPSERT_TIMEOUT = _TiltDefault(30)
+
+
+@dataclass
+class SettingsState:
+    """What the settings builtins recorded during one load."""
+
+    max_parallel_updates: int = 3
+    k8s_upsert_timeout_secs: int = 30
+    suppress_unused_image_warnings: list[str] = field(default_factory=list)
+    watch_ignores: list[IgnoreRule] = field(default_factory=list)
+    default_trigger_mode: TriggerMode = TriggerMode.AUTO
+    ci_timeout_secs: float = 1800.0
+    ci_readiness_timeout_secs: float = 300.0
+    ci_k8s_grace_period_secs: float = 0.0
+    secrets_disable_scrub: bool = False
+    team_id: str = ""
+    features: dict[str, bool] = field(default_factory=dict)
+
+
+constant(
+    "TRIGGER_MODE_AUTO",
+    TriggerMode.AUTO,
+    "Trigger mode: a resource updates as soon as a file it depends on changes (the default).",
+)
+constant(
+    "TRIGGER_MODE_MANUAL",
+    TriggerMode.MANUAL,
+    "Trigger mode: a file change only marks the resource dirty; it updates when triggered.",
+)
+
+
+# --- Go durations -----------------------------------------------------------------------
+
+_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,  # Go accepts both micro signs
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def parse_go_duration(text: str) -> float:
+    """Seconds in a Go duration string (``"30m"``, ``"1h30m"``, ``"1.5s"``, ``"0"``).
+
+    Raises:
+        ValueError: the text is not a Go duration.
+    """
+    s = text.strip()
+    sign = 1.0
+    if s[:1] in "+-" and s:
+        sign = -1.0 if s[0] == "-" else 1.0
+        s = s[1:]
+    if s == "0":
+        return 0.0
+    if not s:
+        raise ValueError(f"invalid duration {text!r}")
+    total = 0.0
+    pos = 0
+    while pos < len(s):
+        m = _DURATION_PART.match(s, pos)
+        if m is None:
+            if re.match(r"\d+\.?\d*$|\.\d+$", s[pos:]):
+                raise ValueError(f"missing unit in duration {text!r}")
+            raise ValueError(f"invalid duration {text!r}")
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    return sign * total
+
+
+def _duration(fn: str, arg: str, value: object) -> float:
+    text = as_str(fn, arg, value)
+    try:
+        secs = parse_go_duration(text)
+    except ValueError as e:
+        raise TiltfileError(
+            f"{fn}: for parameter {arg!r}: {e} (want a Go duration such as '30s', '5m', '1h30m')"
+        ) from None
+    if secs < 0:
+        raise TiltfileError(f"{fn}: for parameter {arg!r}: duration must not be negative: {text}")
+    return secs
+
+
+# --- builtins ---------------------------------------------------------------------------
+
+
+@builtin("trigger_mode")
+def trigger_mode(ctx: Ctx, trigger_mode: object) -> None:
+    """Set the default trigger mode of every resource that does not set its own.
+
+    ``TRIGGER_MODE_AUTO`` (the default) updates a resource as soon as a file it
+    depends on changes; ``TRIGGER_MODE_MANUAL`` only marks it dirty until it is
+    triggered (button, ``tilt trigger``). A resource's own ``trigger_mode=`` wins.
+
+    Args:
+        trigger_mode: ``TRIGGER_MODE_AUTO`` or ``TRIGGER_MODE_MANUAL``.
+    """
+    if not isinstance(trigger_mode, TriggerMode):
+        raise TiltfileError(
+            "trigger_mode: for parameter 'trigger_mode': want TRIGGER_MODE_AUTO or "
+            f"TRIGGER_MODE_MANUAL, got {trigger_mode!r}"
+        )
+    ctx.state.family(SettingsState).default_trigger_mode = trigger_mode
+
+
+@builtin("update_settings")
+def update_settings(
+    ctx: Ctx,
+    max_parallel_updates: object = _DEFAULT_MAX_PARALLEL,
+    k8s_upsert_timeout_secs: object = _DEFAULT_UPSERT_TIMEOUT,
+    suppress_unused_image_warnings: object = None,
+) -> None:
+    """Configure how updates run.
+
+    Only the arguments given change (a later call keeps what an earlier one set);
+    image names given to ``suppress_unused_image_warnings`` add up across calls.
+
+    Args:
+        max_parallel_updates: how many resources may update at the same time (>= 1).
+        k8s_upsert_timeout_secs: how long a Kubernetes apply may take, in seconds (>= 1).
+        suppress_unused_image_warnings: an image name or a list of them: no
+            "Image not used in any deploy config" warning for these.
+    """
+    fn = "update_settings"
+    st = ctx.state.family(SettingsState)
+    if max_parallel_updates is not _DEFAULT_MAX_PARALLEL:
+        n = as_int(fn, "max_parallel_updates", max_parallel_updates)
+        if n < 1:
+            raise TiltfileError(f"{fn}: max number of parallel updates must be >= 1 (got: {n})")
+        st.max_parallel_updates = n
+    if k8s_upsert_timeout_secs is not _DEFAULT_UPSERT_TIMEOUT:
+        t = as_int(fn, "k8s_upsert_timeout_secs", k8s_upsert_timeout_secs)
+        if t < 1:
+            raise TiltfileError(f"{fn}: minimum k8s upsert timeout is 1s; got {t}s")
+        st.k8s_upsert_timeout_secs = t
+    for ref in as_str_list(fn, "suppress_unused_image_warnings", suppress_unused_image_warnings):
+        if ref not in st.suppress_unused_image_warnings:
+            st.suppress_unused_image_warnings.append(ref)
+
+
+@builtin("watch_settings", located=True)
+def watch_settings(ctx: Ctx, ignore: object = []) -> None:  # never mutated
+    """Exclude paths from every file watch (and every build context), like ``.tiltignore``.
+
+    Patterns use gitignore syntax and are relative to the folder of the calling
+    Tiltfile. They add to the patterns of ``.tiltignore`` and of earlier calls.
+
+    Args:
+        ignore: a pattern or a list of patterns.
+    """
+    fn = "watch_settings"
+    where = ctx.here()
+    origin = f"{where} watch_settings(ignore=)"
+    st = ctx.state.family(SettingsState)
+    for pattern in as_str_list(fn, "ignore", ignore):
+        if not pattern.strip():
+            continue
+        st.watch_ignores.append(IgnoreRule(pattern=pattern, base_dir=ctx.dir, origin=origin))
+
+
+@builtin("ci_settings")
+def ci_settings(
+    ctx: Ctx,
+    k8s_grace_period: object = "",
+    timeout: object = "30m",
+    readiness_timeout: object = "5m",
+) -> None:
+    """Configure ``tilt ci``.
+
+    Durations use Go's syntax (``"30s"``, ``"5m"``, ``"1h30m"``).
+
+    Args:
+        k8s_grace_period: how long ``tilt ci`` keeps waiting after a Kubernetes pod
+            fails, in case it recovers (default: none).
+        timeout: the longest ``tilt ci`` may run before it fails.
+        readiness_timeout: how long a resource may take to become ready.
+    """
+    fn = "ci_settings"
+    st = ctx.state.family(SettingsState)
+    grace = as_str(fn, "k8s_grace_period", k8s_grace_period)
+    st.ci_k8s_grace_period_secs = _duration(fn, "k8s_grace_period", grace) if grace else 0.0
+    if as_str(fn, "timeout", timeout):
+        st.ci_timeout_secs = _duration(fn, "timeout", timeout)
+    if as_str(fn, "readiness_timeout", readiness_timeout):
+        st.ci_readiness_timeout_secs = _duration(fn, "readiness_timeout", readiness_timeout)
+
+
+@builtin("secret_settings")
+def secret_settings(ctx: Ctx, disable_scrub: object = False) -> None:
+    """Configure how Secret values are handled in logs.
+
+    By default the values of Kubernetes Secrets the Tiltfile deploys are replaced
+    by a placeholder in every log line.
+
+    Args:
+        disable_scrub: if True, Secret values are shown in logs as they are.
+    """
+    st = ctx.state.family(SettingsState)
+    st.secrets_disable_scrub = as_bool("secret_settings", "disable_scrub", disable_scrub)
+
+
+@builtin("set_team")
+def set_team(ctx: Ctx, team_id: object) -> None:
+    """Associate the Tiltfile with a Tilt Cloud team.
+
+    Recorded in the settings (``team_id``); nothing is sent anywhere.
+
+    Args:
+        team_id: the team's id.
+    """
+    team = as_str("set_team", "team_id", team_id)
+    if not team:
+        raise TiltfileError("set_team: team_id must not be empty")
+    ctx.state.family(SettingsState).team_id = team
+
+
+@builtin("version_settings")
+def version_settings(ctx: Ctx, check_updates: object = True, constraint: object = "") -> None:
+    """Accepted for compatibility; not applied.
+
+    In Tilt this checks for new Tilt releases and fails when the running Tilt does
+    not satisfy a semver ``constraint``. This tool has its own version numbers, so
+    the constraint is validated for syntax only and never enforced, and nothing
+    is checked online.
+
+    Args:
+        check_updates: whether Tilt checks for newer releases (ignored).
+        constraint: a semver range such as ``">=0.22.2"`` (checked for syntax only).
+    """
+    fn = "version_settings"
+    as_bool(fn, "check_updates", check_updates)
+    text = as_str(fn, "constraint", constraint).strip()
+    part = r"\s*(>=|<=|>|<|=|!=|~|\^)?\s*v?\d+(\.(\d+|x|\*)){0,2}(-[0-9A-Za-z.-]+)?\s*"
+    if text and not re.fullmatch(rf"{part}((,|\s+|\|\|)\s*{part})*", text):
+        raise TiltfileError(f"{fn}: invalid version constraint {text!r}")
+
+
+@builtin("analytics_settings")
+def analytics_settings(ctx: Ctx, enable: object = None) -> None:
+    """Accepted for compatibility; not applied: this tool collects no analytics.
+
+    Args:
+        enable: whether Tilt sends usage analytics (ignored).
+    """
+    if enable is not None:
+        as_bool("analytics_settings", "enable", enable)
+
+
+@builtin("docker_prune_settings")
+def docker_prune_settings(  # noqa: PLR0917 -- Tilt's positional parameters
+    ctx: Ctx,
+    disable: object = True,
+    max_age_mins: object = 360,
+    num_builds: object = 0,
+    interval_hrs: object = 1,
+    keep_recent: object = 2,
+) -> None:
+    """Accepted for compatibility; not applied: this tool does not prune Docker images.
+
+    Args:
+        disable: whether Tilt's periodic pruning is off (ignored).
+        max_age_mins: prune images older than this (ignored).
+        num_builds: prune after this many builds (ignored).
+        interval_hrs: prune this often (ignored).
+        keep_recent: keep this many recent images per repository (ignored).
+    """
+    fn = "docker_prune_settings"
+    as_bool(fn, "disable", disable)
+    for arg, v in (
+        ("max_age_mins", max_age_mins),
+        ("num_builds", num_builds),
+        ("interval_hrs", interval_hrs),
+        ("keep_recent", keep_recent),
+    ):
+        as_int(fn, arg, v)
+
+
+@builtin("enable_feature")
+def enable_feature(ctx: Ctx, feature_name: object) -> None:
+    """Accepted for compatibility; not applied: this tool has no feature flags.
+
+    Args:
+        feature_name: the name of a Tilt feature flag (recorded, ignored).
+    """
+    name = as_str("enable_feature", "feature_name", feature_name)
+    ctx.state.family(SettingsState).features[name] = True
+
+
+@builtin("disable_feature")
+def disable_feature(ctx: Ctx, feature_name: object) -> None:
+    """Accepted for compatibility; not applied: this tool has no feature flags.
+
+    Args:
+        feature_name: the name of a Tilt feature flag (recorded, ignored).
+    """
+    name = as_str("disable_feature", "feature_name", feature_name)
+    ctx.state.family(SettingsState).features[name] = False
+
+
+@builtin("disable_snapshots")
+def disable_snapshots(ctx: Ctx) -> None:
+    """Accepted for compatibility; not applied: this tool has no snapshot sharing."""
+
+
+# --- .tiltignore and finalize -----------------------------------------------------------
+
+
+def read_tiltignore(state: LoadState) -> list[IgnoreRule]:
+    """The rules of the ``.tiltignore`` next to the main Tiltfile (gitignore syntax).
+
+    The file is recorded as read (also when absent), so creating or editing it
+    reloads the Tiltfile. Blank lines and ``#`` comments are skipped.
+    """
+    path = os.path.join(state.main_dir, TILTIGNORE)
+    state.record_read(path)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise TiltfileError(f"cannot read {path}: {e.strerror or e}") from None
+    rules = []
+    for num, line in enumerate(lines, start=1):
+        # gitignore: trailing spaces are dropped unless escaped with a backslash.
+        pattern = line.rstrip(" \t") if not line.endswith("\\ ") else line
+        if not pattern.strip() or pattern.lstrip().startswith("#"):
+            continue
+        rules.append(IgnoreRule(pattern=pattern, base_dir=state.main_dir, origin=f"{path}:{num}"))
+    return rules
+
+
+def finalize(state: LoadState, asm: Assembly) -> None:
+    """Build ``asm.settings``: runs before every other family's finalize."""
+    st = state.family(SettingsState)
+    asm.settings = Settings(
+        max_parallel_updates=st.max_parallel_updates,
+        k8s_upsert_timeout_secs=st.k8s_upsert_timeout_secs,
+        suppress_unused_image_warnings=tuple(st.suppress_unused_image_warnings),
+        watch_ignores=(*read_tiltignore(state), *st.watch_ignores),
+        default_trigger_mode=st.default_trigger_mode,
+        ci_timeout_secs=st.ci_timeout_secs,
+        ci_readiness_timeout_secs=st.ci_readiness_timeout_secs,
+        ci_k8s_grace_period_secs=st.ci_k8s_grace_period_secs,
+        secrets_disable_scrub=st.secrets_disable_scrub,
+        team_id=st.team_id,
+    )
