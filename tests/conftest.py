@@ -14,8 +14,12 @@ import pytest
 REQUIRE_DOCKER = os.environ.get("TILT_TEST_REQUIRE_DOCKER") == "1"
 
 
-def run_tilt(*args: str, cwd: Path | str | None = None, timeout: float = 60,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_tilt(
+    *args: str,
+    cwd: Path | str | None = None,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run the real `tilt` CLI in a subprocess (the installed package, this interpreter)."""
     full_env = dict(os.environ)
     if env:

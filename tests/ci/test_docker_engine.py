@@ -36,8 +36,11 @@ def test_build_and_run_scratch_busybox(docker_client: Any) -> None:
     if not Path(BUSYBOX).exists():
         pytest.fail("busybox-static is required (/bin/busybox)")
     tag = f"tilt-test-busybox:{uuid.uuid4().hex[:8]}"
-    ctx = _context_tar("FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"echo\", \"hello from scratch\"]\n",
-                       {"busybox": Path(BUSYBOX)})
+    ctx = _context_tar(
+        "FROM scratch\nCOPY busybox /bin/busybox\n"
+        'CMD ["/bin/busybox", "echo", "hello from scratch"]\n',
+        {"busybox": Path(BUSYBOX)},
+    )
     image, _ = docker_client.images.build(fileobj=ctx, custom_context=True, tag=tag, rm=True)
     try:
         out = docker_client.containers.run(tag, remove=True)

@@ -33,8 +33,9 @@ def tiltfile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
     """
     monkeypatch.chdir(tmp_path)
 
-    def load(text: str, files: dict[str, str] | None = None,
-             args: tuple[str, ...] = ()) -> dict[str, Any]:
+    def load(
+        text: str, files: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         write_tree(tmp_path, {"Tiltfile": text, **(files or {})})
         return dump_of(tmp_path / "Tiltfile", args)
 
@@ -46,8 +47,7 @@ def tiltfile_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ig
     """Like ``tiltfile`` but expects a load error: returns its rendered message."""
     monkeypatch.chdir(tmp_path)
 
-    def load(text: str, files: dict[str, str] | None = None,
-             args: tuple[str, ...] = ()) -> str:
+    def load(text: str, files: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> str:
         write_tree(tmp_path, {"Tiltfile": text, **(files or {})})
         with pytest.raises(TiltfileLoadError) as info:
             load_tiltfile(str(tmp_path / "Tiltfile"), args)

@@ -31,7 +31,8 @@ def test_cli_error_exit_1_no_traceback(tmp_path) -> None:  # type: ignore[no-unt
 
 def test_exit_in_loaded_file_stops_the_whole_tiltfile(tiltfile) -> None:  # type: ignore[no-untyped-def]
     data = tiltfile(
-        "local_resource('before', 'true')\nload('lib.star', 'x')\nlocal_resource('after', 'true')\n",
+        "local_resource('before', 'true')\nload('lib.star', 'x')\n"
+        "local_resource('after', 'true')\n",
         files={"lib.star": "x = 1\nexit('enough')\n"},
     )
     assert [r["name"] for r in data["resources"]] == ["before"]

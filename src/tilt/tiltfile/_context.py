@@ -82,6 +82,8 @@ def builtin(name: str, *, located: bool = False) -> Callable[[F], F]:
 
 def constant(name: str, value: object, doc: str) -> None:
     """Register a predeclared value (e.g. ``TRIGGER_MODE_AUTO``)."""
+    if name in CONSTANTS:
+        raise RuntimeError(f"constant {name} registered twice")
     CONSTANTS[name] = (value, doc)
 
 
@@ -112,7 +114,7 @@ class LoadState:
         if got is None:
             got = cls()
             self._families[cls] = got
-        return got  # type: ignore[no-any-return]
+        return got
 
     def record_read(self, path: str) -> None:
         """Remember a file the Tiltfile read, so a change to it reloads the Tiltfile."""
@@ -235,7 +237,7 @@ def as_str_dict(fn: str, arg: str, v: object) -> dict[str, str]:
 
 def as_cmd(fn: str, arg: str, v: object, *, allow_empty: bool = True) -> Cmd | None:
     """A command: a string runs through ``sh -c``, a list is argv (Tilt's rule)."""
-    if v is None or v == "" or v == []:
+    if v is None or v in ("", []):
         if not allow_empty:
             raise TiltfileError(f"{fn}: {arg} must not be empty")
         return None

@@ -7,6 +7,7 @@ so relative paths resolve against the folder of the file that makes the call
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import re
@@ -185,23 +186,18 @@ def _build_prelude() -> str:
 
     for top, node in tree.items():
         lines.append(f"{top} = {expr(node)}")
-    lines.append(
-        "def print(*args, sep = ' '):\n    __tilt_print(sep.join([str(a) for a in args]))"
-    )
+    lines.append("def print(*args, sep = ' '):\n    __tilt_print(sep.join([str(a) for a in args]))")
     return "\n".join(lines) + "\n"
 
 
-_GLOBALS: sl.Globals | None = None
-_PRELUDE_SRC: str | None = None
-
-
+@functools.cache
 def _globals() -> sl.Globals:
-    global _GLOBALS
-    if _GLOBALS is None:
-        _GLOBALS = sl.Globals.extended_by(
-            [sl.LibraryExtension.StructType, sl.LibraryExtension.CallStack]
-        )
-    return _GLOBALS
+    return sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExtension.CallStack])
+
+
+@functools.cache
+def _prelude_src() -> str:
+    return _build_prelude()
 
 
 def _dialect() -> sl.Dialect:
@@ -259,10 +255,7 @@ class _Run:
         for name, (value, _doc) in CONSTANTS.items():
             mod["__c_" + name.replace(".", "_")] = _constant_value(value, base)
         mod.add_callable("__tilt_print", state.log)
-        global _PRELUDE_SRC
-        if _PRELUDE_SRC is None:
-            _PRELUDE_SRC = _build_prelude()
-        sl.eval(mod, sl.parse(PRELUDE, _PRELUDE_SRC, _dialect()), _globals())
+        sl.eval(mod, sl.parse(PRELUDE, _prelude_src(), _dialect()), _globals())
         return mod
 
     @staticmethod

@@ -45,7 +45,6 @@ from tilt.tiltfile._context import (
     as_str_dict,
     as_str_list,
     builtin,
-    constant,
     unique,
 )
 
@@ -53,18 +52,6 @@ if TYPE_CHECKING:
     from tilt.tiltfile._assemble import Assembly
 
 __all__ = ["LocalState", "finalize"]
-
-constant(
-    "TRIGGER_MODE_AUTO",
-    TriggerMode.AUTO,
-    "a resource updates whenever one of its files changes (the default).",
-)
-constant(
-    "TRIGGER_MODE_MANUAL",
-    TriggerMode.MANUAL,
-    "a file change only marks a resource dirty; it updates when triggered "
-    "(`tilt trigger`, or the UI).",
-)
 
 # Tilt's deprecation notice for test() (internal/tiltfile/local_resource.go).
 TEST_DEPRECATION = (

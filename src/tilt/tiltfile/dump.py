@@ -15,8 +15,13 @@ __all__ = ["to_json", "to_jsonable"]
 def to_jsonable(value: Any) -> Any:
     """Dataclasses become objects (fields with ``dump=False`` metadata left out)."""
     if isinstance(value, K8sObject):
-        return {"ref": value.ref, "api_version": value.api_version, "kind": value.kind,
-                "name": value.name, "namespace": value.namespace}
+        return {
+            "ref": value.ref,
+            "api_version": value.api_version,
+            "kind": value.kind,
+            "name": value.name,
+            "namespace": value.namespace,
+        }
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {}
         for f in dataclasses.fields(value):
