@@ -8,7 +8,6 @@ so relative paths resolve against the folder of the file that makes the call
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 import re
 from collections.abc import Callable
@@ -148,6 +147,8 @@ def _call(b: Builtin, ctx: Ctx, args: tuple[Any, ...], kwargs: dict[str, Any]) -
         return _wrap_result(b.fn(ctx, *args, **kwargs))
     except TypeError as e:
         # Argument errors name the builtin and the parameter, as Tilt's do.
+        import inspect
+
         try:
             inspect.signature(b.fn).bind(ctx, *args, **kwargs)
         except TypeError as bind_err:
