@@ -43,3 +43,44 @@ def test_multiline_error_message_keeps_every_line(tiltfile_error) -> None:  # ty
     msg = tiltfile_error("x = local('echo out; echo err >&2; exit 3')\n")
     assert msg.startswith("Error: Tiltfile:1:5: ")
     assert "exit status 3" in msg
+
+
+def test_ext_load_from_tilt_modules(tiltfile) -> None:  # type: ignore[no-untyped-def]
+    data = tiltfile(
+        "load('ext://hello', 'hello')\nhello('greet')\n",
+        files={
+            "tilt_modules/hello/Tiltfile": (
+                "def hello(name):\n    local_resource(name, cmd='echo hi', deps=['src'])\n"
+            )
+        },
+    )
+    (res,) = data["resources"]
+    assert res["name"] == "greet"
+    # deps resolve against the extension's own folder, as with any load()ed file
+    assert res["local"]["deps"][0].endswith("tilt_modules/hello/src")
+
+
+def test_ext_load_from_extensions_dir_env(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import write_tree
+    from tilt.tiltfile import load_tiltfile
+
+    write_tree(tmp_path / "exts", {"greeter/Tiltfile": "GREETING = 'hi'\n"})
+    write_tree(
+        tmp_path / "app", {"Tiltfile": "load('ext://greeter', 'GREETING')\nprint(GREETING)\n"}
+    )
+    env = {"TILT_EXTENSIONS_DIR": str(tmp_path / "exts")}
+    result = load_tiltfile(str(tmp_path / "app" / "Tiltfile"), env=env)
+    assert result.logs == ("hi",)
+    assert str(tmp_path / "exts" / "greeter" / "Tiltfile") in result.files_read
+
+
+def test_load_twice_evaluates_once_and_relative_to_caller(tiltfile) -> None:  # type: ignore[no-untyped-def]
+    data = tiltfile(
+        "load('lib/a.star', 'A')\nload('lib/b.star', 'B')\nprint(A, B)\n",
+        files={
+            "lib/a.star": "load('common.star', 'C')\nA = C + 1\n",
+            "lib/b.star": "load('./common.star', 'C')\nB = C + 2\n",
+            "lib/common.star": "print('common loaded')\nC = 10\n",
+        },
+    )
+    assert data["logs"] == ["common loaded", "11 12"]
