@@ -1,0 +1,504 @@
+"""Child processes: each in its own process group, and none outlives tilt.
+
+`ProcessSupervisor.start` runs a command in a new session (so in a process
+group of its own, led by the child: ``pgid == pid``), with stdin from
+``/dev/null`` and stdout and stderr merged into one pipe. Output reaches
+``on_output`` one line at a time (no trailing newline), decoded as UTF-8 with
+invalid bytes replaced, so binary output cannot break anything. A line longer
+than `MAX_LINE_CHARS` is delivered in pieces of that size rather than buffered
+without bound. ``on_output`` is called synchronously from the event loop as
+the data is read, and the pipe is not read again until it returns: a slow
+consumer makes the child block on its pipe instead of making tilt buffer.
+
+Stopping (`ManagedProcess.stop`) sends SIGTERM to the whole group, waits up to
+the grace period for the group to go, then sends SIGKILL to the group, and
+reports each step through the ``on_system`` hook (``on_output`` when none is
+given). Signalling the group reaches grandchildren that stayed in it.
+
+If tilt dies without stopping its children - even by SIGKILL - the guardian
+(`tilt._guardian`), a small process started once in a session of its own,
+sees the pipe from tilt reach end-of-file and kills every group tilt
+registered with it. We do not also set ``PR_SET_PDEATHSIG`` on each child: it
+needs a ``preexec_fn``, which makes CPython fork instead of vfork (measured:
+3.1 ms instead of 0.16 ms per spawn in a 58 MB process, against a 40 ms
+save-to-cmd budget), and it would reach the direct child only, not its group.
+
+Exit is detected with a pidfd (Linux 5.3+) on the event loop, not with a
+thread per child or a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "MAX_LINE_CHARS",
+    "CommandNotFoundError",
+    "ExitStatus",
+    "ManagedProcess",
+    "ProcessSupervisor",
+]
+
+#: Lines longer than this (in characters) are delivered in pieces of this size.
+MAX_LINE_CHARS = 64 * 1024
+
+#: After the direct child exits, how long `ManagedProcess.wait` waits for the
+#: end of its output (a grandchild may hold the pipe open for ever).
+DRAIN_TIMEOUT_S = 0.5
+
+# Polling only happens while stopping a group whose leader is gone (there is
+# no event for "the last member of a process group exited").
+_GROUP_POLL_S = 0.02
+
+
+class CommandNotFoundError(FileNotFoundError):
+    """The command to run does not exist (or is not on ``PATH``).
+
+    Attributes:
+        command: The command name as given (``argv[0]``).
+    """
+
+    def __init__(self, command: str) -> None:
+        super().__init__(2, f"command not found: {command}", command)
+        self.command = command
+
+    def __str__(self) -> str:
+        return f"command not found: {self.command}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExitStatus:
+    """How a process ended.
+
+    Attributes:
+        returncode: The exit code, or minus the signal number when a signal
+            ended it (Python's convention).
+        signal: The signal that ended it, if one did.
+        stopped_by_us: True when tilt asked it to stop (`ManagedProcess.stop`)
+            before it exited on its own.
+    """
+
+    returncode: int
+    signal: int | None
+    stopped_by_us: bool
+
+    @property
+    def success(self) -> bool:
+        """Exit code 0."""
+        return self.returncode == 0
+
+    def describe(self) -> str:
+        """A short human text: ``exit code 3``, ``killed by SIGKILL``..."""
+        if self.signal is not None:
+            try:
+                name = signal.Signals(self.signal).name
+            except ValueError:
+                name = f"signal {self.signal}"
+            return f"killed by {name}"
+        return f"exit code {self.returncode}"
+
+
+# --- the guardian ------------------------------------------------------------
+
+
+class _Guardian:
+    """The one guardian process of this tilt process, started on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._owner_pid = 0
+
+    def _ensure(self, grace_period_s: float) -> int:
+        if self._fd is not None and self._owner_pid == os.getpid():
+            return self._fd
+        r, w = os.pipe()
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_guardian.py")
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", script, str(grace_period_s)],
+                stdin=r,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+            )
+        finally:
+            os.close(r)
+        self._fd = w
+        self._owner_pid = os.getpid()
+        return w
+
+    def _send(self, line: str, grace_period_s: float) -> None:
+        with self._lock:
+            fd = self._ensure(grace_period_s)
+            with contextlib.suppress(OSError):
+                os.write(fd, line.encode())
+
+    def register(self, pgid: int, grace_period_s: float) -> None:
+        self._send(f"+{pgid}\n", grace_period_s)
+
+    def unregister(self, pgid: int) -> None:
+        if self._fd is not None and self._owner_pid == os.getpid():
+            self._send(f"-{pgid}\n", 0)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+
+_guardian = _Guardian()
+
+
+def guardian_pid() -> int | None:
+    """The guardian's pid, once one runs (for diagnostics and tests)."""
+    return _guardian.pid
+
+
+# --- output ------------------------------------------------------------------
+
+
+class _OutputProtocol(asyncio.Protocol):
+    """Splits the merged output pipe into lines for ``on_output``."""
+
+    def __init__(self, on_output: Callable[[str], None]) -> None:
+        self._on_output = on_output
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._partial = ""
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.ReadTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.ReadTransport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._feed(self._decoder.decode(data))
+
+    def _feed(self, text: str) -> None:
+        if self._partial:
+            text = self._partial + text
+        lines = text.split("\n")
+        partial = lines.pop()
+        emit = self._on_output
+        for line in lines:
+            if len(line) > MAX_LINE_CHARS:
+                self._emit_long(line.removesuffix("\r"))
+            else:
+                emit(line.removesuffix("\r"))
+        while len(partial) >= MAX_LINE_CHARS:
+            emit(partial[:MAX_LINE_CHARS])
+            partial = partial[MAX_LINE_CHARS:]
+        self._partial = partial
+
+    def _emit_long(self, line: str) -> None:
+        for i in range(0, len(line), MAX_LINE_CHARS):
+            self._on_output(line[i : i + MAX_LINE_CHARS])
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        tail = self._partial + self._decoder.decode(b"", final=True)
+        self._partial = ""
+        if tail:
+            self._feed(tail + "\n")
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+# --- processes -----------------------------------------------------------------
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+class ManagedProcess:
+    """A running child and its process group.
+
+    Attributes:
+        pid: The child's pid.
+        pgid: Its process group id (equal to ``pid``).
+        argv: The command.
+    """
+
+    def __init__(
+        self,
+        *,
+        popen: subprocess.Popen[bytes],
+        argv: Sequence[str],
+        on_system: Callable[[str], None],
+        supervisor: ProcessSupervisor,
+        grace_period_s: float,
+    ) -> None:
+        self._popen = popen
+        self.pid = popen.pid
+        self.pgid = popen.pid
+        self.argv = tuple(argv)
+        self._on_system = on_system
+        self._supervisor = supervisor
+        self._grace_period_s = grace_period_s
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._exited: asyncio.Future[int] = loop.create_future()
+        self._stop_requested = False
+        self._stop_task: asyncio.Task[ExitStatus] | None = None
+        self._output: _OutputProtocol | None = None
+        self._released = False
+
+    async def _attach(self, on_output: Callable[[str], None]) -> None:
+        stdout = self._popen.stdout
+        assert stdout is not None
+        _, protocol = await self._loop.connect_read_pipe(lambda: _OutputProtocol(on_output), stdout)
+        self._output = protocol
+        self._watch_exit()
+
+    def _watch_exit(self) -> None:
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            # No pidfd (old kernel, or not Linux): one thread blocks in waitpid.
+            self._loop.create_task(self._wait_in_thread())
+            return
+
+        def on_ready() -> None:
+            self._loop.remove_reader(pidfd)
+            os.close(pidfd)
+            self._on_exit(self._popen.wait())
+
+        self._loop.add_reader(pidfd, on_ready)
+
+    async def _wait_in_thread(self) -> None:
+        self._on_exit(await asyncio.to_thread(self._popen.wait))
+
+    def _on_exit(self, returncode: int) -> None:
+        if not self._exited.done():
+            self._exited.set_result(returncode)
+        # The group may live on without its leader (a backgrounded grandchild):
+        # keep it registered until it is empty or stopped.
+        if not _group_alive(self.pgid):
+            self._release()
+
+    def _release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._supervisor._forget(self)
+
+    @property
+    def running(self) -> bool:
+        """True until the child itself has exited."""
+        return not self._exited.done()
+
+    @property
+    def group_alive(self) -> bool:
+        """True while any process is left in the child's process group."""
+        return _group_alive(self.pgid)
+
+    def _status(self, returncode: int) -> ExitStatus:
+        return ExitStatus(
+            returncode=returncode,
+            signal=-returncode if returncode < 0 else None,
+            stopped_by_us=self._stop_requested,
+        )
+
+    async def wait(self) -> ExitStatus:
+        """Wait for the child to exit and its output to be delivered.
+
+        Output is waited for at most `DRAIN_TIMEOUT_S` after the exit: a
+        process left in the group may keep the pipe open, and its later
+        output is still delivered.
+
+        Returns:
+            How the child ended.
+        """
+        returncode = await asyncio.shield(self._exited)
+        if self._output is not None and not self._output.closed.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._output.closed), DRAIN_TIMEOUT_S)
+        return self._status(returncode)
+
+    def pause_reading(self) -> None:
+        """Stop reading output (the child blocks once its pipe is full)."""
+        if self._output is not None and self._output.transport is not None:
+            self._output.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read output again after `pause_reading`."""
+        if self._output is not None and self._output.transport is not None:
+            self._output.transport.resume_reading()
+
+    async def stop(self, grace_period_s: float | None = None) -> ExitStatus:
+        """Stop the whole process group: SIGTERM, the grace period, then SIGKILL.
+
+        Each step is reported through the ``on_system`` hook. Safe to call
+        more than once and after the child has exited (whatever is left of its
+        group is still stopped).
+
+        Args:
+            grace_period_s: Seconds between SIGTERM and SIGKILL; the
+                supervisor's grace period when not given.
+
+        Returns:
+            How the child ended (``stopped_by_us`` is True if it was still
+            running when the stop was asked for).
+        """
+        if self._stop_task is None:
+            if self.running:
+                self._stop_requested = True
+            grace = self._grace_period_s if grace_period_s is None else grace_period_s
+            self._stop_task = self._loop.create_task(self._stop(grace))
+        return await asyncio.shield(self._stop_task)
+
+    async def _gone(self) -> None:
+        await asyncio.shield(self._exited)
+        while _group_alive(self.pgid):
+            await asyncio.sleep(_GROUP_POLL_S)
+
+    async def _stop(self, grace_s: float) -> ExitStatus:
+        name = os.path.basename(self.argv[0]) if self.argv else "process"
+        if self.running or _group_alive(self.pgid):
+            self._on_system(f"Stopping {name} (pid {self.pid}): SIGTERM to process group")
+            self._signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self._gone(), grace_s)
+            except TimeoutError:
+                self._on_system(
+                    f"{name} (pid {self.pid}) still running after {grace_s:g}s: "
+                    "SIGKILL to process group"
+                )
+                self._signal(signal.SIGKILL)
+                await asyncio.shield(self._exited)
+        status = await self.wait()
+        self._release()
+        if self._stop_requested:
+            self._on_system(f"{name} (pid {self.pid}) stopped ({status.describe()})")
+        return status
+
+    def _signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pgid, sig)
+
+    def kill_now(self) -> None:
+        """SIGKILL the group at once, without waiting (for emergencies)."""
+        if self.running:
+            self._stop_requested = True
+        self._signal(signal.SIGKILL)
+
+
+class ProcessSupervisor:
+    """Starts children, knows every live group, and stops them all.
+
+    Args:
+        grace_period_s: Default seconds between SIGTERM and SIGKILL.
+    """
+
+    def __init__(self, *, grace_period_s: float = 5.0) -> None:
+        self.grace_period_s = grace_period_s
+        self._procs: dict[int, ManagedProcess] = {}
+
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        """Processes whose group may still be alive."""
+        return list(self._procs.values())
+
+    async def start(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str,
+        env: Mapping[str, str] | None = None,
+        on_output: Callable[[str], None],
+        on_system: Callable[[str], None] | None = None,
+    ) -> ManagedProcess:
+        """Start ``argv`` in a process group of its own.
+
+        Args:
+            argv: The command and its arguments (no shell; pass
+                ``["sh", "-c", script]`` for one).
+            cwd: The working directory.
+            env: Variables set on top of tilt's own environment (Tilt's
+                ``env=``/``serve_env=`` add to the environment; they do not
+                replace it). ``None`` for tilt's environment unchanged.
+            on_output: Called with each line of merged stdout/stderr.
+            on_system: Called with tilt's own messages about the process
+                (the steps of a stop); ``on_output`` when not given.
+
+        Returns:
+            The running process.
+
+        Raises:
+            CommandNotFoundError: ``argv[0]`` does not exist.
+            FileNotFoundError: ``cwd`` does not exist.
+            PermissionError: ``argv[0]`` is not executable.
+            ValueError: ``argv`` is empty.
+        """
+        if not argv:
+            raise ValueError("empty command")
+        if not os.path.isdir(cwd):
+            raise FileNotFoundError(2, f"working directory does not exist: {cwd}", cwd)
+        full_env: dict[str, str] | None = None
+        if env is not None:
+            full_env = dict(os.environ)
+            full_env.update(env)
+        try:
+            popen = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                bufsize=0,
+            )
+        except FileNotFoundError as e:
+            raise CommandNotFoundError(argv[0]) from e
+        except PermissionError as e:
+            raise PermissionError(13, f"permission denied: {argv[0]}", argv[0]) from e
+        _guardian.register(popen.pid, self.grace_period_s)
+        proc = ManagedProcess(
+            popen=popen,
+            argv=argv,
+            on_system=on_system if on_system is not None else on_output,
+            supervisor=self,
+            grace_period_s=self.grace_period_s,
+        )
+        self._procs[proc.pgid] = proc
+        try:
+            await proc._attach(on_output)
+        except BaseException:
+            proc.kill_now()
+            raise
+        return proc
+
+    def _forget(self, proc: ManagedProcess) -> None:
+        if self._procs.get(proc.pgid) is proc:
+            del self._procs[proc.pgid]
+        _guardian.unregister(proc.pgid)
+
+    async def stop_all(self) -> None:
+        """Stop every process group this supervisor started, all at once."""
+        procs = list(self._procs.values())
+        if procs:
+            await asyncio.gather(*(p.stop() for p in procs), return_exceptions=True)
+
+    def kill_all_now(self) -> None:
+        """SIGKILL every live group at once, synchronously (atexit, second Ctrl-C)."""
+        for proc in list(self._procs.values()):
+            proc.kill_now()
