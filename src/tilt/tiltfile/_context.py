@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from tilt import model
 from tilt.model import Cmd, SourceLocation, TiltfileWarning
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "as_str_list",
     "builtin",
     "constant",
+    "typename",
 ]
 
 T = TypeVar("T")
@@ -156,20 +158,38 @@ class Ctx:
 # dict; opaque values (blobs, probes, links...) arrive as the Python objects we made.
 
 
-def _typename(v: object) -> str:
+# Tilt's names for its own value types, as its error messages show them.
+TILT_TYPE_NAMES: dict[type, str] = {
+    model.Probe: "Probe",
+    model.ExecAction: "ExecAction",
+    model.HttpGetAction: "HTTPGetAction",
+    model.TcpSocketAction: "TCPSocketAction",
+    model.Link: "link",
+    model.PortForward: "port_forward",
+    model.TriggerMode: "trigger_mode",
+}
+
+
+def typename(v: object) -> str:
+    """The Starlark (Tilt) name of a value's type, for error messages."""
     if v is None:
         return "NoneType"
     if isinstance(v, bool):
         return "bool"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, str):
-        return "string"
+    for cls, name in TILT_TYPE_NAMES.items():
+        if isinstance(v, cls):
+            return name
+    for cls, name in ((int, "int"), (float, "float"), (str, "string")):
+        if isinstance(v, cls):
+            return name
     if isinstance(v, list | tuple):
         return "list"
     if isinstance(v, dict):
         return "dict"
     return getattr(type(v), "starlark_type", type(v).__name__)
+
+
+_typename = typename
 
 
 def as_str(fn: str, arg: str, v: object, *, allow_none: bool = False) -> str:

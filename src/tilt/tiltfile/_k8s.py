@@ -41,6 +41,7 @@ from tilt.tiltfile._context import (
     builtin,
     unique,
 )
+from tilt.tiltfile._context import typename as _typename
 from tilt.tiltfile._k8s_assemble import (
     CustomDeploy,
     ImageLocator,
@@ -89,23 +90,6 @@ class _DefaultTrue:
 
 
 _DEFAULT_TRUE: Any = _DefaultTrue()
-
-
-def _typename(v: object) -> str:
-    if v is None:
-        return "NoneType"
-    for cls, name in ((bool, "bool"), (int, "int"), (float, "float"), (str, "string")):
-        if isinstance(v, cls):
-            return name
-    if isinstance(v, list | tuple):
-        return "list"
-    if isinstance(v, dict):
-        return "dict"
-    if isinstance(v, PortForward):
-        return "port_forward"
-    if isinstance(v, TriggerMode):
-        return "trigger_mode"
-    return type(v).__name__
 
 
 def is_yaml_text(value: str) -> bool:

@@ -34,6 +34,7 @@ from tilt.model import (
     TriggerMode,
     WatchSpec,
 )
+from tilt.tiltfile._context import TILT_TYPE_NAMES as _TILT_NAMES
 from tilt.tiltfile._context import (
     Ctx,
     LoadState,
@@ -47,6 +48,7 @@ from tilt.tiltfile._context import (
     builtin,
     unique,
 )
+from tilt.tiltfile._context import typename as _typename
 
 if TYPE_CHECKING:
     from tilt.tiltfile._assemble import Assembly
@@ -71,14 +73,6 @@ _URL_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _PORT_MIN, _PORT_MAX = 1, 65535
 
 # How Tilt names these values in type errors.
-_TILT_TYPES: dict[type, str] = {
-    Probe: "Probe",
-    ExecAction: "ExecAction",
-    HttpGetAction: "HTTPGetAction",
-    TcpSocketAction: "TCPSocketAction",
-    Link: "link",
-    TriggerMode: "trigger_mode",
-}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,27 +99,6 @@ class LocalState:
 
 
 # --- argument checks -------------------------------------------------------------------
-
-
-def _typename(v: object) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if v is None:
-        return "NoneType"
-    for cls, name in _TILT_TYPES.items():
-        if isinstance(v, cls):
-            return name
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list | tuple):
-        return "list"
-    if isinstance(v, dict):
-        return "dict"
-    return type(v).__name__
 
 
 def _check_name(fn: str, v: object) -> str:
@@ -602,7 +575,7 @@ def probe(  # noqa: PLR0917 (Tilt's positional parameters)
     for arg, value, cls in actions:
         if value is not None and not isinstance(value, cls):
             raise TiltfileError(
-                f"{fn}: for parameter {arg!r}: got {_typename(value)}, want {_TILT_TYPES[cls]}"
+                f"{fn}: for parameter {arg!r}: got {_typename(value)}, want {_TILT_NAMES[cls]}"
             )
     if sum(value is not None for _, value, _ in actions) != 1:
         raise TiltfileError(f"{fn}: exactly one of exec, http_get, or tcp_socket must be specified")
