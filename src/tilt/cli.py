@@ -44,6 +44,126 @@ def _cmd_dump_tiltfile(ns: argparse.Namespace, tilt_args: list[str]) -> int:
     return 0
 
 
+def _port_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="the API port of `tilt up` (default: $TILT_PORT or 10350)",
+    )
+
+
+def _port(ns: argparse.Namespace) -> int:
+    from tilt.api.client import resolve_port
+
+    return resolve_port(ns.port)
+
+
+def _cmd_up(ns: argparse.Namespace, tilt_args: list[str]) -> int:
+    from tilt.commands.up import parse_duration, run
+
+    timeout_s = None
+    if getattr(ns, "timeout", None):
+        try:
+            timeout_s = parse_duration(ns.timeout)
+        except ValueError as e:
+            print(f"Error: --timeout: {e}", file=sys.stderr)
+            return 2
+    try:
+        port = _port(ns)
+    except Exception as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    return run(
+        tiltfile=ns.file,
+        names=ns.names,
+        tilt_args=tilt_args,
+        port=port,
+        ci=ns.command == "ci",
+        timeout_s=timeout_s,
+    )
+
+
+def _cmd_remote(ns: argparse.Namespace, _: list[str]) -> int:
+    from tilt.api.client import ApiError
+    from tilt.commands import remote
+
+    try:
+        port = _port(ns)
+    except ApiError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    match ns.command:
+        case "trigger":
+            return remote.trigger(port, ns.names)
+        case "cancel":
+            return remote.cancel(port, ns.names)
+        case "enable" | "disable":
+            return remote.enable(port, ns.names, ns.command == "enable")
+        case "down":
+            return remote.down(port)
+        case "get":
+            return remote.get(port, ns.names, ns.output)
+        case "logs":
+            return remote.logs(port, ns.names, follow=ns.follow, tail=ns.tail)
+    return 2
+
+
+def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for name, help_text in (
+        ("up", "start the resources of the Tiltfile and keep them up to date"),
+        ("ci", "start the resources, exit 0 once all are ready, 1 at the first failure"),
+    ):
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text[0].upper() + help_text[1:] + ". Output streams every "
+            "resource's log, prefixed with its name. NAME... runs only those resources "
+            "and their dependencies; arguments after -- go to the Tiltfile's config.",
+        )
+        p.add_argument("names", nargs="*", metavar="NAME", help="resources to run")
+        p.add_argument("-f", "--file", default="Tiltfile", help="path to the Tiltfile")
+        _port_arg(p)
+        if name == "up":
+            p.add_argument(
+                "--stream",
+                action="store_true",
+                help="stream logs to stdout (the default for now, and when stdout is "
+                "not a terminal)",
+            )
+        else:
+            p.add_argument(
+                "--timeout",
+                default=None,
+                help="give up after this long, e.g. 90s or 10m (default: "
+                "ci_settings(timeout=), 30m)",
+            )
+        p.set_defaults(func=_cmd_up)
+
+    remote_cmds: list[tuple[str, str, str]] = [
+        ("trigger", "queue an update of resources (even manual ones)", "+"),
+        ("cancel", "cancel the running update of resources", "+"),
+        ("enable", "enable resources", "+"),
+        ("disable", "disable resources (stops them)", "+"),
+        ("down", "stop everything the running `tilt up` runs, and end it", ""),
+        ("get", "show the state of resources", "*"),
+        ("logs", "print the logs of a running `tilt up`", "*"),
+    ]
+    for name, help_text, nargs in remote_cmds:
+        p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:])
+        if nargs:
+            p.add_argument("names", nargs=nargs, metavar="NAME", help="resource names")
+        _port_arg(p)
+        if name == "get":
+            p.add_argument(
+                "-o", "--output", choices=("table", "json"), default="table", help="format"
+            )
+        if name == "logs":
+            p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+            p.add_argument("--tail", type=int, default=None, help="only the last N lines")
+        p.set_defaults(func=_cmd_remote)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tilt",
@@ -67,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-f", "--file", default="Tiltfile", help="path to the Tiltfile")
     p.set_defaults(func=_cmd_dump_tiltfile)
+    _add_engine_commands(sub)
     return parser
 
 

@@ -1,0 +1,154 @@
+"""Commands that talk to a running `tilt up` over the local API.
+
+`tilt get [-o json]`, `tilt trigger NAME`, `tilt cancel NAME`,
+`tilt logs [-f] [NAME...]`, `tilt down`, `tilt enable`/`tilt disable`.
+Each finds the API on ``--port`` / ``TILT_PORT`` / 10350 and reads its token.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from tilt.api.client import ApiClient, ApiError
+
+__all__ = ["cancel", "down", "enable", "get", "logs", "trigger"]
+
+
+def _fail(e: ApiError) -> int:
+    print(f"Error: {e}", file=sys.stderr)
+    return 1
+
+
+def trigger(port: int, names: Sequence[str]) -> int:
+    """Queue an update of each named resource."""
+    try:
+        client = ApiClient(port)
+        for n in names:
+            print(client.trigger(n))
+    except ApiError as e:
+        return _fail(e)
+    return 0
+
+
+def cancel(port: int, names: Sequence[str]) -> int:
+    """Cancel the running update of each named resource."""
+    try:
+        client = ApiClient(port)
+        for n in names:
+            print(client.cancel(n))
+    except ApiError as e:
+        return _fail(e)
+    return 0
+
+
+def enable(port: int, names: Sequence[str], enabled: bool) -> int:
+    """Enable or disable each named resource."""
+    try:
+        client = ApiClient(port)
+        for n in names:
+            print(client.enable(n, enabled))
+    except ApiError as e:
+        return _fail(e)
+    return 0
+
+
+def down(port: int) -> int:
+    """Make the running `tilt up` stop everything it runs and exit."""
+    try:
+        client = ApiClient(port)
+        print(client.shutdown())
+    except ApiError as e:
+        return _fail(e)
+    return 0
+
+
+def _age(ts: float | None, now: float) -> str:
+    if ts is None:
+        return "-"
+    d = max(0.0, now - ts)
+    if d < 60:
+        return f"{d:.0f}s"
+    if d < 3600:
+        return f"{d / 60:.0f}m"
+    return f"{d / 3600:.1f}h"
+
+
+def _table(snap: dict[str, Any], names: Sequence[str]) -> str:
+    import time
+
+    now = time.time()
+    rows = [["NAME", "STATUS", "UPDATE", "RUNTIME", "TRIGGER", "DIRTY", "LAST UPDATE", "WHY"]]
+    for r in snap["resources"]:
+        if names and r["name"] not in names:
+            continue
+        trig = r["trigger_mode"] + ("" if r["auto_init"] else " (no init)")
+        dirty = str(r["pending_file_count"]) + " file(s)" if r["pending_file_count"] else ""
+        if not dirty and r["pending_reasons"]:
+            dirty = "yes"
+        why = r["waiting_on"] or r["update"]["error"] or r["runtime"]["message"]
+        rows.append(
+            [
+                r["name"],
+                r["status"],
+                r["update"]["status"],
+                r["runtime"]["status"],
+                trig,
+                dirty or "-",
+                _age(r["update"]["finished_at"] or r["update"]["started_at"], now),
+                why.splitlines()[0] if why else "",
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    out = []
+    for row in rows:
+        cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
+        out.append("   ".join([*cells, row[-1]]).rstrip())
+    tf = snap["tiltfile"]
+    if tf["status"] == "error":
+        out.append("")
+        out.append("Tiltfile error (the last good resources keep running):")
+        out.append(tf["error"])
+    return "\n".join(out)
+
+
+def get(port: int, names: Sequence[str], output: str) -> int:
+    """Print the resources' state: a table, or the whole snapshot as JSON."""
+    try:
+        snap = ApiClient(port).snapshot()
+    except ApiError as e:
+        return _fail(e)
+    known = {r["name"] for r in snap["resources"]}
+    missing = [n for n in names if n not in known]
+    if missing:
+        print(f"Error: no resource named {missing[0]!r}", file=sys.stderr)
+        return 1
+    if output == "json":
+        if names:
+            snap = {**snap, "resources": [r for r in snap["resources"] if r["name"] in names]}
+        print(json.dumps(snap, indent=2))
+    else:
+        print(_table(snap, names))
+    return 0
+
+
+def logs(port: int, names: Sequence[str], *, follow: bool, tail: int | None) -> int:
+    """Print the log (of the named resources), prefixed as `tilt up --stream` does."""
+    from tilt.stream import source_prefix
+
+    out = sys.stdout
+    try:
+        for line in ApiClient(port).logs(names, follow=follow, tail=tail):
+            out.write(source_prefix(line["resource"]) + line["text"] + "\n")
+            if follow:
+                out.flush()
+    except ApiError as e:
+        return _fail(e)
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:
+        return 0
+    out.flush()
+    return 0

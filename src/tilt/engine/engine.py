@@ -1,0 +1,480 @@
+"""The engine loop: one asyncio task owns the `EngineState` and handles every event.
+
+Producers (the file watcher, the process runners and probes, the API, signal
+handlers) post events; the loop applies each to the state, carries out the
+effects the state returns (start/stop a serve_cmd, cancel an update, reload
+the Tiltfile, re-aim the watcher), then asks the scheduler what may start now.
+Observers read `Engine.snapshot()` and the log store; the engine imports no UI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tilt.engine.events import (
+    CancelRequested,
+    DisableRequested,
+    Event,
+    FilesChanged,
+    ShutdownRequested,
+    Tick,
+    TiltfileFailed,
+    TiltfileReloaded,
+    TiltfileReloadStarted,
+    TriggerRequested,
+    UpdateStarted,
+)
+from tilt.engine.local import LocalRunner
+from tilt.engine.scheduler import plan
+from tilt.engine.state import (
+    TILTFILE_NAME,
+    CancelUpdate,
+    EngineState,
+    Matcher,
+    ReloadTiltfile,
+    StartServe,
+    StopServe,
+    WatchChanged,
+)
+from tilt.logstore import LogStore
+
+if TYPE_CHECKING:
+    from tilt.model import TiltfileResult
+    from tilt.process import ProcessSupervisor
+    from tilt.watch.watcher import FileWatcher
+
+__all__ = ["CI_SETTLE_S", "CiOutcome", "Engine", "EngineError"]
+
+#: `tilt ci` succeeds once every resource has been ready for this long without a break.
+CI_SETTLE_S = 0.2
+
+
+class EngineError(Exception):
+    """A request the engine refuses (unknown resource, nothing to cancel...)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CiOutcome:
+    """How `tilt ci` ended: ``ok``, or the first failure (``resource``, ``message``)."""
+
+    ok: bool
+    resource: str = ""
+    message: str = ""
+
+
+class Engine:
+    """Runs a Tiltfile's resources until shut down.
+
+    Args:
+        tiltfile_path: The main Tiltfile.
+        args: Arguments for the Tiltfile's config (after ``--``, and `tilt up NAME...`).
+        selected: Resource names to run (with their deps); None for all.
+        logs: The log store (one is created when not given).
+        supervisor: Owns the child processes (one is created when not given).
+        watch: Watch files (off for `tilt ci`).
+        ci: Stop once every enabled resource is ready/succeeded, or at the first failure.
+        ci_timeout_s: For ``ci``: give up after this long (default: ci_settings' timeout).
+        quiet_period_s: How long a burst of changes must pause before its follow-up update.
+        subcommand: What the Tiltfile sees as ``config.tilt_subcommand``.
+        loader: Loads the Tiltfile (for tests: returns a prepared graph).
+    """
+
+    def __init__(
+        self,
+        tiltfile_path: str,
+        *,
+        args: Sequence[str] = (),
+        selected: Sequence[str] | None = None,
+        logs: LogStore | None = None,
+        supervisor: ProcessSupervisor | None = None,
+        watch: bool = True,
+        ci: bool = False,
+        ci_timeout_s: float | None = None,
+        quiet_period_s: float = 0.2,
+        subcommand: str = "up",
+        loader: Callable[[], TiltfileResult] | None = None,
+    ) -> None:
+        path = os.path.abspath(tiltfile_path)
+        if os.path.isdir(path):
+            path = os.path.join(path, "Tiltfile")
+        self.tiltfile_path = path
+        self.args = tuple(args)
+        self.logs = logs if logs is not None else LogStore()
+        self.state = EngineState(path, selected=selected, quiet_period_s=quiet_period_s)
+        self._supervisor = supervisor
+        self._watch = watch
+        self._ci = ci
+        self._ci_timeout_s = ci_timeout_s
+        self._subcommand = subcommand
+        self._loader = loader if loader is not None else self._load_tiltfile
+        self._queue: asyncio.Queue[Event] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: LocalRunner | None = None
+        self._watcher: FileWatcher | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+        self._reload_task: asyncio.Task[None] | None = None
+        self._reload_again = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._observers: list[Callable[[], None]] = []
+        self._prune_fn: Callable[[str], bool] = lambda _d: False
+        self.ci_outcome: CiOutcome | None = None
+        self._ci_ok_since: float | None = None
+        self._ci_readiness_at: float | None = None
+        self.ready_event = asyncio.Event()
+
+    # ---- public API (event loop thread) ------------------------------------------------------
+
+    def post(self, ev: Event) -> None:
+        """Queue an event (call from the event loop's thread)."""
+        if self._queue is not None:
+            self._queue.put_nowait(ev)
+
+    def post_threadsafe(self, ev: Event) -> None:
+        """Queue an event from another thread."""
+        if self._loop is not None and self._queue is not None:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, ev)
+
+    def add_observer(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """Call ``fn`` after each batch of events changed the state; returns an unsubscribe."""
+        self._observers.append(fn)
+        return lambda: self._observers.remove(fn) if fn in self._observers else None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The JSON-able view of the state (see `EngineState.snapshot`)."""
+        snap = self.state.snapshot()
+        snap["log_seq"] = self.logs.last_seq
+        return snap
+
+    def trigger(self, name: str) -> None:
+        """Queue an update of ``name`` (deduplicated).
+
+        Raises:
+            EngineError: no such resource, or it is disabled.
+        """
+        r = self._resource(name)
+        if not r.enabled:
+            raise EngineError(f"resource {name!r} is disabled")
+        self.post(TriggerRequested(name=name, at=time.time()))
+
+    def cancel(self, name: str) -> str:
+        """Cancel ``name``'s running (or queued) update; returns what was done.
+
+        Raises:
+            EngineError: no such resource, or it has no update running or queued.
+        """
+        r = self._resource(name)
+        if r.in_progress:
+            self.post(CancelRequested(name=name, at=time.time()))
+            return "cancelling the running update"
+        if r.queued:
+            self.post(CancelRequested(name=name, at=time.time()))
+            return "removed the queued update"
+        raise EngineError(f"resource {name!r} has no update running or queued")
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        """Disable (stop) or enable a resource."""
+        self._resource(name)
+        self.post(DisableRequested(name=name, disabled=disabled, at=time.time()))
+
+    def shutdown(self, reason: str = "shutting down", exit_code: int = 0) -> None:
+        """Stop everything and make `run` return ``exit_code``."""
+        self.post(ShutdownRequested(reason=reason, at=time.time(), exit_code=exit_code))
+
+    def _resource(self, name: str) -> Any:
+        r = self.state.resources.get(name)
+        if r is None:
+            known = ", ".join(self.state.resources) or "none"
+            raise EngineError(f"no resource named {name!r} (resources: {known})")
+        return r
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Load the Tiltfile, run until shut down; returns the exit code."""
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        if self._supervisor is None:
+            from tilt.process import ProcessSupervisor
+
+            self._supervisor = ProcessSupervisor()
+        self._runner = LocalRunner(
+            supervisor=self._supervisor,
+            logs=self.logs,
+            post=self.post,
+            base_dir=os.path.dirname(self.tiltfile_path),
+        )
+        if self._ci and self._ci_timeout_s is not None:
+            self._loop.call_later(self._ci_timeout_s, self._ci_timed_out, self._ci_timeout_s)
+        self._start_reload(initial=True)
+        try:
+            await self._main()
+        finally:
+            await self._cleanup()
+        return self.state.exit_code
+
+    async def _main(self) -> None:
+        assert self._queue is not None
+        while True:
+            ev = await self._queue.get()
+            self._handle(ev)
+            while not self._queue.empty():
+                self._handle(self._queue.get_nowait())
+            if self._ci and self.ci_outcome is None:
+                self._check_ci()
+            if self.state.shutting_down:
+                assert self._runner is not None
+                reloading = self._reload_task is not None and not self._reload_task.done()
+                if not self._runner.busy() and not reloading:
+                    break
+            else:
+                self._schedule()
+            for fn in list(self._observers):
+                fn()
+
+    def _handle(self, ev: Event) -> None:
+        effects = self.state.apply(ev)
+        runner = self._runner
+        assert runner is not None
+        for eff in effects:
+            match eff:
+                case StartServe():
+                    runner.start_serve(self.state.resources[eff.name].spec, eff.serve_id)
+                case StopServe():
+                    runner.stop_serve(eff.name)
+                case CancelUpdate():
+                    runner.cancel_update(eff.name)
+                case ReloadTiltfile():
+                    self._start_reload(initial=False)
+                case WatchChanged():
+                    self._rebuild_watch()
+        if isinstance(ev, TiltfileReloaded | TiltfileFailed):
+            if self._ci and self._ci_timeout_s is None and isinstance(ev, TiltfileReloaded):
+                # No --timeout: ci_settings(timeout=) (Tilt's default 30m) applies.
+                self._ci_timeout_s = self.state.settings.ci_timeout_secs
+                assert self._loop is not None
+                self._loop.call_later(self._ci_timeout_s, self._ci_timed_out, self._ci_timeout_s)
+            if not self.ready_event.is_set():
+                self.ready_event.set()
+            if self._reload_again and not self.state.shutting_down:
+                self._reload_again = False
+                self._start_reload(initial=False)
+
+    def _schedule(self) -> None:
+        now = time.time()
+        p = plan(self.state, now)
+        runner = self._runner
+        assert runner is not None
+        for name in p.start:
+            uid = self.state.new_id()
+            self._handle(UpdateStarted(name=name, update_id=uid, at=now))
+            r = self.state.resources[name]
+            runner.start_update(r.spec, uid, r.update_reason)
+        self.state.set_holds(p.holds)
+        if p.wake_at is not None and (self._timer_at is None or p.wake_at < self._timer_at):
+            if self._timer is not None:
+                self._timer.cancel()
+            assert self._loop is not None
+            delay = max(0.0, p.wake_at - now)
+            self._timer_at = p.wake_at
+            self._timer = self._loop.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.post(Tick(at=time.time()))
+
+    def _check_ci(self) -> None:
+        if self._check_ci_readiness():
+            return
+        verdict = self.state.ci_outcome()
+        if verdict is None:
+            self._ci_ok_since = None
+            return
+        kind, name, message = verdict
+        if kind == "ok":
+            # Success must hold for a moment: a serve_cmd without a probe counts as
+            # ready once started, and one that exits at once must fail ci, not pass it.
+            now = time.monotonic()
+            if self._ci_ok_since is None:
+                self._ci_ok_since = now
+            if now - self._ci_ok_since < CI_SETTLE_S:
+                assert self._loop is not None
+                self._loop.call_later(
+                    CI_SETTLE_S - (now - self._ci_ok_since) + 0.001,
+                    self.post,
+                    Tick(at=time.time()),
+                )
+                return
+        self.ci_outcome = CiOutcome(ok=kind == "ok", resource=name, message=message)
+        if kind == "ok":
+            self.shutdown("tilt ci: all resources ready", 0)
+        else:
+            self.shutdown(f"tilt ci: {name} failed", 1)
+
+    def _check_ci_readiness(self) -> bool:
+        """ci_settings(readiness_timeout=): a serve_cmd not ready in time fails ci."""
+        from tilt.engine.state import RuntimeStatus
+
+        limit = self.state.settings.ci_readiness_timeout_secs
+        now = time.time()
+        next_deadline: float | None = None
+        for r in self.state.resources.values():
+            if not (r.enabled and r.runtime_status is RuntimeStatus.PENDING):
+                continue
+            if r.serve_started_at is None:
+                continue
+            deadline = r.serve_started_at + limit
+            if now >= deadline:
+                msg = f"not ready after {limit:g}s (ci_settings readiness_timeout)"
+                if r.runtime_message:
+                    msg += f": {r.runtime_message}"
+                self.ci_outcome = CiOutcome(ok=False, resource=r.name, message=msg)
+                self.shutdown(f"tilt ci: {r.name} not ready", 1)
+                return True
+            next_deadline = deadline if next_deadline is None else min(next_deadline, deadline)
+        if next_deadline is not None and next_deadline != self._ci_readiness_at:
+            self._ci_readiness_at = next_deadline
+            assert self._loop is not None
+            self._loop.call_later(next_deadline - now + 0.001, self.post, Tick(at=time.time()))
+        return False
+
+    def _ci_timed_out(self, timeout_s: float) -> None:
+        if self.ci_outcome is None:
+            waiting = [
+                f"{r.name} ({r.hold or r.status})"
+                for r in self.state.resources.values()
+                if r.enabled and not r.ready
+            ]
+            msg = f"Timeout after {timeout_s:g}s"
+            if waiting:
+                msg += "; not ready: " + ", ".join(waiting)
+            self.ci_outcome = CiOutcome(ok=False, resource="", message=msg)
+            self.shutdown(f"tilt ci: {msg}", 1)
+
+    async def _cleanup(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+        if self._watcher is not None:
+            with contextlib.suppress(Exception):  # it is going away anyway
+                await self._watcher.close()
+        if self._reload_task is not None and not self._reload_task.done():
+            self._reload_task.cancel()
+        if self._supervisor is not None:
+            await self._supervisor.stop_all()
+
+    # ---- Tiltfile ----------------------------------------------------------------------------
+
+    def _load_tiltfile(self) -> TiltfileResult:
+        from tilt.tiltfile import load_tiltfile
+
+        return load_tiltfile(self.tiltfile_path, self.args, subcommand=self._subcommand)
+
+    def _start_reload(self, *, initial: bool) -> None:
+        if self._reload_task is not None and not self._reload_task.done():
+            self._reload_again = True
+            return
+        if not initial:
+            self.state.apply(TiltfileReloadStarted(paths=(), at=time.time()))
+        self._reload_task = asyncio.create_task(self._reload(), name="tiltfile-load")
+
+    async def _reload(self) -> None:
+        from tilt.tiltfile import TiltfileLoadError
+
+        def log(text: str) -> None:
+            self.logs.append(TILTFILE_NAME, text, span="tiltfile")
+
+        first = self.state.tiltfile.load_count == 0
+        log(f"{'Loading' if first else 'Reloading'} Tiltfile at: {self.tiltfile_path}")
+        t0 = time.monotonic()
+        try:
+            result = await asyncio.to_thread(self._loader)
+        except TiltfileLoadError as e:
+            for line in e.render().splitlines():
+                log(line)
+            paths = (e.location.file,) if e.location is not None else ()
+            if not first:
+                log("Tiltfile failed to load; the last good resources keep running.")
+            self.post(TiltfileFailed(error=e.render(), at=time.time(), watch_paths=paths))
+            return
+        except Exception as e:  # a bug in a builtin must not take down the loop
+            log(f"Error: internal error while loading the Tiltfile: {type(e).__name__}: {e}")
+            self.post(TiltfileFailed(error=f"internal error: {e}", at=time.time()))
+            return
+        dur = time.monotonic() - t0
+        for line in result.logs:
+            log(line)
+        for w in result.warnings:
+            where = f"{w.location}: " if w.location else ""
+            log(f"WARNING: {where}{w.message}")
+        log(f"Successfully loaded Tiltfile ({dur * 1000:.0f}ms)")
+        self.post(TiltfileReloaded(result=result, at=time.time(), duration_s=dur))
+
+    # ---- watching ----------------------------------------------------------------------------
+
+    def _rebuild_watch(self) -> None:
+        # Matchers always exist (a FilesChanged event may come from elsewhere than the
+        # watcher, e.g. tests); the watcher itself only when watching.
+        if self.state.shutting_down:
+            return
+        from tilt.watch.matcher import TargetMatcher
+
+        settings = self.state.settings
+        matchers: dict[str, Matcher] = {}
+        roots: set[str] = set()
+        for r in self.state.resources.values():
+            local = r.spec.local
+            if local is None or not r.enabled or not local.watch.paths:
+                continue
+            matchers[r.name] = TargetMatcher.from_spec(
+                local.watch, extra_ignores=settings.watch_ignores
+            )
+            roots.update(local.watch.paths)
+        self.state.matchers = matchers
+        tiltfile_dirs = {os.path.dirname(p) for p in self.state.tiltfile_files}
+        roots.update(tiltfile_dirs)
+        roots = _outermost(roots)
+
+        def prune_dir(d: str) -> bool:
+            for t in tiltfile_dirs:
+                if t == d or t.startswith(d + os.sep):
+                    return False
+            return all(m.prunes_dir(d) for m in matchers.values() if isinstance(m, TargetMatcher))
+
+        self._prune_fn = prune_dir
+        if not self._watch:
+            return
+        if self._watcher is None:
+            from tilt.watch.watcher import FileWatcher
+
+            self._watcher = FileWatcher(sorted(roots), prune_dir=self._prune_dir)
+            self._watch_task = asyncio.create_task(self._watch_loop(), name="watch")
+        else:
+            self._watcher.update_roots(sorted(roots))
+
+    def _prune_dir(self, d: str) -> bool:
+        # Indirection: the matchers change on reload, the watcher keeps this callable.
+        return self._prune_fn(d)
+
+    async def _watch_loop(self) -> None:
+        assert self._watcher is not None
+        async for batch in self._watcher.changes():
+            if batch:
+                self.post(FilesChanged(paths=frozenset(batch), at=time.time()))
+
+
+def _outermost(paths: set[str]) -> set[str]:
+    """Drop paths that lie below another path of the set."""
+    out: set[str] = set()
+    for p in sorted(paths, key=len):
+        if not any(p == o or p.startswith(o.rstrip(os.sep) + os.sep) for o in out):
+            out.add(p)
+    return out

@@ -1,0 +1,185 @@
+"""Everything that happens to the engine, as typed events.
+
+The engine's state changes only by handling one of these (see `tilt.engine.state`).
+Producers (the file watcher, process runners, probes, the API, the Tiltfile
+reloader) never touch the state: they post an event to the engine's queue.
+
+Events carrying an ``update_id``/``serve_id`` belong to one run of a process;
+the state ignores an event whose id is stale (the run it reports on was
+replaced), so a late exit of a stopped process cannot overwrite a newer status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tilt.model import TiltfileResult
+
+__all__ = [
+    "CancelRequested",
+    "DisableRequested",
+    "Event",
+    "FilesChanged",
+    "ProbeChanged",
+    "ServeExited",
+    "ServeStarted",
+    "ShutdownRequested",
+    "Tick",
+    "TiltfileFailed",
+    "TiltfileReloadStarted",
+    "TiltfileReloaded",
+    "TriggerRequested",
+    "UpdateFinished",
+    "UpdateStarted",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FilesChanged:
+    """A batch of absolute paths created, modified or deleted (from the watcher)."""
+
+    paths: frozenset[str]
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateStarted:
+    """The scheduler started resource ``name``'s update (its ``cmd``)."""
+
+    name: str
+    update_id: int
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateFinished:
+    """An update ended: ``ok``, failed (``error``), or ``cancelled``."""
+
+    name: str
+    update_id: int
+    at: float
+    ok: bool
+    error: str = ""
+    exit_code: int | None = None
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServeStarted:
+    """A ``serve_cmd`` process is running."""
+
+    name: str
+    serve_id: int
+    pid: int
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServeExited:
+    """A ``serve_cmd`` process ended (or could not start: ``error``)."""
+
+    name: str
+    serve_id: int
+    at: float
+    returncode: int | None
+    signal: int | None = None
+    stopped_by_us: bool = False
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeChanged:
+    """A readiness probe changed its verdict for one serve run."""
+
+    name: str
+    serve_id: int
+    ready: bool
+    message: str
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TriggerRequested:
+    """`tilt trigger NAME` (or a key in the UI): queue an update."""
+
+    name: str
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelRequested:
+    """`tilt cancel NAME`: stop the running update and mark it cancelled."""
+
+    name: str
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisableRequested:
+    """Enable or disable a resource (disabled: stopped, never scheduled)."""
+
+    name: str
+    disabled: bool
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TiltfileReloadStarted:
+    """The Tiltfile (or a file it read) changed; it is being evaluated again."""
+
+    paths: tuple[str, ...]
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TiltfileReloaded:
+    """The Tiltfile evaluated cleanly; ``result`` is the new graph."""
+
+    result: TiltfileResult
+    at: float
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class TiltfileFailed:
+    """The Tiltfile failed to evaluate; the last good graph keeps running."""
+
+    error: str
+    at: float
+    watch_paths: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tick:
+    """A timer fired (a debounced follow-up update may be due)."""
+
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShutdownRequested:
+    """Stop everything and exit (Ctrl-C, SIGTERM, `tilt down`, `tilt ci` done)."""
+
+    reason: str
+    at: float
+    exit_code: int = 0
+
+
+Event = (
+    FilesChanged
+    | UpdateStarted
+    | UpdateFinished
+    | ServeStarted
+    | ServeExited
+    | ProbeChanged
+    | TriggerRequested
+    | CancelRequested
+    | DisableRequested
+    | TiltfileReloadStarted
+    | TiltfileReloaded
+    | TiltfileFailed
+    | Tick
+    | ShutdownRequested
+)

@@ -1,0 +1,725 @@
+"""The engine's one state: every resource's update, runtime, dirty flag and queue entry.
+
+`EngineState` changes only in `apply(event)`, which returns the side effects the
+engine must carry out (start or stop a serve process, cancel an update, reload
+the Tiltfile). The scheduler (`tilt.engine.scheduler`) reads it to decide what
+starts next. `snapshot()` is the JSON-able view every observer reads: the stream
+printer, `tilt get`, the API and (later) the TUI.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from tilt.engine.events import (
+    CancelRequested,
+    DisableRequested,
+    Event,
+    FilesChanged,
+    ProbeChanged,
+    ServeExited,
+    ServeStarted,
+    ShutdownRequested,
+    Tick,
+    TiltfileFailed,
+    TiltfileReloaded,
+    TiltfileReloadStarted,
+    TriggerRequested,
+    UpdateFinished,
+    UpdateStarted,
+)
+from tilt.model import Resource, Settings, TiltfileResult, TriggerMode
+
+__all__ = [
+    "CancelUpdate",
+    "Effect",
+    "EngineState",
+    "Matcher",
+    "ReloadTiltfile",
+    "ResourceState",
+    "RuntimeStatus",
+    "StartServe",
+    "StopServe",
+    "UpdateStatus",
+    "WatchChanged",
+    "enabled_closure",
+]
+
+TILTFILE_NAME = "(Tiltfile)"
+# How many of a resource's changed files a snapshot lists (the count is always exact).
+MAX_LISTED_FILES = 100
+
+
+class UpdateStatus(enum.Enum):
+    """The state of a resource's update (its ``cmd``), as in Tilt's UI."""
+
+    NONE = "none"
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    OK = "ok"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
+class RuntimeStatus(enum.Enum):
+    """The state of a resource's long-running part (``serve_cmd``)."""
+
+    NOT_APPLICABLE = "not_applicable"
+    NONE = "none"
+    PENDING = "pending"
+    OK = "ok"
+    ERROR = "error"
+
+
+class Matcher(Protocol):
+    """What the state needs of a target's file matcher."""
+
+    def matches(self, path: str) -> bool: ...
+
+
+# ---- effects: what the engine must do after an event -------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartServe:
+    """(Re)start ``name``'s serve_cmd as run ``serve_id`` (stopping a previous run first)."""
+
+    name: str
+    serve_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopServe:
+    """Stop ``name``'s serve_cmd (resource removed, disabled, or shutting down)."""
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelUpdate:
+    """Stop the process group of ``name``'s running update."""
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReloadTiltfile:
+    """Evaluate the Tiltfile again."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WatchChanged:
+    """The set of watched paths or matchers changed (after a reload)."""
+
+
+Effect = StartServe | StopServe | CancelUpdate | ReloadTiltfile | WatchChanged
+
+
+def enabled_closure(resources: Sequence[Resource], selected: Iterable[str] | None) -> set[str]:
+    """The enabled resource names: ``selected`` plus everything they depend on.
+
+    ``None`` selects every resource (`tilt up` without names).
+    """
+    by_name = {r.name: r for r in resources}
+    if selected is None:
+        return set(by_name)
+    out: set[str] = set()
+    stack = [n for n in selected if n in by_name]
+    while stack:
+        n = stack.pop()
+        if n in out:
+            continue
+        out.add(n)
+        stack.extend(d for d in by_name[n].resource_deps if d in by_name)
+    return out
+
+
+def _file_list(files: Sequence[str], base: str) -> str:
+    """Tilt's short form of a changed-file list: up to three paths, relative when inside."""
+
+    def rel(p: str) -> str:
+        if base and (p == base or p.startswith(base + os.sep)):
+            return os.path.relpath(p, base)
+        return p
+
+    shown = [rel(f) for f in files[:3]]
+    more = " ..." if len(files) > 3 else ""
+    return "[" + ", ".join(shown) + more + "]"
+
+
+@dataclass
+class ResourceState:
+    """Mutable per-resource state; only `EngineState.apply` writes it."""
+
+    spec: Resource
+    enabled: bool = True
+    # --- update (cmd)
+    update_status: UpdateStatus = UpdateStatus.NONE
+    update_id: int = 0
+    update_count: int = 0
+    update_started_at: float | None = None
+    update_finished_at: float | None = None
+    update_reason: str = ""
+    update_files: tuple[str, ...] = ()
+    last_error: str = ""
+    last_exit_code: int | None = None
+    # --- queue: an update is wanted; starts once ready_at has passed and holds clear
+    queued: bool = False
+    queue_reason: str = ""
+    triggered: bool = False
+    ready_at: float = 0.0
+    queued_at: float = 0.0
+    # --- dirty: what changed since the last update started
+    pending_files: dict[str, None] = field(default_factory=dict)
+    pending_reasons: list[str] = field(default_factory=list)
+    last_change_at: float = float("-inf")
+    # --- runtime (serve_cmd)
+    serve_id: int = 0
+    pid: int | None = None
+    runtime_status: RuntimeStatus = RuntimeStatus.NOT_APPLICABLE
+    runtime_message: str = ""
+    serve_started_at: float | None = None
+    serve_exit_code: int | None = None
+    probe_ready: bool = False
+    # --- readiness
+    ready_once: bool = False
+    hold: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def has_serve(self) -> bool:
+        return self.spec.local is not None and self.spec.local.serve_cmd is not None
+
+    @property
+    def has_cmd(self) -> bool:
+        return self.spec.local is not None and self.spec.local.cmd is not None
+
+    @property
+    def has_probe(self) -> bool:
+        return self.spec.local is not None and self.spec.local.readiness_probe is not None
+
+    @property
+    def is_local(self) -> bool:
+        return self.spec.local is not None
+
+    @property
+    def allow_parallel(self) -> bool:
+        return self.spec.local is None or self.spec.local.allow_parallel
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.pending_files or self.pending_reasons)
+
+    @property
+    def in_progress(self) -> bool:
+        return self.update_status is UpdateStatus.IN_PROGRESS
+
+    @property
+    def ready(self) -> bool:
+        """Ready now: cmd succeeded; with a serve_cmd, it runs and passes its probe."""
+        if self.has_serve:
+            return self.runtime_status is RuntimeStatus.OK
+        return self.update_status is UpdateStatus.OK
+
+    @property
+    def status(self) -> str:
+        """One word for tables: disabled, updating, error, ready, pending, waiting, idle."""
+        if not self.enabled:
+            return "disabled"
+        if self.in_progress:
+            return "updating"
+        if self.update_status in (UpdateStatus.ERROR, UpdateStatus.CANCELLED) or (
+            self.runtime_status is RuntimeStatus.ERROR
+        ):
+            return "error"
+        if self.queued:
+            return "waiting" if self.hold else "pending"
+        if self.has_serve and self.runtime_status is RuntimeStatus.PENDING:
+            return "pending"
+        if self.ready:
+            return "ready"
+        return "idle"
+
+    def why_not_ready(self) -> str:
+        """A short reason this resource is not ready, for a dependent's hold message."""
+        if self.update_status is UpdateStatus.ERROR:
+            return "update failed" + (f": {self.last_error}" if self.last_error else "")
+        if self.update_status is UpdateStatus.CANCELLED:
+            return "update cancelled"
+        if self.runtime_status is RuntimeStatus.ERROR:
+            return self.runtime_message or "serve_cmd failed"
+        if self.in_progress:
+            return "updating"
+        if not self.enabled:
+            return "disabled"
+        if self.runtime_status is RuntimeStatus.PENDING:
+            return "not ready" + (f" ({self.runtime_message})" if self.runtime_message else "")
+        if self.update_count == 0 and not self.queued and not self.spec.auto_init:
+            return "not started (auto_init=False; waiting for a trigger)"
+        return "not ready yet"
+
+    def queue(self, reason: str, at: float, ready_at: float, *, triggered: bool = False) -> None:
+        """Ask for an update (deduplicated: a queued resource stays queued once)."""
+        if not self.queued:
+            self.queued = True
+            self.queue_reason = reason
+            self.queued_at = at
+            self.ready_at = ready_at
+        elif triggered:
+            # A trigger starts an already queued update without waiting for quiet.
+            self.ready_at = min(self.ready_at, ready_at)
+        self.triggered = self.triggered or triggered
+
+    def snapshot(self, base_dir: str) -> dict[str, Any]:
+        spec = self.spec
+        files = list(self.pending_files)
+        local = spec.local
+        return {
+            "name": spec.name,
+            "kind": spec.kind.value,
+            "labels": list(spec.labels),
+            "resource_deps": list(spec.resource_deps),
+            "trigger_mode": spec.trigger_mode.value,
+            "auto_init": spec.auto_init,
+            "enabled": self.enabled,
+            "status": self.status,
+            "ready": self.ready,
+            "ready_once": self.ready_once,
+            "links": [{"url": link.url, "name": link.name} for link in spec.links],
+            "cmd": local.cmd.display if local is not None and local.cmd is not None else "",
+            "serve_cmd": (
+                local.serve_cmd.display if local is not None and local.serve_cmd is not None else ""
+            ),
+            "update": {
+                "status": self.update_status.value,
+                "count": self.update_count,
+                "started_at": self.update_started_at,
+                "finished_at": self.update_finished_at,
+                "reason": self.update_reason,
+                "files": list(self.update_files[:MAX_LISTED_FILES]),
+                "file_count": len(self.update_files),
+                "error": self.last_error,
+                "exit_code": self.last_exit_code,
+            },
+            "runtime": {
+                "status": self.runtime_status.value,
+                "pid": self.pid,
+                "message": self.runtime_message,
+                "started_at": self.serve_started_at,
+                "exit_code": self.serve_exit_code,
+            },
+            "dirty": self.dirty,
+            "pending_files": [
+                os.path.relpath(f, base_dir) if base_dir and f.startswith(base_dir + os.sep) else f
+                for f in files[:MAX_LISTED_FILES]
+            ],
+            "pending_file_count": len(files),
+            "pending_reasons": list(self.pending_reasons),
+            "queued": self.queued,
+            "queue_reason": self.queue_reason if self.queued else "",
+            "waiting_on": self.hold,
+        }
+
+
+@dataclass
+class TiltfileState:
+    path: str
+    status: str = "loading"  # loading | ok | error
+    error: str = ""
+    load_count: int = 0
+    last_loaded_at: float | None = None
+    duration_s: float = 0.0
+
+
+class EngineState:
+    """All the engine knows. Mutated only through `apply`."""
+
+    def __init__(
+        self,
+        tiltfile_path: str,
+        *,
+        selected: Sequence[str] | None = None,
+        quiet_period_s: float = 0.2,
+    ) -> None:
+        """Create an empty state for the Tiltfile at ``tiltfile_path``.
+
+        Args:
+            tiltfile_path: the main Tiltfile (absolute).
+            selected: resource names given to `tilt up NAME...` (None: all).
+            quiet_period_s: follow-up updates (a change during a burst or while the
+                resource updates) wait for this much quiet so a burst makes one update.
+        """
+        self.tiltfile = TiltfileState(path=tiltfile_path)
+        self.selected = list(selected) if selected else None
+        self.quiet_period_s = quiet_period_s
+        self.resources: dict[str, ResourceState] = {}
+        self.settings = Settings()
+        self.result: TiltfileResult | None = None
+        self.tiltfile_files: set[str] = {tiltfile_path}
+        self.matchers: dict[str, Matcher] = {}
+        self.shutting_down = False
+        self.shutdown_reason = ""
+        self.exit_code = 0
+        self._next_id = 0
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def new_id(self) -> int:
+        """A fresh id for an update or serve run."""
+        return self._new_id()
+
+    def set_holds(self, holds: dict[str, str]) -> None:
+        """Record why queued resources wait (derived by the scheduler, shown by observers)."""
+        for r in self.resources.values():
+            r.hold = holds.get(r.name, "")
+
+    @property
+    def base_dir(self) -> str:
+        return os.path.dirname(self.tiltfile.path)
+
+    def ordered(self) -> list[ResourceState]:
+        return list(self.resources.values())
+
+    def in_progress(self) -> list[ResourceState]:
+        return [r for r in self.resources.values() if r.in_progress]
+
+    # ---- the reducer ---------------------------------------------------------------------
+
+    def apply(self, ev: Event) -> list[Effect]:
+        """Handle one event; return the side effects the engine must carry out."""
+        match ev:
+            case FilesChanged():
+                return self._files_changed(ev)
+            case UpdateStarted():
+                return self._update_started(ev)
+            case UpdateFinished():
+                return self._update_finished(ev)
+            case ServeStarted():
+                r = self.resources.get(ev.name)
+                if r is not None and r.serve_id == ev.serve_id:
+                    r.pid = ev.pid
+                    r.serve_started_at = ev.at
+                    r.serve_exit_code = None
+                    if r.has_probe:
+                        r.runtime_status = RuntimeStatus.PENDING
+                        r.runtime_message = "waiting for readiness probe"
+                    else:
+                        self._set_ready(r)
+                return []
+            case ServeExited():
+                return self._serve_exited(ev)
+            case ProbeChanged():
+                r = self.resources.get(ev.name)
+                if r is not None and r.serve_id == ev.serve_id and r.pid is not None:
+                    r.probe_ready = ev.ready
+                    if ev.ready:
+                        self._set_ready(r)
+                        r.runtime_message = ev.message
+                    else:
+                        r.runtime_status = RuntimeStatus.PENDING
+                        r.runtime_message = ev.message or "readiness probe failing"
+                return []
+            case TriggerRequested():
+                r = self.resources.get(ev.name)
+                if r is not None and r.enabled:
+                    r.queue("triggered", ev.at, ev.at, triggered=True)
+                    r.pending_reasons = [x for x in r.pending_reasons if x != "triggered"]
+                return []
+            case CancelRequested():
+                r = self.resources.get(ev.name)
+                if r is None:
+                    return []
+                effects: list[Effect] = []
+                if r.queued and not r.in_progress:
+                    r.queued = False
+                    r.triggered = False
+                if r.in_progress:
+                    effects.append(CancelUpdate(name=r.name))
+                return effects
+            case DisableRequested():
+                return self._set_disabled(ev)
+            case TiltfileReloadStarted():
+                self.tiltfile.status = "loading"
+                return []
+            case TiltfileReloaded():
+                return self._reloaded(ev)
+            case TiltfileFailed():
+                self.tiltfile.status = "error"
+                self.tiltfile.error = ev.error
+                self.tiltfile.load_count += 1
+                self.tiltfile.last_loaded_at = ev.at
+                self.tiltfile_files.update(ev.watch_paths)
+                return [WatchChanged()]
+            case Tick():
+                return []
+            case ShutdownRequested():
+                if not self.shutting_down:
+                    self.shutting_down = True
+                    self.shutdown_reason = ev.reason
+                    self.exit_code = ev.exit_code
+                for r in self.resources.values():
+                    r.queued = False
+                stops: list[Effect] = [CancelUpdate(name=r.name) for r in self.in_progress()]
+                stops += [StopServe(name=r.name) for r in self.resources.values() if r.pid]
+                return stops
+        return []  # pragma: no cover - every event is matched above
+
+    def _set_ready(self, r: ResourceState) -> None:
+        r.runtime_status = RuntimeStatus.OK
+        r.ready_once = True
+
+    def _files_changed(self, ev: FilesChanged) -> list[Effect]:
+        effects: list[Effect] = []
+        tiltfile_hits = sorted(p for p in ev.paths if p in self.tiltfile_files)
+        if tiltfile_hits and not self.shutting_down:
+            effects.append(ReloadTiltfile())
+        for r in self.resources.values():
+            m = self.matchers.get(r.name)
+            if m is None or not r.enabled:
+                continue
+            hits = sorted(p for p in ev.paths if m.matches(p))
+            if not hits:
+                continue
+            for p in hits:
+                r.pending_files[p] = None
+            # The first change of a quiet period starts at once; a change during a
+            # burst or while the resource updates waits for quiet, so a burst of
+            # writes becomes a single follow-up update.
+            quiet = ev.at - r.last_change_at >= self.quiet_period_s and not r.in_progress
+            r.last_change_at = ev.at
+            if r.spec.trigger_mode is TriggerMode.AUTO and not self.shutting_down:
+                ready_at = ev.at if quiet else ev.at + self.quiet_period_s
+                reason = f"{len(r.pending_files)} file(s) changed"
+                if not r.queued:
+                    r.queue(reason, ev.at, ready_at)
+                elif not r.triggered:
+                    r.ready_at = max(r.ready_at, ready_at)
+        return effects
+
+    def _update_started(self, ev: UpdateStarted) -> list[Effect]:
+        r = self.resources[ev.name]
+        first = r.update_count == 0
+        files = tuple(r.pending_files)
+        if first:
+            reason = "Initial Build"
+        elif files:
+            noun = "File" if len(files) == 1 else "Files"
+            reason = f"{len(files)} {noun} Changed: {_file_list(files, self.base_dir)}"
+        elif r.pending_reasons:
+            reason = "; ".join(r.pending_reasons)
+        else:
+            reason = r.queue_reason or "Triggered"
+            if reason == "triggered":
+                reason = "Triggered"
+        r.update_reason = reason
+        r.update_files = files
+        r.pending_files = {}
+        r.pending_reasons = []
+        r.queued = False
+        r.triggered = False
+        r.hold = ""
+        r.update_status = UpdateStatus.IN_PROGRESS
+        r.update_id = ev.update_id
+        r.update_count += 1
+        r.update_started_at = ev.at
+        r.update_finished_at = None
+        return []
+
+    def _update_finished(self, ev: UpdateFinished) -> list[Effect]:
+        r = self.resources.get(ev.name)
+        if r is None or r.update_id != ev.update_id:
+            return []
+        r.update_finished_at = ev.at
+        r.last_exit_code = ev.exit_code
+        effects: list[Effect] = []
+        if ev.cancelled:
+            r.update_status = UpdateStatus.CANCELLED
+            r.last_error = "cancelled"
+            return effects
+        if not ev.ok:
+            r.update_status = UpdateStatus.ERROR
+            r.last_error = ev.error
+            return effects
+        r.update_status = UpdateStatus.OK
+        r.last_error = ""
+        if r.has_serve and not self.shutting_down:
+            r.serve_id = self._new_id()
+            r.runtime_status = RuntimeStatus.PENDING
+            r.runtime_message = "starting"
+            r.probe_ready = False
+            effects.append(StartServe(name=r.name, serve_id=r.serve_id))
+        elif not r.has_serve:
+            r.ready_once = True
+        # Beyond Tilt: dependents that asked for it update again (or turn dirty).
+        for d in self.resources.values():
+            if (
+                d.spec.update_on_dep_change
+                and r.name in d.spec.resource_deps
+                and d.enabled
+                and d.update_count > 0
+            ):
+                why = f"dependency {r.name} updated"
+                if d.spec.trigger_mode is TriggerMode.AUTO:
+                    d.queue(why, ev.at, ev.at)
+                if why not in d.pending_reasons:
+                    d.pending_reasons.append(why)
+        return effects
+
+    def _serve_exited(self, ev: ServeExited) -> list[Effect]:
+        r = self.resources.get(ev.name)
+        if r is None or r.serve_id != ev.serve_id:
+            return []
+        r.pid = None
+        r.probe_ready = False
+        r.serve_exit_code = ev.returncode
+        if ev.stopped_by_us:
+            r.runtime_status = RuntimeStatus.NONE
+            r.runtime_message = "stopped"
+            return []
+        r.runtime_status = RuntimeStatus.ERROR
+        if ev.error:
+            r.runtime_message = ev.error
+        elif ev.signal is not None:
+            r.runtime_message = f"serve_cmd killed by signal {ev.signal}"
+        else:
+            r.runtime_message = f"serve_cmd exited with code {ev.returncode}"
+        return []
+
+    def _set_disabled(self, ev: DisableRequested) -> list[Effect]:
+        r = self.resources.get(ev.name)
+        if r is None or r.enabled != ev.disabled:
+            return []
+        effects: list[Effect] = []
+        if ev.disabled:
+            r.enabled = False
+            r.queued = False
+            if r.in_progress:
+                effects.append(CancelUpdate(name=r.name))
+            if r.pid is not None:
+                effects.append(StopServe(name=r.name))
+        else:
+            r.enabled = True
+            if r.spec.auto_init or r.update_count > 0:
+                r.queue("enabled", ev.at, ev.at)
+        return effects
+
+    def _reloaded(self, ev: TiltfileReloaded) -> list[Effect]:
+        res = ev.result
+        self.result = res
+        self.settings = res.settings
+        self.tiltfile.status = "ok"
+        self.tiltfile.error = ""
+        self.tiltfile.load_count += 1
+        self.tiltfile.last_loaded_at = ev.at
+        self.tiltfile.duration_s = ev.duration_s
+        self.tiltfile_files = {self.tiltfile.path, *res.files_read}
+        selected: list[str] | None = self.selected
+        if res.config.enabled_resources is not None:
+            selected = list(res.config.enabled_resources)
+        enabled = enabled_closure(res.resources, selected)
+        effects: list[Effect] = [WatchChanged()]
+        new_specs = {r.name: r for r in res.resources}
+        # Removed resources stop.
+        for name in [n for n in self.resources if n not in new_specs]:
+            old = self.resources.pop(name)
+            if old.in_progress:
+                effects.append(CancelUpdate(name=name))
+            if old.pid is not None:
+                effects.append(StopServe(name=name))
+        ordered: dict[str, ResourceState] = {}
+        order = list(res.order) or [r.name for r in res.resources]
+        for name in order:
+            spec = new_specs[name]
+            r = self.resources.get(name)
+            if r is None:
+                r = ResourceState(spec=spec, enabled=name in enabled)
+                if r.has_serve:
+                    r.runtime_status = RuntimeStatus.NONE
+                if r.enabled and spec.auto_init:
+                    r.queue("initial", ev.at, ev.at)
+            else:
+                was_enabled = r.enabled
+                # Moving a declaration to another line does not change the resource.
+                changed = replace(r.spec, location=spec.location) != spec
+                r.spec = spec
+                r.enabled = name in enabled
+                if r.has_serve and r.runtime_status is RuntimeStatus.NOT_APPLICABLE:
+                    r.runtime_status = RuntimeStatus.NONE
+                if not r.has_serve and r.pid is None:
+                    r.runtime_status = RuntimeStatus.NOT_APPLICABLE
+                if not r.enabled and was_enabled:
+                    r.queued = False
+                    if r.in_progress:
+                        effects.append(CancelUpdate(name=name))
+                    if r.pid is not None:
+                        effects.append(StopServe(name=name))
+                elif changed and r.enabled:
+                    if not r.has_serve and r.pid is not None:
+                        effects.append(StopServe(name=name))
+                    # A changed definition updates again; a manual one turns dirty.
+                    if r.update_count > 0:
+                        if spec.trigger_mode is TriggerMode.AUTO:
+                            r.queue("Tiltfile changed", ev.at, ev.at)
+                        elif "Tiltfile changed" not in r.pending_reasons:
+                            r.pending_reasons.append("Tiltfile changed")
+                elif r.enabled and not was_enabled and (spec.auto_init or r.update_count > 0):
+                    r.queue("enabled", ev.at, ev.at)
+            ordered[name] = r
+        self.resources = ordered
+        return effects
+
+    # ---- views -----------------------------------------------------------------------------
+
+    def ci_outcome(self) -> tuple[str, str, str] | None:
+        """`tilt ci`'s verdict: None while running, ("ok", "", msg) or ("error", name, msg)."""
+        if self.tiltfile.status == "error":
+            return ("error", TILTFILE_NAME, self.tiltfile.error)
+        if self.tiltfile.status != "ok" or self.result is None:
+            return None
+        counted = 0
+        done = True
+        for r in self.resources.values():
+            if not r.enabled:
+                continue
+            if r.update_count == 0 and not r.queued and not r.in_progress:
+                # auto_init=False and never asked to run: Tilt's ci leaves it out.
+                continue
+            counted += 1
+            if r.update_status is UpdateStatus.ERROR:
+                return ("error", r.name, r.last_error or "update failed")
+            if r.update_status is UpdateStatus.CANCELLED:
+                return ("error", r.name, "update cancelled")
+            if r.runtime_status is RuntimeStatus.ERROR:
+                return ("error", r.name, r.runtime_message)
+            if r.queued or r.in_progress or not r.ready:
+                done = False
+        if done:
+            return ("ok", "", f"{counted} resource(s) ready")
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-able view of everything: what `tilt get -o json` and the API return."""
+        base = self.base_dir
+        return {
+            "tiltfile": {
+                "path": self.tiltfile.path,
+                "status": self.tiltfile.status,
+                "error": self.tiltfile.error,
+                "load_count": self.tiltfile.load_count,
+                "duration_s": round(self.tiltfile.duration_s, 4),
+            },
+            "settings": {"max_parallel_updates": self.settings.max_parallel_updates},
+            "resources": [r.snapshot(base) for r in self.resources.values()],
+            "shutting_down": self.shutting_down,
+        }
