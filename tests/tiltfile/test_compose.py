@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -847,7 +848,7 @@ def test_error(
 ) -> None:
     rendered = tiltfile_error(text, files)
     first = rendered.splitlines()[0]
-    assert first.startswith(f"Error: {where}: "), rendered
+    assert re.match(rf"Error: {re.escape(where)}(:\d+)?: ", first), rendered
     assert message in first, rendered
     assert "Traceback" not in rendered
 

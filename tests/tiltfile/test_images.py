@@ -639,7 +639,7 @@ LIVE_UPDATE_ERRORS = [
 @pytest.mark.parametrize(("arg", "message"), LIVE_UPDATE_ERRORS)
 def test_live_update_validation_errors(tiltfile_error, tmp_path, arg: str, message: str) -> None:  # type: ignore[no-untyped-def]
     msg = tiltfile_error(f"x = 1\ndocker_build('app', 'app', {arg})\n", files=DOCKERFILE)
-    assert msg.startswith(f"Error: Tiltfile:2: {message.replace('@', str(tmp_path))}"), msg
+    assert msg.startswith(f"Error: Tiltfile:2:1: {message.replace('@', str(tmp_path))}"), msg
     assert "2 | docker_build('app', 'app'," in msg
 
 
@@ -692,7 +692,7 @@ def test_unused_live_update_step_is_an_error(tiltfile_error) -> None:  # type: i
 )
 def test_step_argument_errors(tiltfile_error, call: str, message: str) -> None:  # type: ignore[no-untyped-def]
     msg = tiltfile_error(f"x = 1\n{call}\n")
-    assert msg.startswith(f"Error: Tiltfile:2: {message}"), msg
+    assert msg.startswith(f"Error: Tiltfile:2:1: {message}"), msg
 
 
 # --- docker_build / custom_build / default_registry errors -------------------------------
@@ -780,7 +780,7 @@ BUILD_ERRORS = [
 @pytest.mark.parametrize(("call", "message"), BUILD_ERRORS)
 def test_build_errors(tiltfile_error, tmp_path, call: str, message: str) -> None:  # type: ignore[no-untyped-def]
     msg = tiltfile_error(f"x = 1\n{call}\n", files={**DOCKERFILE, "nodf/main.go": ""})
-    assert msg.startswith(f"Error: Tiltfile:2: {message.replace('@', str(tmp_path))}"), msg
+    assert msg.startswith(f"Error: Tiltfile:2:1: {message.replace('@', str(tmp_path))}"), msg
     assert f"2 | {call}" in msg
 
 
@@ -800,7 +800,7 @@ def test_same_ref_twice(tiltfile_error, first: str, second: str, shown: str) -> 
     msg = tiltfile_error(f"{first}\n{second}\n", files=DOCKERFILE)
     fn = second.split("(", maxsplit=1)[0]
     assert msg.startswith(
-        f'Error: Tiltfile:2: {fn}: Image for ref "{shown}" has already been defined'
+        f'Error: Tiltfile:2:1: {fn}: Image for ref "{shown}" has already been defined'
     )
 
 
@@ -813,7 +813,7 @@ def test_same_name_different_tags_is_allowed(tiltfile) -> None:  # type: ignore[
 
 def test_default_registry_twice(tiltfile_error) -> None:  # type: ignore[no-untyped-def]
     msg = tiltfile_error("default_registry('a.io')\ndefault_registry('b.io')\n")
-    assert msg.startswith("Error: Tiltfile:2: default_registry: default registry already defined")
+    assert msg.startswith("Error: Tiltfile:2:1: default_registry: default registry already defined")
 
 
 def test_image_cycle_names_the_images(tiltfile_error) -> None:  # type: ignore[no-untyped-def]

@@ -84,3 +84,14 @@ def test_load_twice_evaluates_once_and_relative_to_caller(tiltfile) -> None:  # 
         },
     )
     assert data["logs"] == ["common loaded", "11 12"]
+
+
+def test_error_in_a_builtin_call_names_the_calls_column(tiltfile_error) -> None:  # type: ignore[no-untyped-def]
+    msg = tiltfile_error("def f():\n    x = docker_build('img', 'nope')\nf()\n")
+    assert msg.splitlines()[:4] == [
+        'Error: Tiltfile:2:9: docker_build: context "nope" does not exist (looked for '
+        + msg.split("(looked for ", 1)[1].splitlines()[0],
+        "  |",
+        "2 |     x = docker_build('img', 'nope')",
+        "  |         ^",
+    ]

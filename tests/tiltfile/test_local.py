@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -742,8 +743,8 @@ ERRORS = [
 def test_error(tiltfile_error, text: str, line: str, message: str) -> None:  # type: ignore[no-untyped-def]
     msg = tiltfile_error(text + "\n")
     head = msg.splitlines()[0]
-    assert head == f"Error: Tiltfile:{line}: {message}"
     offending = text.splitlines()[int(line) - 1]
+    assert re.fullmatch(rf"Error: Tiltfile:{line}:\d+: {re.escape(message)}", head), head
     assert f"{line} | {offending}" in msg
 
 
@@ -871,7 +872,7 @@ def test_error_in_loaded_file_names_that_file(tiltfile_error) -> None:  # type: 
         files={"lib/x.star": "X = 1\n\nlocal_resource('bad', '', serve_cmd='')\n"},
     )
     assert msg.splitlines()[0] == (
-        f"Error: {os.path.join('lib', 'x.star')}:3: "
+        f"Error: {os.path.join('lib', 'x.star')}:3:1: "
         "local_resource: must have a cmd and/or a serve_cmd, but both were empty"
     )
 
@@ -881,7 +882,7 @@ def test_cli_error_exit_1(tmp_path: Path) -> None:
     proc = run_tilt("dump", "tiltfile", cwd=tmp_path)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.startswith('Error: Tiltfile:1: local_resource: Invalid label "a b"')
+    assert proc.stderr.startswith('Error: Tiltfile:1:1: local_resource: Invalid label "a b"')
 
 
 # --- the fixture, resource by resource -------------------------------------------------

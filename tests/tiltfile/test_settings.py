@@ -222,7 +222,7 @@ ERROR_CASES: list[tuple[str, str, str]] = [
     (
         "watch_settings_wrong_type",
         "watch_settings(ignore=5)",
-        "Error: Tiltfile:1: watch_settings: for parameter 'ignore': got int, want string or "
+        "Error: Tiltfile:1:1: watch_settings: for parameter 'ignore': got int, want string or "
         "list of strings",
     ),
     (

@@ -75,15 +75,45 @@ def display_path(path: str) -> str:
 class _Frame:
     file: str
     line: int
+    func: str = ""
+    source: str = ""
 
 
 def _frames(text: str) -> list[_Frame]:
-    out = []
+    """The frames of an interpreter traceback, each with the source line shown under it."""
+    out: list[_Frame] = []
     for line in text.splitlines():
         m = _FRAME_RE.match(line)
         if m:
-            out.append(_Frame(m.group(1), int(m.group(2))))
+            out.append(_Frame(m.group(1), int(m.group(2)), m.group(3)))
+        elif out and not out[-1].source and line.startswith("      "):
+            out[-1].source = line[6:]
     return out
+
+
+def _failing_builtin(text: str) -> str:
+    """The builtin whose call failed, when the call went through a prelude shim."""
+    for f in _frames(text):
+        if f.file == PRELUDE and f.func.startswith("__b_"):
+            flat = f.func.removeprefix("__b_")
+            name = next((n for n in BUILTINS if n.replace(".", "_") == flat), flat)
+            return name.rsplit(".", 1)[-1]
+    return ""
+
+
+def _call_column(path: str, line: int, name: str) -> int:
+    """Where ``name(`` starts on ``line`` of ``path`` (1-based; 0 when not found)."""
+    if not name:
+        return 0
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for i, text in enumerate(f, start=1):
+                if i == line:
+                    m = re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", text)
+                    return m.start() + 1 if m else 0
+    except OSError:
+        pass
+    return 0
 
 
 def _location_from_stack(stack: str) -> SourceLocation | None:
@@ -125,9 +155,13 @@ def _convert_error(err: sl.StarlarkError, state: _Run) -> TiltfileLoadError:
     if loc is None or loc.file == PRELUDE:
         # The failing call went through a prelude shim: name the user's line instead.
         col = 0
+        builtin_name = _failing_builtin(text)
         loc = _location_from_stack(text) or loc
         if loc is not None and loc.file == PRELUDE:
             loc = None
+        if loc is not None:
+            real = state.real_path.get(loc.file, loc.file)
+            col = _call_column(real, loc.line, builtin_name)
     if loc is not None:
         loc = SourceLocation(file=state.real_path.get(loc.file, loc.file), line=loc.line)
         loc = SourceLocation(file=display_path(loc.file), line=loc.line)
