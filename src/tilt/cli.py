@@ -8,6 +8,7 @@ so `tilt version` and `tilt dump tiltfile` start fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -81,6 +82,12 @@ def _cmd_up(ns: argparse.Namespace, tilt_args: list[str]) -> int:
         port=port,
         ci=ns.command == "ci",
         timeout_s=timeout_s,
+        # The TUI on a terminal; `--stream` or output to a pipe/file streams logs.
+        ui=ns.command == "up"
+        and not ns.stream
+        and sys.stdin.isatty()
+        and sys.stdout.isatty()
+        and os.environ.get("TERM") != "dumb",
     )
 
 
@@ -128,8 +135,8 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
             p.add_argument(
                 "--stream",
                 action="store_true",
-                help="stream logs to stdout (the default for now, and when stdout is "
-                "not a terminal)",
+                help="stream logs to stdout instead of the full-screen UI (the default "
+                "when stdout is not a terminal)",
             )
         else:
             p.add_argument(

@@ -47,8 +47,13 @@ def run(
     port: int,
     ci: bool = False,
     timeout_s: float | None = None,
+    ui: bool = False,
 ) -> int:
-    """Run `tilt up --stream` (or `tilt ci`) until it ends; returns the exit code."""
+    """Run `tilt up` (or `tilt ci`) until it ends; returns the exit code.
+
+    With ``ui`` the full-screen TUI (`tilt.ui.app`) shows the engine instead of
+    the streaming printer.
+    """
     return asyncio.run(
         _main(
             tiltfile=tiltfile,
@@ -57,6 +62,7 @@ def run(
             port=port,
             ci=ci,
             timeout_s=timeout_s,
+            ui=ui,
         )
     )
 
@@ -69,6 +75,7 @@ async def _main(
     port: int,
     ci: bool,
     timeout_s: float | None,
+    ui: bool = False,
 ) -> int:
     from tilt.engine.engine import Engine
     from tilt.logstore import LogStore
@@ -78,7 +85,8 @@ async def _main(
     loop = asyncio.get_running_loop()
     logs = LogStore()
     printer = StreamPrinter(schedule=loop.call_soon)
-    logs.add_listener(printer.on_line)
+    if not ui:
+        logs.add_listener(printer.on_line)
     supervisor = ProcessSupervisor()
     engine = Engine(
         tiltfile,
@@ -132,7 +140,7 @@ async def _main(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig.name)
     try:
-        code = await engine.run()
+        code = await (_run_with_ui(engine) if ui else engine.run())
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -145,6 +153,22 @@ async def _main(
     if ci:
         code = _ci_summary(engine, printer) if engine.ci_outcome is not None else code
     return code
+
+
+async def _run_with_ui(engine: object) -> int:
+    """Run the engine with the TUI on top; the app ends when the engine does."""
+    from tilt.engine.engine import Engine
+    from tilt.ui.app import create_app
+
+    assert isinstance(engine, Engine)
+    app = create_app(engine)
+    task = asyncio.create_task(engine.run(), name="engine")
+    task.add_done_callback(lambda t: app.exit(0 if t.cancelled() or t.exception() else t.result()))
+    await app.run_async()
+    if not task.done():
+        # The app ended on its own (closed, or crashed): stop what runs, then leave.
+        engine.shutdown("the UI ended")
+    return await task
 
 
 def _ci_summary(engine: object, printer: object) -> int:

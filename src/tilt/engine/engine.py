@@ -27,6 +27,8 @@ from tilt.engine.events import (
     TiltfileFailed,
     TiltfileReloaded,
     TiltfileReloadStarted,
+    TriggerDirtyRequested,
+    TriggerModeOverridden,
     TriggerRequested,
     UpdateStarted,
 )
@@ -162,6 +164,33 @@ class Engine:
         if not r.enabled:
             raise EngineError(f"resource {name!r} is disabled")
         self.post(TriggerRequested(name=name, at=time.time()))
+
+    def trigger_dirty(self) -> list[str]:
+        """Queue an update of every enabled resource with pending changes (the UI's `T`).
+
+        Returns:
+            The names of the resources queued.
+        """
+        names = [r.name for r in self.state.resources.values() if r.enabled and r.dirty]
+        self.post(TriggerDirtyRequested(at=time.time()))
+        return names
+
+    def set_trigger_mode(self, name: str, mode: str | None) -> None:
+        """Run ``name`` in trigger mode ``mode`` (``"auto"``/``"manual"``) until tilt exits.
+
+        ``None`` goes back to the Tiltfile's mode. The override survives reloads.
+
+        Raises:
+            EngineError: no such resource, or an unknown mode.
+        """
+        from tilt.model import TriggerMode
+
+        self._resource(name)
+        try:
+            tm = TriggerMode(mode) if mode is not None else None
+        except ValueError:
+            raise EngineError(f"unknown trigger mode {mode!r} (auto or manual)") from None
+        self.post(TriggerModeOverridden(name=name, mode=tm, at=time.time()))
 
     def cancel(self, name: str) -> str:
         """Cancel ``name``'s running (or queued) update; returns what was done.

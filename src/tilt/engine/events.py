@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tilt.model import TiltfileResult
+    from tilt.model import TiltfileResult, TriggerMode
 
 __all__ = [
     "CancelRequested",
@@ -30,6 +30,8 @@ __all__ = [
     "TiltfileFailed",
     "TiltfileReloadStarted",
     "TiltfileReloaded",
+    "TriggerDirtyRequested",
+    "TriggerModeOverridden",
     "TriggerRequested",
     "UpdateFinished",
     "UpdateStarted",
@@ -109,6 +111,22 @@ class TriggerRequested:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TriggerDirtyRequested:
+    """The UI's `T`: queue an update of every enabled resource with pending changes."""
+
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TriggerModeOverridden:
+    """The UI's `m`: run ``name`` in ``mode`` until tilt exits (None: the Tiltfile's mode)."""
+
+    name: str
+    mode: TriggerMode | None
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class CancelRequested:
     """`tilt cancel NAME`: stop the running update and mark it cancelled."""
 
@@ -175,6 +193,8 @@ Event = (
     | ServeExited
     | ProbeChanged
     | TriggerRequested
+    | TriggerDirtyRequested
+    | TriggerModeOverridden
     | CancelRequested
     | DisableRequested
     | TiltfileReloadStarted

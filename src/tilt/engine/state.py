@@ -28,6 +28,8 @@ from tilt.engine.events import (
     TiltfileFailed,
     TiltfileReloaded,
     TiltfileReloadStarted,
+    TriggerDirtyRequested,
+    TriggerModeOverridden,
     TriggerRequested,
     UpdateFinished,
     UpdateStarted,
@@ -157,6 +159,8 @@ class ResourceState:
 
     spec: Resource
     enabled: bool = True
+    # Set from the UI (`m`) until tilt exits; survives Tiltfile reloads.
+    trigger_mode_override: TriggerMode | None = None
     # --- update (cmd)
     update_status: UpdateStatus = UpdateStatus.NONE
     update_id: int = 0
@@ -192,6 +196,13 @@ class ResourceState:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def trigger_mode(self) -> TriggerMode:
+        """The trigger mode in force: the UI's override, else the Tiltfile's."""
+        if self.trigger_mode_override is not None:
+            return self.trigger_mode_override
+        return self.spec.trigger_mode
 
     @property
     def has_serve(self) -> bool:
@@ -286,7 +297,8 @@ class ResourceState:
             "kind": spec.kind.value,
             "labels": list(spec.labels),
             "resource_deps": list(spec.resource_deps),
-            "trigger_mode": spec.trigger_mode.value,
+            "trigger_mode": self.trigger_mode.value,
+            "trigger_mode_overridden": self.trigger_mode_override is not None,
             "auto_init": spec.auto_init,
             "enabled": self.enabled,
             "status": self.status,
@@ -436,6 +448,19 @@ class EngineState:
                     r.queue("triggered", ev.at, ev.at, triggered=True)
                     r.pending_reasons = [x for x in r.pending_reasons if x != "triggered"]
                 return []
+            case TriggerDirtyRequested():
+                for r in self.resources.values():
+                    if r.enabled and r.dirty:
+                        r.queue("triggered", ev.at, ev.at, triggered=True)
+                return []
+            case TriggerModeOverridden():
+                r = self.resources.get(ev.name)
+                if r is not None:
+                    r.trigger_mode_override = ev.mode
+                    # Now auto with changes waiting: they update, as a change would.
+                    if r.trigger_mode is TriggerMode.AUTO and r.dirty and r.enabled:
+                        r.queue("trigger mode set to auto", ev.at, ev.at)
+                return []
             case CancelRequested():
                 r = self.resources.get(ev.name)
                 if r is None:
@@ -498,7 +523,7 @@ class EngineState:
             # writes becomes a single follow-up update.
             quiet = ev.at - r.last_change_at >= self.quiet_period_s and not r.in_progress
             r.last_change_at = ev.at
-            if r.spec.trigger_mode is TriggerMode.AUTO and not self.shutting_down:
+            if r.trigger_mode is TriggerMode.AUTO and not self.shutting_down:
                 ready_at = ev.at if quiet else ev.at + self.quiet_period_s
                 reason = f"{len(r.pending_files)} file(s) changed"
                 if not r.queued:
@@ -570,7 +595,7 @@ class EngineState:
                 and d.update_count > 0
             ):
                 why = f"dependency {r.name} updated"
-                if d.spec.trigger_mode is TriggerMode.AUTO:
+                if d.trigger_mode is TriggerMode.AUTO:
                     d.queue(why, ev.at, ev.at)
                 if why not in d.pending_reasons:
                     d.pending_reasons.append(why)
@@ -669,7 +694,7 @@ class EngineState:
                         effects.append(StopServe(name=name))
                     # A changed definition updates again; a manual one turns dirty.
                     if r.update_count > 0:
-                        if spec.trigger_mode is TriggerMode.AUTO:
+                        if r.trigger_mode is TriggerMode.AUTO:
                             r.queue("Tiltfile changed", ev.at, ev.at)
                         elif "Tiltfile changed" not in r.pending_reasons:
                             r.pending_reasons.append("Tiltfile changed")

@@ -1,0 +1,194 @@
+"""Scripted scenes the TUI tests, the snapshots and the screenshot share."""
+
+from __future__ import annotations
+
+from tilt.ui.scripted import ScriptedController, resource
+
+#: The pinned wall clock of every scene (ages and durations are computed from it).
+NOW = 1_800_000_000.0
+
+
+def idle() -> ScriptedController:
+    """Tiltfile.example after start: tests passed, api and worker up, report manual."""
+    c = ScriptedController(
+        [
+            resource(
+                "tests",
+                labels=["backend"],
+                update_status="ok",
+                update_count=1,
+                started_at=NOW - 95,
+                finished_at=NOW - 93.8,
+                reason="Initial Build",
+                cmd="python3 -m unittest -q test_greeting",
+            ),
+            resource(
+                "api",
+                labels=["backend"],
+                resource_deps=["tests"],
+                update_status="ok",
+                update_count=1,
+                started_at=NOW - 93,
+                finished_at=NOW - 93,
+                runtime_status="ok",
+                pid=4242,
+                runtime_message="HTTP GET /healthz: 200",
+                links=[("http://127.0.0.1:8765/greeting", "greeting")],
+                serve_cmd="python3 -u api.py",
+            ),
+            resource(
+                "worker",
+                resource_deps=["api"],
+                update_status="ok",
+                update_count=1,
+                started_at=NOW - 90,
+                finished_at=NOW - 90,
+                runtime_status="ok",
+                pid=4243,
+                serve_cmd="python3 -u worker.py",
+            ),
+            resource(
+                "report",
+                labels=["tools"],
+                resource_deps=["api"],
+                trigger_mode="manual",
+                auto_init=False,
+                cmd="python3 report.py",
+            ),
+        ],
+        tiltfile="/project/Tiltfile.example",
+    )
+    c.tiltfile["duration_s"] = 0.04
+    c.log("(Tiltfile)", "Loading Tiltfile at: /project/Tiltfile.example", "tiltfile")
+    c.log("(Tiltfile)", "Successfully loaded Tiltfile (41ms)", "tiltfile")
+    c.log("tests", "Running cmd: python3 -m unittest -q test_greeting", "build")
+    c.log("tests", "Ran 3 tests in 0.001s", "build")
+    c.log("tests", "OK", "build")
+    c.log("api", "serving on 127.0.0.1:8765", "runtime")
+    for i in range(1, 6):
+        c.log("worker", f"submitted job {i}: greeting 'hello, Tiltfile.example'", "runtime")
+        c.log("api", f'127.0.0.1 "POST /jobs HTTP/1.1" 201 (job {i})', "runtime")
+    return c
+
+
+def parallel_builds() -> ScriptedController:
+    """Three builds running at once, their output interleaved."""
+    c = ScriptedController(
+        [
+            resource(
+                name,
+                update_status="in_progress",
+                update_count=2,
+                started_at=NOW - 3.5 + i,
+                reason="1 File Changed: [src/x.py]",
+                cmd=f"make {name}",
+            )
+            for i, name in enumerate(("frontend", "backend", "migrations"))
+        ]
+        + [
+            resource(
+                "db",
+                update_status="ok",
+                update_count=1,
+                started_at=NOW - 300,
+                finished_at=NOW - 299,
+                runtime_status="ok",
+                serve_cmd="postgres -D data",
+            )
+        ],
+        tiltfile="/project/Tiltfile",
+    )
+    for step in range(1, 11):
+        c.log("frontend", f"[{step}/10] bundling chunk {step} (vendor-{step * 37}.js)", "build")
+        c.log("backend", f"compiling module app.service{step} ... ok", "build")
+        if step % 2:
+            c.log("migrations", f"applying 00{step}_add_table_{step}.sql", "build")
+    return c
+
+
+def dirty_manual() -> ScriptedController:
+    """The manual `report` has changed files waiting for a trigger."""
+    c = idle()
+    c.update(
+        "report",
+        status="ready",
+        update={"status": "ok", "count": 1, "started_at": NOW - 600, "finished_at": NOW - 599.5},
+        pending_files=[
+            "examples/local/report.py",
+            "examples/local/greeting.py",
+            "examples/local/templates/summary.txt",
+            "examples/local/templates/footer.txt",
+        ],
+    )
+    return c
+
+
+def failing() -> ScriptedController:
+    """A compose service OOM-killed and unhealthy, with its events, and its row selected."""
+    c = ScriptedController(
+        [
+            resource(
+                "redis",
+                kind="docker_compose",
+                update_status="ok",
+                update_count=1,
+                started_at=NOW - 400,
+                finished_at=NOW - 398,
+                runtime_status="ok",
+            ),
+            resource(
+                "indexer",
+                kind="docker_compose",
+                update_status="ok",
+                update_count=1,
+                started_at=NOW - 400,
+                finished_at=NOW - 396,
+                runtime_status="error",
+                runtime_exit_code=137,
+                runtime_message="container exited with code 137 (OOMKilled)",
+                events=[
+                    {
+                        "type": "Normal",
+                        "reason": "Started",
+                        "object": "container/proj-indexer-1",
+                        "message": "container started",
+                        "count": 3,
+                        "first_seen": NOW - 396,
+                        "last_seen": NOW - 70,
+                    },
+                    {
+                        "type": "Warning",
+                        "reason": "Unhealthy",
+                        "object": "container/proj-indexer-1",
+                        "message": "health check failed: curl: (7) connection refused",
+                        "count": 4,
+                        "first_seen": NOW - 200,
+                        "last_seen": NOW - 40,
+                    },
+                    {
+                        "type": "Warning",
+                        "reason": "OOMKilled",
+                        "object": "container/proj-indexer-1",
+                        "message": "container killed: out of memory (limit 256MiB)",
+                        "count": 2,
+                        "first_seen": NOW - 130,
+                        "last_seen": NOW - 12,
+                    },
+                    {
+                        "type": "Warning",
+                        "reason": "Died",
+                        "object": "container/proj-indexer-1",
+                        "message": "exit code 137",
+                        "count": 2,
+                        "first_seen": NOW - 130,
+                        "last_seen": NOW - 12,
+                    },
+                ],
+            ),
+        ],
+        tiltfile="/project/Tiltfile",
+    )
+    c.log("indexer", "indexing batch 41 (12000 docs)", "runtime")
+    c.log("indexer", "Container proj-indexer-1 OOMKilled (exit 137)", "event")
+    c.log("redis", "Ready to accept connections tcp", "runtime")
+    return c

@@ -1,0 +1,90 @@
+"""Formatting of snapshot values (pure, table-driven) and the scripted engine's shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.engine.helpers import BASE, local
+from tilt.engine.state import ResourceState
+from tilt.ui.format import age, duration, resource_row
+from tilt.ui.scripted import resource
+
+NOW = 1000.0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(-1, "0.0s"), (0.42, "0.4s"), (9.96, "10.0s"), (12.7, "12s"), (185, "3m05s"), (7620, "2h07m")],
+)
+def test_duration(seconds: float, text: str) -> None:
+    assert duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0, "0s"), (59.9, "59s"), (61, "1m"), (7200, "2h"), (200000, "2d")]
+)
+def test_age(seconds: float, text: str) -> None:
+    assert age(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("fields", "cells"),
+    [
+        ({}, {"update": "-", "runtime": "-", "dirty": "", "age": "-", "details": ""}),
+        (
+            {"update_status": "in_progress", "started_at": NOW - 3.25},
+            {"update": "⟳ updating 3.2s", "update_tone": "busy"},
+        ),
+        (
+            {"update_status": "ok", "started_at": NOW - 70, "finished_at": NOW - 68.5},
+            {"update": "✔ ok 1.5s", "age": "1m", "update_tone": "ok"},
+        ),
+        (
+            {"update_status": "error", "error": "\nexit status 2\nmore", "finished_at": NOW},
+            {"update": "✖ error", "details": "exit status 2", "update_tone": "error"},
+        ),
+        (
+            {"runtime_status": "error", "runtime_exit_code": 137, "runtime_message": "OOMKilled"},
+            {"runtime": "✖ exited 137", "details": "OOMKilled", "runtime_tone": "error"},
+        ),
+        ({"queued": True, "waiting_on": "waiting on dependencies: api"}, {"update": "… queued"}),
+        (
+            {"pending_files": ["a/b/x.py", "y.py", "z.py", "w.py"], "trigger_mode": "manual"},
+            {
+                "dirty": "● 4",
+                "details": "changed: x.py, y.py, z.py (+1 more)",
+                "dirty_manual": True,
+            },
+        ),
+        (
+            {"pending_reasons": ["Tiltfile changed"]},
+            {"dirty": "●", "details": "changed: Tiltfile changed", "dirty_manual": False},
+        ),
+        ({"enabled": False}, {"update": "disabled"}),
+        ({"kind": "docker_compose"}, {"kind": "compose"}),
+        ({"links": [("http://x:1/", "app"), ("http://y/", "")]}, {"links": "app, http://y/"}),
+    ],
+)
+def test_resource_row(fields: dict[str, Any], cells: dict[str, Any]) -> None:
+    row = resource_row(resource("r", **fields), NOW)
+    assert {k: getattr(row, k) for k in cells} == cells
+
+
+def test_warning_badge_counts_repeats() -> None:
+    events: list[dict[str, Any]] = [
+        {"type": "Warning", "reason": "OOMKilled", "count": 3},
+        {"type": "Normal", "reason": "Started", "count": 5},
+        {"type": "Warning", "reason": "Unhealthy"},
+    ]
+    assert resource_row(resource("r", events=events), NOW).warnings == 4
+
+
+def test_scripted_resource_has_the_engines_snapshot_shape() -> None:
+    real = ResourceState(spec=local("r", watch=("src",))).snapshot(BASE)
+    fake = resource("r")
+    # The runtime events come from the compose/k8s monitors; everything else must match.
+    assert set(fake) - {"events"} == set(real)
+    for part in ("update", "runtime"):
+        assert set(fake[part]) == set(real[part])
