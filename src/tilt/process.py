@@ -116,7 +116,7 @@ class _Guardian:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._fd: int | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None
         self._owner_pid = 0
 
     def _ensure(self, grace_period_s: float) -> int:
@@ -124,14 +124,21 @@ class _Guardian:
             return self._fd
         r, w = os.pipe()
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_guardian.py")
+        # posix_spawn rather than Popen: the guardian must outlive every Python object here
+        # (it exits when our end of the pipe closes, i.e. when tilt is gone), and a Popen
+        # still running at interpreter exit is reported as a leak.
+        os.set_inheritable(w, False)
         try:
-            self._proc = subprocess.Popen(
+            self._pid = os.posix_spawn(
+                sys.executable,
                 [sys.executable, "-I", "-S", script, str(grace_period_s)],
-                stdin=r,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-                close_fds=True,
+                os.environ,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, r, 0),
+                    (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                ],
+                setsid=True,
             )
         finally:
             os.close(r)
@@ -154,7 +161,7 @@ class _Guardian:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        return self._pid
 
 
 _guardian = _Guardian()
