@@ -29,6 +29,25 @@ def _cmd_version(_: argparse.Namespace, __: list[str]) -> int:
     return 0
 
 
+def _cmd_why(ns: argparse.Namespace, tilt_args: list[str]) -> int:
+    from tilt.commands.why import main as why_main
+
+    return why_main(ns.path, ns.file, tilt_args)
+
+
+def _add_why_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    help_text = "explain whether a change to PATH triggers each image and resource, and why"
+    p = sub.add_parser(
+        "why",
+        help=help_text,
+        description=help_text[0].upper() + help_text[1:] + ": for every target, IN or OUT "
+        "and the rule that decided (pattern and where it came from).",
+    )
+    p.add_argument("path", metavar="PATH", help="the file or folder to ask about")
+    p.add_argument("-f", "--file", default="Tiltfile", help="path to the Tiltfile")
+    p.set_defaults(func=_cmd_why)
+
+
 def _cmd_dump_tiltfile(ns: argparse.Namespace, tilt_args: list[str]) -> int:
     from tilt.tiltfile import TiltfileLoadError, load_tiltfile
     from tilt.tiltfile.dump import to_json
@@ -195,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--file", default="Tiltfile", help="path to the Tiltfile")
     p.set_defaults(func=_cmd_dump_tiltfile)
     _add_engine_commands(sub)
+    _add_why_command(sub)
     return parser
 
 

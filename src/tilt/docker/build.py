@@ -1,0 +1,815 @@
+"""Image builds: docker_build through the Docker Engine API, custom_build, and build order.
+
+`ImageBuilder.build` is what the engine calls for one image target. For a
+docker_build it:
+
+1. archives the build context with the image's matcher
+   (`tilt.docker.context.build_context`, in a thread);
+2. computes the content tag (`tilt.docker.tags.content_tag`) and, when the
+   engine already has ``name:tilt-<digest>``, skips the build (``skipped``);
+3. otherwise streams the archive to the engine's build endpoint through the
+   ``docker`` SDK (blocking calls in `asyncio.to_thread`), passing every line
+   of progress to ``on_output`` on the event loop. A failing step raises
+   `BuildError` with the step (``Step 3/5 : RUN make``), the engine's message
+   and the step's output;
+4. when the Dockerfile needs BuildKit (``# syntax=``, ``RUN --mount``,
+   ``COPY --chmod``/``--link``, heredocs, ``ssh=``/``secret=``), which the
+   engine API's classic builder cannot run, builds with ``docker buildx build``
+   if the plugin is installed, and otherwise raises one `BuildKitRequiredError`
+   saying exactly that;
+5. tags ``extra_tag`` refs, and with ``default_registry`` tags and pushes the
+   registry ref.
+
+custom_build targets go to `tilt.docker.custom.run_custom_build`.
+
+`build_order`, `affected_images` and `build_all` order images so that base
+images (``ImageTarget.image_deps``) build first while independent images build
+in parallel, within ``max_parallel_updates``.
+
+Engine down: `tilt.docker.client.DockerUnavailableError` (one message) is
+raised from `ImageBuilder.build` as it is; the next trigger simply calls
+`ImageBuilder.build` again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tilt.model import ImageBuildKind, ImageTarget, Settings
+
+if TYPE_CHECKING:
+    from tilt.docker.context import ContextTar
+    from tilt.process import ProcessSupervisor
+    from tilt.watch.matcher import TargetMatcher
+
+__all__ = [
+    "BuildCancelledError",
+    "BuildError",
+    "BuildKitRequiredError",
+    "BuildResult",
+    "DependencyFailedError",
+    "ImageBuilder",
+    "OnOutput",
+    "affected_images",
+    "build_all",
+    "build_order",
+    "buildkit_features",
+    "buildx_available",
+]
+
+#: Receives one line of build output (no trailing newline), on the event loop.
+OnOutput = Callable[[str], None]
+
+_T = TypeVar("_T")
+_ERROR_OUTPUT_LINES = 40
+_STEP_RE = re.compile(r"^Step \d+/\d+ : ")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildResult:
+    """A finished image build.
+
+    Attributes:
+        image_ref: The image target's ref as declared (``ImageTarget.ref``).
+        ref: The local ref that was built or found, e.g. ``app:tilt-3f2a9c0d1e4b5a6f``.
+        image_id: The engine's image id (``sha256:...``); empty when the
+            image never reached the local engine (``skips_local_docker``).
+        pushed_ref: The registry ref pushed with ``default_registry``, else ``""``.
+        skipped: The engine already had ``ref`` (same content): nothing was built.
+        context_bytes: Bytes of build context sent (0 for custom_build).
+        context_files: Number of files in the build context.
+        duration_s: Wall time of the whole call.
+    """
+
+    image_ref: str
+    ref: str
+    image_id: str = ""
+    pushed_ref: str = ""
+    skipped: bool = False
+    context_bytes: int = 0
+    context_files: int = 0
+    duration_s: float = 0.0
+
+    @property
+    def deploy_ref(self) -> str:
+        """The ref a deploy should use: the pushed one when there is one."""
+        return self.pushed_ref or self.ref
+
+
+class BuildError(Exception):
+    """A build that failed; the resource is marked failed and retried on the next change.
+
+    Attributes:
+        image_ref: The image target's ref.
+        step: The step that failed (``Step 2/3 : RUN make``, ``push``,
+            ``custom_build``, ``build context``); may be empty.
+        message: What the engine or command said.
+        output: The last lines of the failing step's output.
+    """
+
+    def __init__(
+        self, image_ref: str, message: str, *, step: str = "", output: Sequence[str] = ()
+    ) -> None:
+        self.image_ref = image_ref
+        self.step = step
+        self.message = message
+        self.output = tuple(output)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        parts = []
+        if self.step:
+            parts.append(f"failed at {self.step}")
+        if self.output:
+            parts.extend("    " + line for line in self.output)
+        parts.append(f"ERROR: {self.message}")
+        return f"image build {self.image_ref!r} " + "\n".join(parts)
+
+
+class BuildKitRequiredError(BuildError):
+    """The Dockerfile needs BuildKit, and neither the API nor ``docker buildx`` can provide it."""
+
+
+class DependencyFailedError(BuildError):
+    """Not built because an image it is built from failed."""
+
+
+class BuildCancelledError(Exception):
+    """The build was cancelled through its ``cancel`` event."""
+
+
+# --- BuildKit detection ----------------------------------------------------------------
+
+_SYNTAX_RE = re.compile(r"^#\s*syntax\s*=", re.IGNORECASE)
+_FLAG_NEEDS_BUILDKIT = {
+    "RUN": ("--mount", "--network", "--security"),
+    "COPY": ("--chmod", "--link", "--parents", "--exclude"),
+    "ADD": ("--chmod", "--link", "--checksum", "--keep-git-dir", "--exclude"),
+}
+_HEREDOC_RE = re.compile(r"<<-?\s*[\"']?[A-Za-z_][A-Za-z0-9_]*")
+
+
+def buildkit_features(dockerfile_text: str, image: ImageTarget) -> list[str]:
+    """What in this build needs BuildKit (empty when the classic builder can run it).
+
+    Args:
+        dockerfile_text: The Dockerfile as it will be sent.
+        image: The image target (``ssh=`` and ``secret=`` need BuildKit).
+
+    Returns:
+        Human descriptions with line numbers, e.g. ``RUN --mount (line 3)``.
+    """
+    found: list[str] = []
+    lines = dockerfile_text.splitlines()
+    for i, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            if _SYNTAX_RE.match(stripped) and all(
+                p.strip().startswith("#") or not p.strip() for p in lines[: i - 1]
+            ):
+                found.append(f"the '{stripped}' parser directive (line {i})")
+            continue
+        word, _, rest = stripped.partition(" ")
+        instr = word.upper()
+        for flag in _FLAG_NEEDS_BUILDKIT.get(instr, ()):
+            if re.search(rf"(^|\s){re.escape(flag)}(=|\s)", rest, re.IGNORECASE):
+                found.append(f"{instr} {flag} (line {i})")
+        if instr in ("RUN", "COPY", "ADD") and _HEREDOC_RE.search(rest):
+            found.append(f"a heredoc in {instr} (line {i})")
+    if image.ssh:
+        found.append("docker_build(ssh=)")
+    if image.secret:
+        found.append("docker_build(secret=)")
+    return found
+
+
+@functools.cache
+def buildx_available() -> bool:
+    """Whether ``docker buildx`` is installed (checked once per process)."""
+    docker = shutil.which("docker")
+    if not docker:
+        return False
+    try:
+        probe = subprocess.run(
+            [docker, "buildx", "version"], capture_output=True, timeout=20, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+# --- streaming helpers -----------------------------------------------------------------
+
+
+class _Emitter:
+    """Hands lines from a worker thread to ``on_output`` on the event loop, in order."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_output: OnOutput) -> None:
+        self._loop = loop
+        self._on_output = on_output
+        self._partial = ""
+
+    def line(self, text: str) -> None:
+        self._loop.call_soon_threadsafe(self._on_output, text)
+
+    def text(self, chunk: str) -> list[str]:
+        """Feed stream text; emits and returns the complete lines."""
+        data = self._partial + chunk.replace("\r\n", "\n")
+        *lines, self._partial = data.split("\n")
+        for line in lines:
+            self.line(line)
+        return lines
+
+    def flush(self) -> list[str]:
+        if self._partial:
+            rest, self._partial = self._partial, ""
+            self.line(rest)
+            return [rest]
+        return []
+
+
+def _abort_response(response: Any) -> None:
+    """Shut the socket of a streaming response so a blocked read returns."""
+    with contextlib.suppress(Exception):
+        response.raw._fp.fp.raw._sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        response.close()
+
+
+def _push(api: Any, repo: str, tag: str, image_ref: str, emit: _Emitter) -> None:
+    """Push ``repo:tag`` (blocking), one line per layer status change."""
+    emit.line(f"Pushing {repo}:{tag}")
+    last: dict[str, str] = {}
+    for chunk in api.push(repo, tag=tag, stream=True, decode=True):
+        if "error" in chunk:
+            detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+            raise BuildError(image_ref, str(detail), step=f"push {repo}:{tag}")
+        status = chunk.get("status")
+        if not status:
+            continue
+        layer = chunk.get("id", "")
+        if layer and last.get(layer) == status:
+            continue  # progress of the same step: one line is enough
+        last[layer] = status
+        emit.line(f"{layer}: {status}" if layer else status)
+
+
+def _image_id(client: Any, ref: str) -> str | None:
+    import docker.errors
+
+    try:
+        return str(client.api.inspect_image(ref)["Id"])
+    except docker.errors.ImageNotFound:
+        return None
+
+
+# --- the builder -----------------------------------------------------------------------
+
+
+class ImageBuilder:
+    """Builds image targets; one per engine (it holds no per-image state).
+
+    Args:
+        settings: The Tiltfile's settings (``default_registry``).
+        supervisor: Runs custom_build commands and ``docker buildx``; a private
+            one by default.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        supervisor: ProcessSupervisor | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings()
+        if supervisor is None:
+            from tilt.process import ProcessSupervisor
+
+            supervisor = ProcessSupervisor()
+        self.supervisor = supervisor
+
+    async def build(
+        self,
+        image: ImageTarget,
+        *,
+        on_output: OnOutput,
+        cancel: asyncio.Event | None = None,
+        base_refs: Mapping[str, str] | None = None,
+        matcher: TargetMatcher | None = None,
+    ) -> BuildResult:
+        """Build one image (or find it already built).
+
+        Args:
+            image: The image target.
+            on_output: Gets every line of progress, on the event loop.
+            cancel: Set it to abort the build (`BuildCancelledError`).
+            base_refs: For each of ``image.image_deps``, the ref built for it
+                (`BuildResult.ref`); FROM lines are pinned to them.
+            matcher: The image's matcher (default: built from ``image.watch``).
+
+        Returns:
+            What was built.
+
+        Raises:
+            BuildError: the build, the command or the push failed (subclasses:
+                `BuildKitRequiredError`).
+            DockerUnavailableError: the engine cannot be reached.
+            BuildCancelledError: ``cancel`` was set.
+        """
+        if image.kind is ImageBuildKind.CUSTOM:
+            from tilt.docker.custom import run_custom_build
+
+            return await run_custom_build(
+                image,
+                supervisor=self.supervisor,
+                settings=self.settings,
+                on_output=on_output,
+                cancel=cancel,
+                base_refs=base_refs or {},
+            )
+        try:
+            return await self._docker_build(
+                image, on_output=on_output, cancel=cancel, base_refs=base_refs, matcher=matcher
+            )
+        except (BuildError, BuildCancelledError):
+            raise
+        except Exception as e:
+            translated = _translate(image, e)
+            if translated is e:
+                raise
+            raise translated from e
+
+    async def _docker_build(
+        self,
+        image: ImageTarget,
+        *,
+        on_output: OnOutput,
+        cancel: asyncio.Event | None,
+        base_refs: Mapping[str, str] | None,
+        matcher: TargetMatcher | None,
+    ) -> BuildResult:
+        from tilt.docker.client import get_client
+        from tilt.docker.context import ContextError, build_context
+        from tilt.docker.tags import content_tag, with_tag
+
+        start = time.monotonic()
+        try:
+            ctx = await asyncio.to_thread(build_context, image, matcher, base_refs=base_refs)
+        except ContextError as e:
+            raise BuildError(image.ref, str(e), step="build context") from None
+        with ctx:
+            tag = content_tag(image, ctx)
+            ref = with_tag(image.ref, tag)
+            on_output(
+                f"Building image {ref} (context: {len(ctx.files)} files, "
+                f"{_human_bytes(ctx.size_bytes)})"
+            )
+            client = await asyncio.to_thread(get_client)
+            image_id = await asyncio.to_thread(_image_id, client, ref)
+            skipped = image_id is not None
+            if skipped:
+                on_output(f"Image {ref} is already built (same content): skipping the build")
+            else:
+                image_id = await self._run_build(image, ctx, ref, on_output, cancel)
+            assert image_id is not None
+            pushed = await self._tag_and_push(
+                client=client,
+                image=image,
+                image_id=image_id,
+                tag=tag,
+                on_output=on_output,
+                cancel=cancel,
+            )
+            return BuildResult(
+                image_ref=image.ref,
+                ref=ref,
+                image_id=image_id,
+                pushed_ref=pushed,
+                skipped=skipped,
+                context_bytes=ctx.size_bytes,
+                context_files=len(ctx.files),
+                duration_s=time.monotonic() - start,
+            )
+
+    async def _run_build(
+        self,
+        image: ImageTarget,
+        ctx: ContextTar,
+        ref: str,
+        on_output: OnOutput,
+        cancel: asyncio.Event | None,
+    ) -> str:
+        features = buildkit_features(ctx.dockerfile_text, image)
+        if not features:
+            try:
+                return await self._classic_build(image, ctx, ref, on_output, cancel)
+            except BuildError as e:
+                # Engines differ in what their classic builder refuses; trust its word.
+                if "requires BuildKit" not in e.message:
+                    raise
+                features = [e.message]
+        if not buildx_available():
+            raise BuildKitRequiredError(
+                image.ref,
+                "this Dockerfile needs BuildKit (" + "; ".join(features) + "), which the "
+                "Docker Engine API's classic builder cannot run, and `docker buildx` is not "
+                "installed. Install the buildx plugin (e.g. the docker-buildx package) or "
+                "remove the BuildKit-only syntax.",
+                step="BuildKit check",
+            )
+        return await self._buildx_build(image, ctx, ref, on_output, cancel)
+
+    async def _classic_build(
+        self,
+        image: ImageTarget,
+        ctx: ContextTar,
+        ref: str,
+        on_output: OnOutput,
+        cancel: asyncio.Event | None,
+    ) -> str:
+        from tilt.docker.client import new_api_client
+
+        api = await asyncio.to_thread(new_api_client)
+        holder: dict[str, Any] = {}
+        original = api._stream_helper
+
+        def capture(response: Any, decode: bool = False) -> Any:
+            holder["response"] = response
+            return original(response, decode=decode)
+
+        # The SDK hides the HTTP response of a build; keep it to abort on cancel.
+        api._stream_helper = capture
+        emit = _Emitter(asyncio.get_running_loop(), on_output)
+
+        def run() -> str:
+            stream = api.build(
+                fileobj=ctx.open(),
+                custom_context=True,
+                tag=ref,
+                dockerfile=ctx.dockerfile_name,
+                buildargs=dict(image.build_args) or None,
+                target=image.target or None,
+                network_mode=image.network or None,
+                platform=image.platform or None,
+                cache_from=list(image.cache_from) or None,
+                extra_hosts=list(image.extra_hosts) or None,
+                pull=image.pull,
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
+            try:
+                return consume(stream)
+            finally:
+                # A stream left early (an error) must not leak its connection.
+                with contextlib.suppress(Exception):
+                    holder["response"].close()
+
+        def consume(stream: Any) -> str:
+            step = ""
+            step_output: list[str] = []
+            image_id = ""
+            for chunk in stream:
+                if "stream" in chunk:
+                    for line in emit.text(str(chunk["stream"])):
+                        if _STEP_RE.match(line):
+                            step, step_output = line, []
+                        elif line.strip():
+                            step_output.append(line)
+                elif "error" in chunk:
+                    step_output += emit.flush()
+                    detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+                    emit.line(f"ERROR: {detail}")
+                    raise BuildError(
+                        image.ref,
+                        str(detail).strip(),
+                        step=step,
+                        output=step_output[-_ERROR_OUTPUT_LINES:],
+                    )
+                elif "aux" in chunk and isinstance(chunk["aux"], dict):
+                    image_id = str(chunk["aux"].get("ID", image_id))
+                elif "status" in chunk:
+                    emit.line(str(chunk["status"]))
+            emit.flush()
+            if not image_id:
+                image_id = str(api.inspect_image(ref)["Id"])
+            return image_id
+
+        try:
+            return await _with_cancel(run, cancel, lambda: _abort_response(holder.get("response")))
+        finally:
+            api.close()
+
+    async def _buildx_build(
+        self,
+        image: ImageTarget,
+        ctx: ContextTar,
+        ref: str,
+        on_output: OnOutput,
+        cancel: asyncio.Event | None,
+    ) -> str:
+        import shlex
+
+        from tilt.docker.client import get_client
+
+        fd, tar_path = tempfile.mkstemp(prefix="tilt-context-", suffix=".tar")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                shutil.copyfileobj(ctx.open(), f)
+            argv = ["docker", "buildx", "build", "--load", "--progress=plain", "-t", ref]
+            argv += ["-f", ctx.dockerfile_name]
+            for k, v in sorted(image.build_args.items()):
+                argv += ["--build-arg", f"{k}={v}"]
+            for flag, values in (
+                ("--target", [image.target] if image.target else []),
+                ("--platform", [image.platform] if image.platform else []),
+                ("--network", [image.network] if image.network else []),
+                ("--ssh", list(image.ssh)),
+                ("--secret", list(image.secret)),
+                ("--cache-from", list(image.cache_from)),
+                ("--add-host", list(image.extra_hosts)),
+            ):
+                for v in values:
+                    argv += [flag, v]
+            if image.pull:
+                argv.append("--pull")
+            # The context is the archive on stdin, as the classic path sends it.
+            script = f"exec {shlex.join([*argv, '-'])} < {shlex.quote(tar_path)}"
+            on_output(f"Building with docker buildx (BuildKit): {shlex.join(argv)} -")
+            output: list[str] = []
+
+            def collect(line: str) -> None:
+                output.append(line)
+                del output[: -_ERROR_OUTPUT_LINES * 2]
+                on_output(line)
+
+            proc = await self.supervisor.start(
+                ["sh", "-c", script], cwd=ctx.context_dir, on_output=collect
+            )
+            status = await _wait_process(proc, cancel)
+            if not status.success:
+                raise BuildError(
+                    image.ref,
+                    f"docker buildx build failed: {status.describe()}",
+                    step="docker buildx build",
+                    output=output[-_ERROR_OUTPUT_LINES:],
+                )
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tar_path)
+        client = await asyncio.to_thread(get_client)
+        image_id = await asyncio.to_thread(_image_id, client, ref)
+        if image_id is None:
+            raise BuildError(image.ref, f"docker buildx did not load {ref} into the engine")
+        return image_id
+
+    async def _tag_and_push(
+        self,
+        *,
+        client: Any,
+        image: ImageTarget,
+        image_id: str,
+        tag: str,
+        on_output: OnOutput,
+        cancel: asyncio.Event | None,
+    ) -> str:
+        from tilt.docker.tags import registry_repository, registry_tag, split_ref
+
+        for extra in image.extra_tags:
+            repo, extra_tag = split_ref(extra)
+            await asyncio.to_thread(client.api.tag, image_id, repo, extra_tag or "latest")
+            on_output(f"Tagged {repo}:{extra_tag or 'latest'}")
+        repo = registry_repository(image.ref, self.settings)
+        if not repo:
+            return ""
+        return await push_image(
+            image.ref,
+            image_id,
+            repo,
+            registry_tag(image.ref, tag, self.settings),
+            on_output=on_output,
+            cancel=cancel,
+        )
+
+
+async def push_image(
+    image_ref: str,
+    image_id: str,
+    repo: str,
+    tag: str,
+    *,
+    on_output: OnOutput,
+    cancel: asyncio.Event | None = None,
+) -> str:
+    """Tag ``image_id`` as ``repo:tag`` and push it; returns ``repo:tag``.
+
+    Raises:
+        BuildError: the push failed (step ``push repo:tag``).
+        BuildCancelledError: ``cancel`` was set.
+    """
+    from tilt.docker.client import get_client, new_api_client
+
+    client = await asyncio.to_thread(get_client)
+    await asyncio.to_thread(client.api.tag, image_id, repo, tag)
+    api = await asyncio.to_thread(new_api_client)
+    emit = _Emitter(asyncio.get_running_loop(), on_output)
+    try:
+        await _with_cancel(lambda: _push(api, repo, tag, image_ref, emit), cancel, api.close)
+    finally:
+        api.close()
+    return f"{repo}:{tag}"
+
+
+async def _with_cancel(
+    fn: Callable[[], _T], cancel: asyncio.Event | None, abort: Callable[[], None]
+) -> _T:
+    """Run blocking ``fn`` in a thread; when ``cancel`` is set first, ``abort`` it."""
+    task = asyncio.ensure_future(asyncio.to_thread(fn))
+    if cancel is None:
+        return await task
+    waiter = asyncio.ensure_future(cancel.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if task.done():
+        return task.result()
+    abort()
+    with contextlib.suppress(Exception):
+        await task
+    raise BuildCancelledError("build cancelled")
+
+
+async def _wait_process(proc: Any, cancel: asyncio.Event | None) -> Any:
+    """Wait for a supervised process; stop its group when ``cancel`` is set first."""
+    if cancel is None:
+        return await proc.wait()
+    done = asyncio.ensure_future(proc.wait())
+    waiter = asyncio.ensure_future(cancel.wait())
+    try:
+        await asyncio.wait({done, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if done.done():
+        return done.result()
+    await proc.stop()
+    with contextlib.suppress(Exception):
+        await done
+    raise BuildCancelledError("build cancelled")
+
+
+def _translate(image: ImageTarget, exc: Exception) -> Exception:
+    """The SDK's exceptions as ours: engine gone mid-build, or an API error as a BuildError."""
+    import docker.errors
+
+    from tilt.docker.client import (
+        DockerUnavailableError,
+        _short_reason,
+        docker_host,
+        is_unavailable_error,
+    )
+
+    if isinstance(exc, DockerUnavailableError):
+        return exc
+    if is_unavailable_error(exc):
+        return DockerUnavailableError(docker_host(), _short_reason(exc))
+    if isinstance(exc, docker.errors.APIError):
+        return BuildError(image.ref, str(exc.explanation or exc), step="docker build")
+    return exc
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover - the loop always returns
+
+
+# --- order and parallelism -------------------------------------------------------------
+
+
+def build_order(images: Sequence[ImageTarget]) -> list[list[ImageTarget]]:
+    """Group images into levels: each level depends only on earlier ones.
+
+    Images in one level are independent and may build in parallel. Deps that
+    are not among ``images`` are ignored (already built, or not needed).
+
+    Raises:
+        tilt.graph.CycleError: images depend on each other in a cycle (the
+            loader rejects this earlier; kept for callers with other sources).
+    """
+    from tilt.graph import topological_order
+
+    by_ref = {i.ref: i for i in images}
+    deps = {i.ref: [d for d in i.image_deps if d in by_ref] for i in images}
+    level: dict[str, int] = {}
+    for ref in topological_order(list(by_ref), deps):
+        level[ref] = 1 + max((level[d] for d in deps[ref]), default=-1)
+    levels: list[list[ImageTarget]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for i in images:
+        levels[level[i.ref]].append(i)
+    return levels
+
+
+def affected_images(
+    images: Sequence[ImageTarget],
+    paths: Iterable[str],
+    matcher_for: Callable[[ImageTarget], TargetMatcher],
+) -> list[ImageTarget]:
+    """The images a set of changed files rebuilds, in build order.
+
+    Exactly the images whose matcher accepts one of ``paths``, then every
+    image built from one of those (transitively). A change outside every
+    image's matcher rebuilds nothing.
+
+    Args:
+        images: All image targets.
+        paths: Absolute paths that changed.
+        matcher_for: The (cached) watch matcher of an image.
+    """
+    changed = list(paths)
+    hit = {i.ref for i in images if any(matcher_for(i).matches(p) for p in changed)}
+    dependents: dict[str, list[str]] = {}
+    for i in images:
+        for d in i.image_deps:
+            dependents.setdefault(d, []).append(i.ref)
+    todo = list(hit)
+    while todo:
+        for child in dependents.get(todo.pop(), ()):
+            if child not in hit:
+                hit.add(child)
+                todo.append(child)
+    chosen = [i for i in images if i.ref in hit]
+    return [i for level in build_order(chosen) for i in level]
+
+
+async def build_all(
+    images: Sequence[ImageTarget],
+    build: Callable[[ImageTarget, Mapping[str, str]], Awaitable[BuildResult]],
+    *,
+    max_parallel: int,
+    built_refs: Mapping[str, str] | None = None,
+) -> dict[str, BuildResult | BaseException]:
+    """Build images with their bases first and up to ``max_parallel`` at once.
+
+    Each image starts as soon as the images it is built from (among
+    ``images``) have finished, not when a whole level has.
+
+    Args:
+        images: The images to build.
+        build: Builds one image given the built refs of its image deps
+            (e.g. ``lambda img, refs: builder.build(img, base_refs=refs, ...)``).
+        max_parallel: At most this many builds run at once (Tilt's
+            ``max_parallel_updates``).
+        built_refs: Refs of image deps built earlier and not rebuilt now.
+
+    Returns:
+        Per image ref, its result or the exception it raised; an image whose
+        base failed gets a `DependencyFailedError` without being built.
+    """
+    by_ref = {i.ref: i for i in images}
+    build_order(images)  # rejects cycles before anything starts
+    sem = asyncio.Semaphore(max(1, max_parallel))
+    futures: dict[str, asyncio.Future[BuildResult]] = {}
+    known = dict(built_refs or {})
+
+    async def one(image: ImageTarget) -> BuildResult:
+        refs: dict[str, str] = {}
+        for dep in image.image_deps:
+            if dep in by_ref:
+                try:
+                    refs[dep] = (await futures[dep]).ref
+                except BaseException as e:
+                    raise DependencyFailedError(
+                        image.ref, f"not built: the image it is built from, {dep!r}, failed"
+                    ) from e
+            elif dep in known:
+                refs[dep] = known[dep]
+        async with sem:
+            return await build(image, refs)
+
+    for image in images:
+        futures[image.ref] = asyncio.ensure_future(one(image))
+    results: dict[str, BuildResult | BaseException] = {}
+    for ref, fut in futures.items():
+        try:
+            results[ref] = await fut
+        except Exception as e:
+            results[ref] = e
+    return results
