@@ -222,3 +222,22 @@ def test_rewrite_base_refs_pins_from_and_copy_from() -> None:
         "COPY --from=build /out /out",
         "FROM other",
     ]
+
+
+def test_unpacked_context_for_buildx_holds_the_same_files(tmp_path: Path) -> None:
+    # The BuildKit path builds from this folder: it must hold exactly what the archive holds.
+    from tilt.docker.build import _unpack
+
+    result = load(
+        tmp_path,
+        "docker_build('outside', 'svc', dockerfile='build/svc.Dockerfile')\n",
+        {**TREE, "build/svc.Dockerfile": "FROM scratch\nCOPY main.go /main.go\n"},
+    )
+    dest = tmp_path / "unpacked"
+    with build_context(result.image("outside")) as ctx:
+        _unpack(ctx, str(dest))
+        unpacked = {
+            str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file() or p.is_symlink()
+        }
+        assert unpacked == set(ctx.files) | {ctx.dockerfile_name, ".dockerignore"}
+        assert (dest / ctx.dockerfile_name).read_text() == "FROM scratch\nCOPY main.go /main.go\n"

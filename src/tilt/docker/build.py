@@ -526,12 +526,13 @@ class ImageBuilder:
 
         from tilt.docker.client import get_client
 
-        fd, tar_path = tempfile.mkstemp(prefix="tilt-context-", suffix=".tar")
+        # BuildKit gets the same filtered context, unpacked into a private folder, and an
+        # argv (no shell: build args and tags are user data).
+        ctx_dir = tempfile.mkdtemp(prefix="tilt-context-")
         try:
-            with os.fdopen(fd, "wb") as f:
-                shutil.copyfileobj(ctx.open(), f)
+            await asyncio.to_thread(_unpack, ctx, ctx_dir)
             argv = ["docker", "buildx", "build", "--load", "--progress=plain", "-t", ref]
-            argv += ["-f", ctx.dockerfile_name]
+            argv += ["-f", os.path.join(ctx_dir, ctx.dockerfile_name)]
             for k, v in sorted(image.build_args.items()):
                 argv += ["--build-arg", f"{k}={v}"]
             for flag, values in (
@@ -547,9 +548,8 @@ class ImageBuilder:
                     argv += [flag, v]
             if image.pull:
                 argv.append("--pull")
-            # The context is the archive on stdin, as the classic path sends it.
-            script = f"exec {shlex.join([*argv, '-'])} < {shlex.quote(tar_path)}"
-            on_output(f"Building with docker buildx (BuildKit): {shlex.join(argv)} -")
+            argv.append(ctx_dir)
+            on_output(f"Building with docker buildx (BuildKit): {shlex.join(argv)}")
             output: list[str] = []
 
             def collect(line: str) -> None:
@@ -557,9 +557,7 @@ class ImageBuilder:
                 del output[: -_ERROR_OUTPUT_LINES * 2]
                 on_output(line)
 
-            proc = await self.supervisor.start(
-                ["sh", "-c", script], cwd=ctx.context_dir, on_output=collect
-            )
+            proc = await self.supervisor.start(argv, cwd=ctx.context_dir, on_output=collect)
             status = await _wait_process(proc, cancel)
             if not status.success:
                 raise BuildError(
@@ -569,8 +567,7 @@ class ImageBuilder:
                     output=output[-_ERROR_OUTPUT_LINES:],
                 )
         finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tar_path)
+            shutil.rmtree(ctx_dir, ignore_errors=True)
         client = await asyncio.to_thread(get_client)
         image_id = await asyncio.to_thread(_image_id, client, ref)
         if image_id is None:
@@ -813,3 +810,11 @@ async def build_all(
         except Exception as e:
             results[ref] = e
     return results
+
+
+def _unpack(ctx: ContextTar, dest: str) -> None:
+    """Unpack a build context archive (exactly the files the matcher accepted) into ``dest``."""
+    import tarfile
+
+    with tarfile.open(fileobj=ctx.open(), mode="r|") as tar:
+        tar.extractall(dest, filter="data")
