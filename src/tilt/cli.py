@@ -110,7 +110,7 @@ def _cmd_up(ns: argparse.Namespace, tilt_args: list[str]) -> int:
     )
 
 
-def _cmd_remote(ns: argparse.Namespace, _: list[str]) -> int:
+def _cmd_remote(ns: argparse.Namespace, tilt_args: list[str]) -> int:
     from tilt.api.client import ApiError
     from tilt.commands import remote
 
@@ -127,7 +127,12 @@ def _cmd_remote(ns: argparse.Namespace, _: list[str]) -> int:
         case "enable" | "disable":
             return remote.enable(port, ns.names, ns.command == "enable")
         case "down":
-            return remote.down(port)
+            return remote.down(
+                port,
+                tiltfile=ns.file,
+                tilt_args=tilt_args,
+                delete_volumes=ns.delete_volumes,
+            )
         case "get":
             return remote.get(port, ns.names, ns.output)
         case "logs":
@@ -183,6 +188,13 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         if name == "get":
             p.add_argument(
                 "-o", "--output", choices=("table", "json"), default="table", help="format"
+            )
+        if name == "down":
+            p.add_argument("-f", "--file", default="Tiltfile", help="path to the Tiltfile")
+            p.add_argument(
+                "--delete-volumes",
+                action="store_true",
+                help="also remove the named volumes of the Docker Compose projects",
             )
         if name == "logs":
             p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")

@@ -55,14 +55,95 @@ def enable(port: int, names: Sequence[str], enabled: bool) -> int:
     return 0
 
 
-def down(port: int) -> int:
-    """Make the running `tilt up` stop everything it runs and exit."""
+def down(
+    port: int,
+    *,
+    tiltfile: str = "Tiltfile",
+    tilt_args: Sequence[str] = (),
+    delete_volumes: bool = False,
+) -> int:
+    """Stop the running `tilt up` (if any), then remove the Tiltfile's Compose projects.
+
+    As Tilt's ``down``, the Tiltfile is loaded (with ``tilt_args``) and each
+    Docker Compose project it declares is taken down (``docker compose down
+    --remove-orphans``; named volumes only with ``delete_volumes``, Tilt keeps
+    them). Containers outlive `tilt up` by design (Tilt's ``up`` leaves them
+    running on exit); this is what removes them.
+
+    Args:
+        port: The API port of a running `tilt up` (0: none).
+        tiltfile: The Tiltfile whose Compose projects to remove.
+        tilt_args: Arguments for the Tiltfile's config (after ``--``).
+        delete_volumes: Also remove the projects' named volumes.
+
+    Returns:
+        0 on success, 1 when nothing could be done or a step failed.
+    """
+    import os
+
+    stopped = False
+    up_error: ApiError | None = None
     try:
         client = ApiClient(port)
         print(client.shutdown())
+        stopped = True
+        _wait_gone(client)
     except ApiError as e:
-        return _fail(e)
-    return 0
+        up_error = e
+    if not os.path.exists(tiltfile):
+        # Nothing to take down but the `tilt up` (the only thing older versions did).
+        return 0 if stopped else _fail(up_error or ApiError(f"no Tiltfile at {tiltfile}"))
+    return _compose_down(tiltfile, tilt_args, delete_volumes)
+
+
+def _wait_gone(client: ApiClient, timeout_s: float = 30.0) -> None:
+    """Wait until the `tilt up` we asked to stop no longer answers (it may be mid-deploy)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            client.snapshot()
+        except ApiError:
+            return
+        time.sleep(0.1)
+
+
+def _compose_down(tiltfile: str, tilt_args: Sequence[str], delete_volumes: bool) -> int:
+    import asyncio
+    import contextlib
+
+    from tilt.docker.compose import ComposeError, ComposeProject
+    from tilt.tiltfile import TiltfileLoadError, load_tiltfile
+
+    try:
+        result = load_tiltfile(tiltfile, tilt_args, subcommand="down")
+    except TiltfileLoadError as e:
+        print(e.render(), file=sys.stderr)
+        return 1
+    projects: dict[str, ComposeProject] = {}
+    try:
+        for r in result.resources:
+            if r.compose is not None and r.compose.project_name not in projects:
+                projects[r.compose.project_name] = ComposeProject.from_target(r.compose)
+    except ComposeError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+
+    def say(text: str) -> None:
+        # `tilt down | head` must still take everything down.
+        with contextlib.suppress(BrokenPipeError):
+            print(text, flush=True)
+
+    code = 0
+    for name, project in projects.items():
+        what = " and its volumes" if delete_volumes else ""
+        say(f"Removing Docker Compose project {name}{what}")
+        done = asyncio.run(project.down(delete_volumes, on_output=lambda line: say(f"  {line}")))
+        if not done.ok:
+            print(f"Error: docker compose down of {name} failed: {done.error()}", file=sys.stderr)
+            code = 1
+    return code
 
 
 def _age(ts: float | None, now: float) -> str:

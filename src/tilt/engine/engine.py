@@ -36,17 +36,21 @@ from tilt.engine.local import LocalRunner
 from tilt.engine.scheduler import plan
 from tilt.engine.state import (
     TILTFILE_NAME,
+    AppendLog,
     CancelUpdate,
     EngineState,
     Matcher,
     ReloadTiltfile,
     StartServe,
+    StopCompose,
     StopServe,
     WatchChanged,
 )
 from tilt.logstore import LogStore
 
 if TYPE_CHECKING:
+    from tilt.engine.compose import ComposeRunner
+    from tilt.engine.images import ImageBuilds
     from tilt.model import TiltfileResult
     from tilt.process import ProcessSupervisor
     from tilt.watch.watcher import FileWatcher
@@ -118,6 +122,8 @@ class Engine:
         self._queue: asyncio.Queue[Event] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: LocalRunner | None = None
+        self.images: ImageBuilds | None = None
+        self._compose: ComposeRunner | None = None
         self._watcher: FileWatcher | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._reload_task: asyncio.Task[None] | None = None
@@ -239,6 +245,17 @@ class Engine:
             post=self.post,
             base_dir=os.path.dirname(self.tiltfile_path),
         )
+        from tilt.engine.compose import ComposeRunner
+        from tilt.engine.images import ImageBuilds
+
+        self.images = ImageBuilds(supervisor=self._supervisor)
+        self._compose = ComposeRunner(
+            supervisor=self._supervisor,
+            logs=self.logs,
+            post=self.post,
+            images=self.images,
+            base_dir=os.path.dirname(self.tiltfile_path),
+        )
         if self._ci and self._ci_timeout_s is not None:
             self._loop.call_later(self._ci_timeout_s, self._ci_timed_out, self._ci_timeout_s)
         self._start_reload(initial=True)
@@ -260,7 +277,8 @@ class Engine:
             if self.state.shutting_down:
                 assert self._runner is not None
                 reloading = self._reload_task is not None and not self._reload_task.done()
-                if not self._runner.busy() and not reloading:
+                compose_busy = self._compose is not None and self._compose.busy()
+                if not self._runner.busy() and not compose_busy and not reloading:
                     break
             else:
                 self._schedule()
@@ -268,6 +286,10 @@ class Engine:
                 fn()
 
     def _handle(self, ev: Event) -> None:
+        if isinstance(ev, TiltfileReloaded) and self.images is not None:
+            # Before the state re-aims the watch: resource matchers come from the images.
+            self.images.set_graph(ev.result.images, ev.result.settings)
+        previous = dict(self.state.resources)
         effects = self.state.apply(ev)
         runner = self._runner
         assert runner is not None
@@ -279,6 +301,15 @@ class Engine:
                     runner.stop_serve(eff.name)
                 case CancelUpdate():
                     runner.cancel_update(eff.name)
+                    if self._compose is not None:
+                        self._compose.cancel_update(eff.name)
+                case AppendLog():
+                    self.logs.append(eff.name, eff.text, span=eff.span)
+                case StopCompose():
+                    if self._compose is not None:
+                        r = self.state.resources.get(eff.name) or previous.get(eff.name)
+                        spec = r.spec if r is not None else None
+                        self._compose.stop(spec, eff.name, remove=eff.remove)
                 case ReloadTiltfile():
                     self._start_reload(initial=False)
                 case WatchChanged():
@@ -304,6 +335,20 @@ class Engine:
             uid = self.state.new_id()
             self._handle(UpdateStarted(name=name, update_id=uid, at=now))
             r = self.state.resources[name]
+            if r.is_compose and self._compose is not None:
+                from tilt.engine.compose import ComposeUpdate
+
+                self._compose.start_update(
+                    r.spec,
+                    ComposeUpdate(
+                        update_id=uid,
+                        reason=r.update_reason,
+                        files=r.update_files,
+                        full=r.update_force,
+                        triggered=r.update_triggered,
+                    ),
+                )
+                continue
             runner.start_update(r.spec, uid, r.update_reason)
         self.state.set_holds(p.holds)
         if p.wake_at is not None and (self._timer_at is None or p.wake_at < self._timer_at):
@@ -397,6 +442,9 @@ class Engine:
                 await self._watcher.close()
         if self._reload_task is not None and not self._reload_task.done():
             self._reload_task.cancel()
+        if self._compose is not None:
+            # Log and event followers stop; the containers keep running (Tilt's `up`).
+            await self._compose.close()
         if self._supervisor is not None:
             await self._supervisor.stop_all()
 
@@ -454,12 +502,18 @@ class Engine:
         # watcher, e.g. tests); the watcher itself only when watching.
         if self.state.shutting_down:
             return
+        from tilt.engine.images import UnionMatcher
         from tilt.watch.matcher import TargetMatcher
 
         settings = self.state.settings
         matchers: dict[str, Matcher] = {}
         roots: set[str] = set()
         for r in self.state.resources.values():
+            if r.enabled and r.spec.image_refs and self.images is not None:
+                union = self.images.resource_matcher(r.spec)
+                if union is not None:
+                    matchers[r.name] = union
+                    roots.update(self.images.watch_roots(r.spec))
             local = r.spec.local
             if local is None or not r.enabled or not local.watch.paths:
                 continue
@@ -476,7 +530,11 @@ class Engine:
             for t in tiltfile_dirs:
                 if t == d or t.startswith(d + os.sep):
                     return False
-            return all(m.prunes_dir(d) for m in matchers.values() if isinstance(m, TargetMatcher))
+            return all(
+                m.prunes_dir(d)
+                for m in matchers.values()
+                if isinstance(m, TargetMatcher | UnionMatcher)
+            )
 
         self._prune_fn = prune_dir
         if not self._watch:

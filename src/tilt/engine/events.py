@@ -12,17 +12,20 @@ replaced), so a late exit of a stopped process cannot overwrite a newer status.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tilt.model import TiltfileResult, TriggerMode
 
 __all__ = [
     "CancelRequested",
+    "ContainerEventReceived",
+    "ContainerUpdated",
     "DisableRequested",
     "Event",
     "FilesChanged",
     "ProbeChanged",
+    "RuntimeChanged",
     "ServeExited",
     "ServeStarted",
     "ShutdownRequested",
@@ -185,6 +188,53 @@ class ShutdownRequested:
     exit_code: int = 0
 
 
+@dataclass(frozen=True, kw_only=True)
+class RuntimeChanged:
+    """A container-backed resource's runtime status, as Docker reports it.
+
+    ``status`` is a `tilt.engine.state.RuntimeStatus` value (``ok``, ``pending``,
+    ``error``, ``none``); ``state`` is Docker's own word (``healthy``,
+    ``exited (code 3)``...), ``message`` the one line shown as the reason.
+    """
+
+    name: str
+    status: str
+    state: str
+    message: str
+    at: float
+    container_id: str = ""
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerEventReceived:
+    """A Docker event of one of the resource's containers (OOM kill, death, unhealthy...).
+
+    ``event`` is a `tilt.docker.events.ContainerEvent` (typed loosely here so this
+    module stays free of Docker imports).
+    """
+
+    name: str
+    event: Any
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerUpdated:
+    """An update put new content in container ``container_id``.
+
+    ``live_update``: the files were synced into the running container (it now
+    differs from its image); False: the container was (re)created from a
+    freshly built image, so earlier problems are history.
+    """
+
+    name: str
+    update_id: int
+    container_id: str
+    live_update: bool
+    at: float
+
+
 Event = (
     FilesChanged
     | UpdateStarted
@@ -202,4 +252,7 @@ Event = (
     | TiltfileFailed
     | Tick
     | ShutdownRequested
+    | RuntimeChanged
+    | ContainerEventReceived
+    | ContainerUpdated
 )

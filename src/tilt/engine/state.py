@@ -17,10 +17,13 @@ from typing import Any, Protocol
 
 from tilt.engine.events import (
     CancelRequested,
+    ContainerEventReceived,
+    ContainerUpdated,
     DisableRequested,
     Event,
     FilesChanged,
     ProbeChanged,
+    RuntimeChanged,
     ServeExited,
     ServeStarted,
     ShutdownRequested,
@@ -37,6 +40,7 @@ from tilt.engine.events import (
 from tilt.model import Resource, Settings, TiltfileResult, TriggerMode
 
 __all__ = [
+    "AppendLog",
     "CancelUpdate",
     "Effect",
     "EngineState",
@@ -45,6 +49,7 @@ __all__ = [
     "ResourceState",
     "RuntimeStatus",
     "StartServe",
+    "StopCompose",
     "StopServe",
     "UpdateStatus",
     "WatchChanged",
@@ -52,6 +57,8 @@ __all__ = [
 ]
 
 TILTFILE_NAME = "(Tiltfile)"
+# Container events that mean the process crashed (a live update may have caused it).
+_CRASH_REASONS = ("Died", "OOMKilled", "Restarted")
 # How many of a resource's changed files a snapshot lists (the count is always exact).
 MAX_LISTED_FILES = 100
 
@@ -118,7 +125,26 @@ class WatchChanged:
     """The set of watched paths or matchers changed (after a reload)."""
 
 
-Effect = StartServe | StopServe | CancelUpdate | ReloadTiltfile | WatchChanged
+@dataclass(frozen=True, kw_only=True)
+class AppendLog:
+    """Write ``text`` to ``name``'s log in ``span`` (e.g. a container event line)."""
+
+    name: str
+    text: str
+    span: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopCompose:
+    """Stop following ``name``'s container; with ``remove``, also stop and remove it."""
+
+    name: str
+    remove: bool
+
+
+Effect = (
+    StartServe | StopServe | CancelUpdate | ReloadTiltfile | WatchChanged | AppendLog | StopCompose
+)
 
 
 def enabled_closure(resources: Sequence[Resource], selected: Iterable[str] | None) -> set[str]:
@@ -189,6 +215,18 @@ class ResourceState:
     serve_started_at: float | None = None
     serve_exit_code: int | None = None
     probe_ready: bool = False
+    # --- container runtime (Docker Compose): filled from Docker's status and events
+    container_id: str = ""
+    docker_state: str = ""
+    runtime_reason: str = ""
+    # The container was live-updated since it was created (differs from its image).
+    live_updated: bool = False
+    # A `tilt.docker.events.EventKeeper`, created on the first event.
+    event_keeper: Any = None
+    # --- what the next update must do: a full build (not only a live update)
+    force_update: bool = False
+    update_force: bool = False
+    update_triggered: bool = False
     # --- readiness
     ready_once: bool = False
     hold: str = ""
@@ -221,6 +259,15 @@ class ResourceState:
         return self.spec.local is not None
 
     @property
+    def is_compose(self) -> bool:
+        return self.spec.compose is not None
+
+    @property
+    def has_runtime(self) -> bool:
+        """Whether readiness comes from something long-running (serve_cmd, container)."""
+        return self.has_serve or self.is_compose
+
+    @property
     def allow_parallel(self) -> bool:
         return self.spec.local is None or self.spec.local.allow_parallel
 
@@ -234,8 +281,8 @@ class ResourceState:
 
     @property
     def ready(self) -> bool:
-        """Ready now: cmd succeeded; with a serve_cmd, it runs and passes its probe."""
-        if self.has_serve:
+        """Ready now: cmd succeeded; with a serve_cmd (or a container), it runs and is ready."""
+        if self.has_runtime:
             return self.runtime_status is RuntimeStatus.OK
         return self.update_status is UpdateStatus.OK
 
@@ -252,7 +299,7 @@ class ResourceState:
             return "error"
         if self.queued:
             return "waiting" if self.hold else "pending"
-        if self.has_serve and self.runtime_status is RuntimeStatus.PENDING:
+        if self.has_runtime and self.runtime_status is RuntimeStatus.PENDING:
             return "pending"
         if self.ready:
             return "ready"
@@ -265,7 +312,9 @@ class ResourceState:
         if self.update_status is UpdateStatus.CANCELLED:
             return "update cancelled"
         if self.runtime_status is RuntimeStatus.ERROR:
-            return self.runtime_message or "serve_cmd failed"
+            return self.runtime_message or (
+                "container failed" if self.is_compose else "serve_cmd failed"
+            )
         if self.in_progress:
             return "updating"
         if not self.enabled:
@@ -276,8 +325,21 @@ class ResourceState:
             return "not started (auto_init=False; waiting for a trigger)"
         return "not ready yet"
 
-    def queue(self, reason: str, at: float, ready_at: float, *, triggered: bool = False) -> None:
-        """Ask for an update (deduplicated: a queued resource stays queued once)."""
+    def queue(
+        self,
+        reason: str,
+        at: float,
+        ready_at: float,
+        *,
+        triggered: bool = False,
+        changes_only: bool = False,
+    ) -> None:
+        """Ask for an update (deduplicated: a queued resource stays queued once).
+
+        ``changes_only``: only file changes ask for it, so a live update may do;
+        anything else (first update, trigger, Tiltfile change...) asks for a full one.
+        """
+        self.force_update = self.force_update or not changes_only
         if not self.queued:
             self.queued = True
             self.queue_reason = reason
@@ -326,7 +388,27 @@ class ResourceState:
                 "message": self.runtime_message,
                 "started_at": self.serve_started_at,
                 "exit_code": self.serve_exit_code,
+                "container_id": self.container_id[:12],
+                "state": self.docker_state,
+                "reason": self.runtime_reason,
+                "live_updated": self.live_updated,
             },
+            "events": (
+                [
+                    {
+                        "type": e.type,
+                        "reason": e.reason,
+                        "object": e.object,
+                        "message": e.message,
+                        "count": e.count,
+                        "first_seen": e.first_seen,
+                        "last_seen": e.last_seen,
+                    }
+                    for e in self.event_keeper.events
+                ]
+                if self.event_keeper is not None
+                else []
+            ),
             "dirty": self.dirty,
             "pending_files": [
                 os.path.relpath(f, base_dir) if base_dir and f.startswith(base_dir + os.sep) else f
@@ -486,6 +568,36 @@ class EngineState:
                 self.tiltfile.last_loaded_at = ev.at
                 self.tiltfile_files.update(ev.watch_paths)
                 return [WatchChanged()]
+            case RuntimeChanged():
+                return self._runtime_changed(ev)
+            case ContainerEventReceived():
+                return self._container_event(ev)
+            case ContainerUpdated():
+                r = self.resources.get(ev.name)
+                if r is not None and r.update_id == ev.update_id:
+                    if ev.container_id != r.container_id or not ev.live_update:
+                        r.live_updated = False
+                        if r.event_keeper is not None:
+                            # A new container: problems seen before this update are
+                            # history (the new container's own come after its start).
+                            r.event_keeper.clear(r.update_started_at or ev.at)
+                            r.runtime_reason = r.event_keeper.newest_problem()
+                            if r.runtime_reason:
+                                r.runtime_message = r.runtime_reason
+                    r.container_id = ev.container_id
+                    r.live_updated = r.live_updated or ev.live_update
+                    if ev.live_update and r.event_keeper is not None:
+                        # The crash may have been reported before the update finished.
+                        since = r.update_started_at or ev.at
+                        crashed = any(
+                            e.type == "Warning"
+                            and e.reason in _CRASH_REASONS
+                            and e.last_seen >= since
+                            for e in r.event_keeper.events
+                        )
+                        if crashed:
+                            return self._rebuild_after_crash(r, ev.at)
+                return []
             case Tick():
                 return []
             case ShutdownRequested():
@@ -527,7 +639,7 @@ class EngineState:
                 ready_at = ev.at if quiet else ev.at + self.quiet_period_s
                 reason = f"{len(r.pending_files)} file(s) changed"
                 if not r.queued:
-                    r.queue(reason, ev.at, ready_at)
+                    r.queue(reason, ev.at, ready_at, changes_only=True)
                 elif not r.triggered:
                     r.ready_at = max(r.ready_at, ready_at)
         return effects
@@ -549,6 +661,11 @@ class EngineState:
                 reason = "Triggered"
         r.update_reason = reason
         r.update_files = files
+        # Only a burst of file changes may be served by a live update; a manual
+        # resource's changes are applied by a trigger, which asks for no more.
+        r.update_force = first or r.force_update or bool(r.pending_reasons)
+        r.update_triggered = r.triggered
+        r.force_update = False
         r.pending_files = {}
         r.pending_reasons = []
         r.queued = False
@@ -584,7 +701,7 @@ class EngineState:
             r.runtime_message = "starting"
             r.probe_ready = False
             effects.append(StartServe(name=r.name, serve_id=r.serve_id))
-        elif not r.has_serve:
+        elif not r.has_runtime:
             r.ready_once = True
         # Beyond Tilt: dependents that asked for it update again (or turn dirty).
         for d in self.resources.values():
@@ -600,6 +717,54 @@ class EngineState:
                 if why not in d.pending_reasons:
                     d.pending_reasons.append(why)
         return effects
+
+    def _runtime_changed(self, ev: RuntimeChanged) -> list[Effect]:
+        r = self.resources.get(ev.name)
+        if r is None or not r.enabled:
+            return []
+        r.container_id = ev.container_id or r.container_id
+        r.docker_state = ev.state
+        r.serve_exit_code = ev.exit_code
+        status = RuntimeStatus(ev.status)
+        if status is RuntimeStatus.OK:
+            self._set_ready(r)
+        else:
+            r.runtime_status = status
+        # The newest container problem (OOM kill, crash...) is the one-line reason.
+        r.runtime_message = r.runtime_reason or ev.message
+        return []
+
+    def _container_event(self, ev: ContainerEventReceived) -> list[Effect]:
+        from tilt.docker.events import EventKeeper
+
+        r = self.resources.get(ev.name)
+        if r is None:
+            return []
+        if r.event_keeper is None:
+            r.event_keeper = EventKeeper()
+        kept = r.event_keeper.add(ev.event)
+        effects: list[Effect] = [AppendLog(name=r.name, text=kept.render(), span="event")]
+        r.runtime_reason = r.event_keeper.newest_problem()
+        if r.runtime_reason:
+            r.runtime_message = r.runtime_reason
+        # Tilt: a container that crashes after a live update is rebuilt, since the
+        # synced files may be what broke it and the image is the known-good state.
+        crashed = ev.event.is_problem and ev.event.reason in _CRASH_REASONS
+        if crashed and r.live_updated and ev.event.container_id == r.container_id:
+            effects += self._rebuild_after_crash(r, ev.at)
+        return effects
+
+    def _rebuild_after_crash(self, r: ResourceState, at: float) -> list[Effect]:
+        """Queue a full rebuild of a container that crashed after a live update."""
+        if not r.enabled or self.shutting_down:
+            return []
+        r.live_updated = False
+        why = "container crashed after a live update: full rebuild"
+        if why not in r.pending_reasons:
+            r.pending_reasons.append(why)
+        if r.trigger_mode is TriggerMode.AUTO:
+            r.queue(why, at, at)
+        return [AppendLog(name=r.name, text=f"Detected {why}", span="build")]
 
     def _serve_exited(self, ev: ServeExited) -> list[Effect]:
         r = self.resources.get(ev.name)
@@ -633,6 +798,11 @@ class EngineState:
                 effects.append(CancelUpdate(name=r.name))
             if r.pid is not None:
                 effects.append(StopServe(name=r.name))
+            if r.is_compose and (r.update_count > 0 or r.container_id):
+                # Tilt removes a disabled Compose service's container.
+                effects.append(StopCompose(name=r.name, remove=True))
+                r.runtime_status = RuntimeStatus.NONE
+                r.runtime_message = "disabled"
         else:
             r.enabled = True
             if r.spec.auto_init or r.update_count > 0:
@@ -662,6 +832,8 @@ class EngineState:
                 effects.append(CancelUpdate(name=name))
             if old.pid is not None:
                 effects.append(StopServe(name=name))
+            if old.is_compose:
+                effects.append(StopCompose(name=name, remove=False))
         ordered: dict[str, ResourceState] = {}
         order = list(res.order) or [r.name for r in res.resources]
         for name in order:
@@ -669,7 +841,7 @@ class EngineState:
             r = self.resources.get(name)
             if r is None:
                 r = ResourceState(spec=spec, enabled=name in enabled)
-                if r.has_serve:
+                if r.has_runtime:
                     r.runtime_status = RuntimeStatus.NONE
                 if r.enabled and spec.auto_init:
                     r.queue("initial", ev.at, ev.at)
@@ -679,9 +851,9 @@ class EngineState:
                 changed = replace(r.spec, location=spec.location) != spec
                 r.spec = spec
                 r.enabled = name in enabled
-                if r.has_serve and r.runtime_status is RuntimeStatus.NOT_APPLICABLE:
+                if r.has_runtime and r.runtime_status is RuntimeStatus.NOT_APPLICABLE:
                     r.runtime_status = RuntimeStatus.NONE
-                if not r.has_serve and r.pid is None:
+                if not r.has_runtime and r.pid is None:
                     r.runtime_status = RuntimeStatus.NOT_APPLICABLE
                 if not r.enabled and was_enabled:
                     r.queued = False

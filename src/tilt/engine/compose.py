@@ -1,0 +1,565 @@
+"""Runs Docker Compose resources: build their images, ``up`` the service, follow it.
+
+The runner owns no state (`tilt.engine.state` does). For each update of a
+DOCKER_COMPOSE resource it:
+
+1. gets the Docker client (`tilt.docker.client.get_client`): when the engine is
+   down, the update fails with one clear message and the next change or
+   trigger tries again; resources that need no Docker are not affected;
+2. when the update comes from file changes only, the service runs a container
+   we deployed, and the image it runs has ``live_update``: plans the live
+   update (`tilt.liveupdate.plan_live_update`, paths filtered by the image's
+   matcher) and applies it with one `tilt.docker.sync.ContainerSyncer` per
+   container. A ``fall_back_on`` match, a change outside the syncs, a change to
+   a base image, a failed step or a crash-looping container falls back to:
+3. the full path: build the images the change touches (`ImageBuilds`), then
+   ``docker compose up --no-deps`` the service with our image
+   (``image_override``; services without our image: Compose builds or pulls),
+   recreating the container when it was live-updated (it drifted from its
+   image) or the user triggered the update; ``initial_sync`` after a new
+   container;
+4. after the first deploy: follows the service's logs into the resource's
+   log (span ``runtime``), its project's Docker events (one watcher per
+   project, routed per service, posted as `ContainerEventReceived`) and its
+   container status (read again on each event; posted as `RuntimeChanged`).
+
+Which path was taken and why is written to the resource's log (span
+``build``). Ctrl-C stops the followers and leaves the containers running, as
+Tilt's ``up`` does; `tilt down` removes them (`tilt.commands.remote.down`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tilt.engine.events import (
+    ContainerEventReceived,
+    ContainerUpdated,
+    Event,
+    RuntimeChanged,
+    Tick,
+    UpdateFinished,
+)
+
+if TYPE_CHECKING:
+    from tilt.docker.compose import ComposeProject, ServiceStatus
+    from tilt.docker.events import ContainerEvent
+    from tilt.docker.sync import ContainerSyncer
+    from tilt.engine.images import ImageBuilds
+    from tilt.logstore import LogStore
+    from tilt.model import ComposeTarget, ImageTarget, Resource
+    from tilt.process import ProcessSupervisor
+
+__all__ = ["ComposeRunner", "ComposeUpdate", "runtime_of"]
+
+#: Wait this long before following a project's Docker events again after the stream broke.
+EVENTS_RETRY_S = 2.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComposeUpdate:
+    """What the engine asks of one update of a compose resource.
+
+    Attributes:
+        update_id: The update's id (events carry it back).
+        reason: Why it updates (the log's first line).
+        files: The changed files it covers.
+        full: Build and deploy in full (first update, trigger, Tiltfile change,
+            crash after a live update); otherwise a live update may do.
+        triggered: The user asked for it (the container is recreated).
+    """
+
+    update_id: int
+    reason: str
+    files: tuple[str, ...] = ()
+    full: bool = True
+    triggered: bool = False
+
+
+class _UpdateFailed(Exception):
+    """The update failed; the message is the resource's error."""
+
+
+def runtime_of(status: ServiceStatus) -> tuple[str, str]:
+    """The engine's runtime status (a `RuntimeStatus` value) and message for a container.
+
+    As Tilt: running (and healthy, with a healthcheck) or exited with code 0 is
+    ok; a non-zero exit, an error, unhealthy or restarting is an error; created,
+    starting (healthcheck pending) and paused are pending.
+    """
+    from tilt.docker.compose import ServiceState
+
+    s = status.state
+    text = status.describe()
+    if s is ServiceState.NOT_FOUND:
+        return "none", "no container"
+    if s in (ServiceState.RUNNING, ServiceState.HEALTHY):
+        return "ok", text
+    if s is ServiceState.EXITED:
+        if status.exit_code == 0 and not status.error and not status.oom_killed:
+            return "ok", text
+        return "error", text
+    if s in (ServiceState.UNHEALTHY, ServiceState.RESTARTING, ServiceState.DEAD):
+        if s is ServiceState.UNHEALTHY:
+            text = "unhealthy: its healthcheck is failing"
+        return "error", text
+    if s is ServiceState.STARTING:
+        return "pending", "starting: waiting for its healthcheck to pass"
+    return "pending", text
+
+
+class ComposeRunner:
+    """Updates and follows DOCKER_COMPOSE resources.
+
+    Args:
+        supervisor: Owns the Compose CLI processes.
+        logs: The log store (span ``build`` for updates, ``runtime`` for the
+            container's output, ``event`` for container events via the state).
+        post: Hands an event to the engine (called on the event loop).
+        images: The engine's image builds.
+        base_dir: The Tiltfile's folder (paths in log lines are shown relative to it).
+    """
+
+    def __init__(
+        self,
+        *,
+        supervisor: ProcessSupervisor,
+        logs: LogStore,
+        post: Callable[[Event], None],
+        images: ImageBuilds,
+        base_dir: str,
+    ) -> None:
+        self._sup = supervisor
+        self._logs = logs
+        self._post = post
+        self._images = images
+        self._base_dir = base_dir
+        self._updates: dict[str, asyncio.Task[None]] = {}
+        self._chores: set[asyncio.Task[None]] = set()
+        self._followers: dict[str, list[asyncio.Task[None]]] = {}
+        self._event_watchers: dict[str, asyncio.Task[None]] = {}
+        self._pokes: dict[str, asyncio.Event] = {}
+        # (project, service) -> resource name, for routing Docker events.
+        self._services: dict[tuple[str, str], str] = {}
+        self._containers: dict[str, str] = {}
+        self._drifted: set[str] = set()
+        self._retired: set[str] = set()
+        self._syncers: dict[str, ContainerSyncer] = {}
+
+    # ---- engine interface ------------------------------------------------------------------
+
+    def start_update(self, spec: Resource, req: ComposeUpdate) -> None:
+        """Update ``spec`` in the background; posts `UpdateFinished` when done."""
+        task = asyncio.create_task(self._update(spec, req), name=f"compose-update:{spec.name}")
+        self._updates[spec.name] = task
+        task.add_done_callback(functools.partial(self._forget, spec.name))
+
+    def _forget(self, name: str, task: asyncio.Task[None]) -> None:
+        if self._updates.get(name) is task:
+            del self._updates[name]
+        self._post(Tick(at=time.time()))
+
+    def cancel_update(self, name: str) -> bool:
+        """Cancel ``name``'s running update; False if none runs."""
+        task = self._updates.get(name)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
+
+    def busy(self) -> bool:
+        """Whether an update or a removal is still running."""
+        return any(not t.done() for t in (*self._updates.values(), *self._chores))
+
+    def stop(self, spec: Resource | None, name: str, *, remove: bool) -> None:
+        """Stop following ``name``; with ``remove``, stop and remove its container (disable)."""
+        for task in self._followers.pop(name, []):
+            task.cancel()
+        self._pokes.pop(name, None)
+        cid = self._containers.pop(name, "")
+        self._syncers.pop(cid, None)
+        self._drifted.discard(name)
+        if remove and spec is not None and spec.compose is not None:
+            target = spec.compose
+            chore = asyncio.create_task(self._remove(name, target), name=f"compose-rm:{name}")
+            self._chores.add(chore)
+            chore.add_done_callback(self._chore_done)
+
+    def _chore_done(self, task: asyncio.Task[None]) -> None:
+        self._chores.discard(task)
+        self._post(Tick(at=time.time()))
+
+    async def close(self) -> None:
+        """Stop every follower and event watcher; containers keep running (as Tilt's ``up``)."""
+        tasks = [t for ts in self._followers.values() for t in ts]
+        tasks += list(self._event_watchers.values())
+        tasks += list(self._updates.values())
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for t in list(self._chores):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._followers.clear()
+        self._event_watchers.clear()
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def _log(self, name: str, span: str) -> Callable[[str], None]:
+        logs = self._logs
+
+        def log(text: str) -> None:
+            logs.append(name, text, span=span)
+
+        return log
+
+    async def _project(self, target: ComposeTarget) -> ComposeProject:
+        from tilt.docker.compose import ComposeProject, compose_command
+
+        # The first look-up may run `docker compose version`: not on the loop.
+        command = await asyncio.to_thread(compose_command)
+        return ComposeProject.from_target(target, command=command)
+
+    async def _remove(self, name: str, target: ComposeTarget) -> None:
+        from tilt.docker.compose import ComposeError
+
+        log = self._log(name, "build")
+        try:
+            project = await self._project(target)
+            log(f"Resource disabled: removing the container of service {target.service}")
+            result = await project.rm(target.service, on_output=log, supervisor=self._sup)
+        except (ComposeError, OSError) as e:
+            log(f"ERROR: could not remove service {target.service}: {e}")
+            return
+        if not result.ok:
+            log(f"ERROR: could not remove service {target.service}: {result.error()}")
+
+    def _syncer(self, client: Any, name: str, cid: str) -> ContainerSyncer:
+        syncer = self._syncers.get(cid)
+        if syncer is None:
+            from tilt.docker.sync import ContainerSyncer
+
+            syncer = ContainerSyncer(client, cid, on_log=self._log(name, "build"))
+            self._syncers[cid] = syncer
+        return syncer
+
+    # ---- one update --------------------------------------------------------------------------
+
+    async def _update(self, spec: Resource, req: ComposeUpdate) -> None:
+        from tilt.docker.build import BuildCancelledError
+        from tilt.docker.client import DockerUnavailableError, get_client
+        from tilt.docker.compose import ComposeError
+        from tilt.engine.images import ImageBuildFailedError
+
+        name = spec.name
+        log = self._log(name, "build")
+        assert spec.compose is not None
+        target = spec.compose
+        cancel = asyncio.Event()
+        t0 = time.monotonic()
+        log("")
+        log(req.reason)
+        try:
+            client = await asyncio.to_thread(get_client)
+            project = await self._project(target)
+            self._services[(project.name, target.service)] = name
+            self._watch_project(project, client)
+            deployed = name in self._containers
+            if not req.full and deployed and await self._live_update(spec, req, client, log, t0):
+                self._finish(name, req.update_id, ok=True)
+                return
+            await self._full_update(
+                spec, req=req, project=project, client=client, log=log, cancel=cancel
+            )
+        except asyncio.CancelledError:
+            cancel.set()
+            log("Update cancelled")
+            self._finish(name, req.update_id, ok=False, cancelled=True, error="cancelled")
+            return
+        except BuildCancelledError:
+            log("Update cancelled")
+            self._finish(name, req.update_id, ok=False, cancelled=True, error="cancelled")
+            return
+        except DockerUnavailableError as e:
+            log(f"ERROR: {e}")
+            self._finish(name, req.update_id, ok=False, error=str(e))
+            return
+        except (ImageBuildFailedError, _UpdateFailed, ComposeError) as e:
+            for line in str(e).splitlines():
+                log(f"ERROR: {line}" if line and not line.startswith(" ") else line)
+            self._finish(name, req.update_id, ok=False, error=str(e))
+            return
+        except Exception as e:
+            from tilt.docker.client import is_unavailable_error
+
+            if is_unavailable_error(e):
+                from tilt.docker.client import docker_host
+
+                msg = str(DockerUnavailableError(docker_host(), str(e).splitlines()[0][:200]))
+            else:
+                msg = f"{type(e).__name__}: {e}"
+            log(f"ERROR: {msg}")
+            self._finish(name, req.update_id, ok=False, error=msg)
+            return
+        self._finish(name, req.update_id, ok=True)
+
+    async def _live_update(
+        self,
+        spec: Resource,
+        req: ComposeUpdate,
+        client: Any,
+        log: Callable[[str], None],
+        t0: float,
+    ) -> bool:
+        """Try a live update; True when it brought the container up to date."""
+        from tilt.liveupdate import plan_live_update
+
+        assert spec.compose is not None
+        image = self._images.image(spec.compose.image_ref) if spec.image_refs else None
+        if image is None or not image.live_update:
+            return False
+        name = spec.name
+        cid = self._containers.get(name, "")
+        affected = self._images.affected(spec, req.files)
+        others = [i.ref for i in affected if i.ref != image.ref]
+        if others:
+            log(
+                "Will not perform Live Update because: files of image(s) it is built FROM "
+                f"changed ({', '.join(others)}). Falling back to a full build + deploy."
+            )
+            return False
+        if not affected:
+            log("No image is affected by these changes: nothing to do")
+            return True
+        matcher = self._images.watch_matcher(image.ref)
+        changed = [f for f in req.files if matcher.matches(f)]
+        plan = plan_live_update(image.live_update, changed, base_dir=self._base_dir)
+        if plan.falls_back:
+            log(f"Will not perform Live Update because: {plan.fall_back}")
+            return False
+        log(f"Live update of container {cid[:12]} (no image build):")
+        result = await self._syncer(client, name, cid).apply(plan)
+        if not result.ok:
+            log(f"Live update failed ({result.fall_back}): falling back to a full build + deploy")
+            return False
+        self._drifted.add(name)
+        self._post(
+            ContainerUpdated(
+                name=name,
+                update_id=req.update_id,
+                container_id=cid,
+                live_update=True,
+                at=time.time(),
+            )
+        )
+        log(f"Live update done in {max(0.0, result.finished_at - t0):.2f}s")
+        self._poke(name)
+        return True
+
+    async def _full_update(
+        self,
+        spec: Resource,
+        *,
+        req: ComposeUpdate,
+        project: ComposeProject,
+        client: Any,
+        log: Callable[[str], None],
+        cancel: asyncio.Event,
+    ) -> None:
+        from tilt.liveupdate import has_initial_sync
+
+        assert spec.compose is not None
+        target = spec.compose
+        name = spec.name
+        first = name not in self._containers
+        to_build = self._images.to_build(spec, req.files, full=req.full or first)
+        if to_build:
+            await self._images.build(to_build, resource=name, on_output=log, cancel=cancel)
+        image: ImageTarget | None = None
+        override: str | None = None
+        if spec.image_refs:
+            image = self._images.image(target.image_ref)
+            override = self._images.deploy_ref(target.image_ref)
+        recreate = req.triggered or name in self._drifted
+        how = f"with image {override}" if override else "(Compose builds or pulls its image)"
+        extra = " (recreating the container)" if recreate else ""
+        log(f"Running docker compose up for service {target.service} {how}{extra}")
+        result = await project.up(
+            target.service,
+            image_override=override,
+            force_recreate=recreate,
+            on_output=log,
+            supervisor=self._sup,
+        )
+        if not result.ok:
+            raise _UpdateFailed(result.error())
+        status = await project.status_async(target.service, client)
+        cid = status.container_id
+        old = self._containers.get(name, "")
+        new_container = cid != old
+        if new_container and old:
+            self._retired.add(old)
+            self._syncers.pop(old, None)
+        self._containers[name] = cid
+        self._drifted.discard(name)
+        self._post(
+            ContainerUpdated(
+                name=name,
+                update_id=req.update_id,
+                container_id=cid,
+                live_update=False,
+                at=time.time(),
+            )
+        )
+        self._post_status(name, status)
+        self._follow(name, project, target.service, client)
+        if new_container and image is not None and has_initial_sync(image.live_update):
+            await self._initial_sync(
+                name, image, project=project, service=target.service, client=client, log=log
+            )
+
+    async def _initial_sync(
+        self,
+        name: str,
+        image: ImageTarget,
+        *,
+        project: ComposeProject,
+        service: str,
+        client: Any,
+        log: Callable[[str], None],
+    ) -> None:
+        """``initial_sync()``: bring a new container up to date with the local sources."""
+        from tilt.liveupdate import plan_initial_sync
+
+        cid = self._containers[name]
+        plan = plan_initial_sync(
+            image.live_update,
+            path_filter=self._images.watch_matcher(image.ref),
+            base_dir=self._base_dir,
+        )
+        sync = await self._syncer(client, name, cid).apply(plan, check=False)
+        if sync.ok:
+            self._drifted.add(name)
+            return
+        status = await project.status_async(service, client)
+        if not status.ready and status.state.value != "starting":
+            # It already stopped (a one-shot job, a crash): its status says so; a sync
+            # into a stopped container is meaningless, not an update failure.
+            log(f"initial sync skipped: the container is {status.describe()}")
+            return
+        raise _UpdateFailed(f"initial sync failed: {sync.fall_back}")
+
+    # ---- following a deployed service --------------------------------------------------------
+
+    def _post_status(self, name: str, status: ServiceStatus) -> None:
+        value, message = runtime_of(status)
+        self._post(
+            RuntimeChanged(
+                name=name,
+                status=value,
+                state=status.describe(),
+                message=message,
+                at=time.time(),
+                container_id=status.container_id,
+                exit_code=status.exit_code,
+            )
+        )
+
+    def _poke(self, name: str) -> None:
+        poke = self._pokes.get(name)
+        if poke is not None:
+            poke.set()
+
+    def _follow(self, name: str, project: ComposeProject, service: str, client: Any) -> None:
+        """Start following the service's logs and status (once per resource)."""
+        if name in self._followers:
+            self._poke(name)
+            return
+        poke = self._pokes[name] = asyncio.Event()
+        poke.set()
+        on_line = self._log(name, "runtime")
+        logs = asyncio.create_task(
+            project.follow_logs(service, on_line, client=client, since=time.time() - 1),
+            name=f"compose-logs:{name}",
+        )
+        status = asyncio.create_task(
+            self._status_loop(name, project, service, client, poke),
+            name=f"compose-status:{name}",
+        )
+        self._followers[name] = [logs, status]
+
+    async def _status_loop(
+        self, name: str, project: ComposeProject, service: str, client: Any, poke: asyncio.Event
+    ) -> None:
+        while True:
+            await poke.wait()
+            poke.clear()
+            try:
+                status = await project.status_async(service, client)
+            except Exception as e:  # Docker went away: say so, wait for the next event
+                self._post(
+                    RuntimeChanged(
+                        name=name,
+                        status="error",
+                        state="unknown",
+                        message=f"cannot read the container's status: {e}",
+                        at=time.time(),
+                    )
+                )
+                continue
+            self._post_status(name, status)
+
+    def _watch_project(self, project: ComposeProject, client: Any) -> None:
+        """Follow ``project``'s Docker events (one watcher per project)."""
+        task = self._event_watchers.get(project.name)
+        if task is not None and not task.done():
+            return
+        self._event_watchers[project.name] = asyncio.create_task(
+            self._events_loop(project.name, client), name=f"compose-events:{project.name}"
+        )
+
+    async def _events_loop(self, project: str, client: Any) -> None:
+        from tilt.docker.events import watch_events
+
+        def on_event(ev: ContainerEvent) -> None:
+            name = self._services.get((ev.project, ev.service))
+            if name is None:
+                return
+            # A replaced container stopping during a recreate is no news.
+            if ev.container_id in self._retired:
+                return
+            self._post(ContainerEventReceived(name=name, event=ev, at=time.time()))
+            self._poke(name)
+
+        while True:
+            with contextlib.suppress(Exception):
+                await watch_events(client, project, on_event)
+            await asyncio.sleep(EVENTS_RETRY_S)
+
+    def _finish(
+        self,
+        name: str,
+        update_id: int,
+        *,
+        ok: bool,
+        error: str = "",
+        cancelled: bool = False,
+    ) -> None:
+        self._post(
+            UpdateFinished(
+                name=name,
+                update_id=update_id,
+                at=time.time(),
+                ok=ok,
+                error=error,
+                cancelled=cancelled,
+            )
+        )

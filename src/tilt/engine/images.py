@@ -1,0 +1,284 @@
+"""Image builds as the engine schedules them: what a change rebuilds, in what order, how many.
+
+`ImageBuilds` is the engine's one view of the Tiltfile's image targets:
+
+- one watch matcher per image (`tilt.watch.matcher.TargetMatcher` from
+  ``ImageTarget.watch`` plus ``.tiltignore``/``watch_settings``), the same
+  answer the file watcher uses, and per deploying resource the union of the
+  matchers of the images it deploys (`resource_matcher`), so a resource turns
+  dirty exactly when one of its images' matchers accepts a change;
+- `to_build`: the images an update must build: the images whose matcher
+  accepts a changed file, then every image built ``FROM`` one of them, plus
+  images never built in this session; everything for a full update (a first
+  update or a trigger), in which case unchanged docker_builds are found by
+  their content tag and skipped by `tilt.docker.build.ImageBuilder`;
+- `build`: base images first, independent images in parallel, at most
+  ``max_parallel_updates`` builds at once across every resource, and one build
+  of an image at a time (two resources sharing an image wait for each other;
+  the second finds the content tag and skips). Only images some resource
+  deploys are ever built: the engine asks for a resource's images only.
+
+The last successful build of each image is kept (`deploy_ref`) and survives a
+Tiltfile reload when the image target did not change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tilt.model import ImageTarget, Resource, Settings
+
+if TYPE_CHECKING:
+    from tilt.docker.build import BuildResult, ImageBuilder
+    from tilt.process import ProcessSupervisor
+    from tilt.watch.matcher import TargetMatcher
+
+__all__ = ["BuildRecord", "ImageBuildFailedError", "ImageBuilds", "UnionMatcher"]
+
+
+class UnionMatcher:
+    """A path counts when any of the matchers accepts it (a resource's images)."""
+
+    def __init__(self, matchers: Sequence[TargetMatcher]) -> None:
+        self.matchers = tuple(matchers)
+
+    def matches(self, path: str) -> bool:
+        """Whether one of the matchers accepts ``path``."""
+        return any(m.matches(path) for m in self.matchers)
+
+    def prunes_dir(self, dirpath: str) -> bool:
+        """Whether no matcher can accept anything below ``dirpath``."""
+        return all(m.prunes_dir(dirpath) for m in self.matchers)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildRecord:
+    """One finished image build, kept for `tilt get` and tests.
+
+    Attributes:
+        image_ref: The image target's ref.
+        ref: The ref built (or found: ``skipped``).
+        skipped: The content tag already existed; nothing was built.
+        resource: The resource whose update asked for it.
+        duration_s: Wall time of the build.
+    """
+
+    image_ref: str
+    ref: str
+    skipped: bool
+    resource: str
+    duration_s: float
+
+
+class ImageBuildFailedError(Exception):
+    """An image of a resource did not build; ``str()`` is the message for its status."""
+
+
+class ImageBuilds:
+    """The engine's image targets, their matchers, and their builds.
+
+    Args:
+        supervisor: Runs custom_build commands and ``docker buildx``.
+    """
+
+    def __init__(self, *, supervisor: ProcessSupervisor) -> None:
+        self._supervisor = supervisor
+        self._builder: ImageBuilder | None = None
+        self._settings = Settings()
+        self._images: dict[str, ImageTarget] = {}
+        self._matchers: dict[str, TargetMatcher] = {}
+        self._built: dict[str, BuildResult] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._sem: asyncio.Semaphore | None = None
+        self._sem_size = 0
+        self.history: list[BuildRecord] = []
+
+    # ---- the graph -------------------------------------------------------------------------
+
+    def set_graph(self, images: Sequence[ImageTarget], settings: Settings) -> None:
+        """Take the image targets of a (re)loaded Tiltfile.
+
+        Builds of images whose target is unchanged stay valid; matchers are
+        rebuilt (``.tiltignore`` or ``watch_settings`` may have changed).
+        """
+        new = {i.ref: i for i in images}
+        for ref in list(self._built):
+            if self._images.get(ref) != new.get(ref):
+                del self._built[ref]
+        self._images = new
+        self._settings = settings
+        self._matchers = {}
+        if self._builder is not None:
+            self._builder.settings = settings
+
+    def image(self, ref: str) -> ImageTarget | None:
+        """The image target declared as ``ref`` (None when there is none)."""
+        return self._images.get(ref)
+
+    def images_of(self, spec: Resource) -> list[ImageTarget]:
+        """The images ``spec`` deploys, base images first."""
+        return [self._images[r] for r in spec.image_refs if r in self._images]
+
+    def watch_matcher(self, ref: str) -> TargetMatcher:
+        """The (cached) watch matcher of image ``ref``: its context rules and the global ones."""
+        m = self._matchers.get(ref)
+        if m is None:
+            from tilt.watch.matcher import TargetMatcher
+
+            m = TargetMatcher.from_spec(
+                self._images[ref].watch, extra_ignores=self._settings.watch_ignores
+            )
+            self._matchers[ref] = m
+        return m
+
+    def resource_matcher(self, spec: Resource) -> UnionMatcher | None:
+        """The union of the watch matchers of ``spec``'s images (None: it builds none)."""
+        images = self.images_of(spec)
+        if not images:
+            return None
+        return UnionMatcher([self.watch_matcher(i.ref) for i in images])
+
+    def watch_roots(self, spec: Resource) -> set[str]:
+        """The paths ``spec``'s images watch."""
+        return {p for i in self.images_of(spec) for p in i.watch.paths}
+
+    # ---- what to build ---------------------------------------------------------------------
+
+    def affected(self, spec: Resource, files: Sequence[str]) -> list[ImageTarget]:
+        """The images of ``spec`` that ``files`` rebuild (matcher hits, then images FROM them)."""
+        from tilt.docker.build import affected_images
+
+        return affected_images(self.images_of(spec), files, lambda img: self.watch_matcher(img.ref))
+
+    def to_build(self, spec: Resource, files: Sequence[str], *, full: bool) -> list[ImageTarget]:
+        """The images an update of ``spec`` builds, in build order.
+
+        Args:
+            spec: The resource.
+            files: The changed files of this update.
+            full: Build every image (content tags skip the unchanged ones).
+        """
+        images = self.images_of(spec)
+        if full:
+            return images
+        chosen = {i.ref for i in self.affected(spec, files)}
+        chosen |= {i.ref for i in images if i.ref not in self._built}
+        # An image built FROM a rebuilt one must be rebuilt too.
+        grew = True
+        while grew:
+            grew = False
+            for i in images:
+                if i.ref not in chosen and any(d in chosen for d in i.image_deps):
+                    chosen.add(i.ref)
+                    grew = True
+        return [i for i in images if i.ref in chosen]
+
+    def deploy_ref(self, ref: str) -> str | None:
+        """The ref to deploy for image ``ref``: its last successful build (None: never built)."""
+        built = self._built.get(ref)
+        return built.deploy_ref if built is not None else None
+
+    # ---- building --------------------------------------------------------------------------
+
+    def _get_builder(self) -> ImageBuilder:
+        if self._builder is None:
+            from tilt.docker.build import ImageBuilder
+
+            self._builder = ImageBuilder(settings=self._settings, supervisor=self._supervisor)
+        return self._builder
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        size = max(1, self._settings.max_parallel_updates)
+        if self._sem is None or self._sem_size != size:
+            self._sem = asyncio.Semaphore(size)
+            self._sem_size = size
+        return self._sem
+
+    async def build(
+        self,
+        images: Sequence[ImageTarget],
+        *,
+        resource: str,
+        on_output: Callable[[str], None],
+        cancel: asyncio.Event | None = None,
+    ) -> dict[str, BuildResult]:
+        """Build ``images`` (base images first, independent ones in parallel).
+
+        Args:
+            images: From `to_build`.
+            resource: The resource asking (for `history`).
+            on_output: Gets every line of build output; with several images
+                each line is prefixed with its image's name.
+            cancel: Set it to abort the builds.
+
+        Returns:
+            Per image ref, what was built.
+
+        Raises:
+            ImageBuildFailedError: a build failed (the message names the image,
+                the failing step and its output).
+            DockerUnavailableError: the engine cannot be reached.
+            BuildCancelledError: ``cancel`` was set.
+        """
+        from tilt.docker.build import BuildCancelledError, DependencyFailedError, build_all
+        from tilt.docker.client import DockerUnavailableError
+
+        builder = self._get_builder()
+        sem = self._semaphore()
+        several = len(images) > 1
+
+        def out_for(img: ImageTarget) -> Callable[[str], None]:
+            if not several:
+                return on_output
+            prefix = f"[{img.ref}] "
+            return lambda line: on_output(prefix + line)
+
+        async def one(img: ImageTarget, base_refs: Mapping[str, str]) -> BuildResult:
+            lock = self._locks.setdefault(img.ref, asyncio.Lock())
+            async with lock, sem:
+                result = await builder.build(
+                    img,
+                    on_output=out_for(img),
+                    cancel=cancel,
+                    base_refs=base_refs,
+                )
+            self._built[img.ref] = result
+            self.history.append(
+                BuildRecord(
+                    image_ref=img.ref,
+                    ref=result.ref,
+                    skipped=result.skipped,
+                    resource=resource,
+                    duration_s=result.duration_s,
+                )
+            )
+            return result
+
+        known = {ref: b.ref for ref, b in self._built.items()}
+        results = await build_all(images, one, max_parallel=self._sem_size or 1, built_refs=known)
+        done: dict[str, BuildResult] = {}
+        failures: list[BaseException] = []
+        for ref, res in results.items():
+            if isinstance(res, BaseException):
+                failures.append(res)
+            else:
+                done[ref] = res
+        if failures:
+            # The root cause first: an image skipped because its base failed says less.
+            failures.sort(key=lambda e: isinstance(e, DependencyFailedError))
+            first = failures[0]
+            if isinstance(first, DockerUnavailableError | BuildCancelledError):
+                raise first
+            raise ImageBuildFailedError(str(first)) from first
+        return done
+
+
+def short_path(path: str, base: str) -> str:
+    """``path`` relative to ``base`` when it lies below it (for log lines)."""
+    if base and path.startswith(base + os.sep):
+        return os.path.relpath(path, base)
+    return path
