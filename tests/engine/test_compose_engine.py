@@ -373,3 +373,45 @@ docker_compose('compose.yaml', project_name='{proj.name}')
         assert app["runtime"]["live_updated"] is False
 
     drive(eng, body)
+
+
+def test_build_failure_marks_the_resource_failed_and_the_next_change_retries(proj: Proj) -> None:
+    port = free_port()
+    proj.busybox("web")
+    broken = WEB_DOCKERFILE.replace(
+        "COPY public /www\n",
+        'COPY public /www\nRUN ["/bin/sh", "-c", "echo missing-dep >&2; exit 7"]\n',
+    )
+    proj.write(
+        {
+            "Tiltfile": f"""
+docker_build('{proj.image}', 'web')
+docker_compose('compose.yaml', project_name='{proj.name}')
+""",
+            "web/Dockerfile": broken,
+            "web/public/index.html": "v1\n",
+            "compose.yaml": (
+                f"services:\n  web:\n    image: {proj.image}\n"
+                f'    ports: ["127.0.0.1:{port}:8080"]\n'
+            ),
+        }
+    )
+    eng = Engine(str(proj.root / "Tiltfile"), logs=LogStore())
+
+    async def body(eng: Engine) -> None:
+        await until(lambda: res(eng, "web")["update"]["status"] == "error", "build failed", 60)
+        web = res(eng, "web")
+        assert web["status"] == "error"
+        # The failing step and its output are shown.
+        build_log = log_text(eng, "web", "build") + "\n" + web["update"]["error"]
+        assert "exit 7" in build_log
+        assert "missing-dep" in build_log
+        assert not proj.client.containers.list(filters={"name": proj.name}, all=True)
+        # Fixing the Dockerfile is a change the image's matcher accepts: it retries.
+        (proj.root / "web/Dockerfile").write_text(WEB_DOCKERFILE)
+        await until(lambda: res(eng, "web")["runtime"]["state"] == "running", "running", 60)
+        assert res(eng, "web")["update"]["status"] == "ok"
+        assert res(eng, "web")["update"]["count"] == 2
+        await until(lambda: http_get(f"http://127.0.0.1:{port}/") == "v1\n", "served")
+
+    drive(eng, body)
