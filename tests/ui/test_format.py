@@ -64,7 +64,11 @@ def test_age(seconds: float, text: str) -> None:
         ),
         ({"enabled": False}, {"update": "disabled"}),
         ({"kind": "docker_compose"}, {"kind": "compose"}),
-        ({"links": [("http://x:1/", "app"), ("http://y/", "")]}, {"links": "app, http://y/"}),
+        ({"links": [("http://x:1/", "app"), ("http://y/", "")]}, {"links": "app, y"}),
+        (
+            {"links": [("http://localhost:8081/", ""), ("https://h:2/p", "")]},
+            {"links": "localhost:8081, h:2/p"},
+        ),
     ],
 )
 def test_resource_row(fields: dict[str, Any], cells: dict[str, Any]) -> None:

@@ -117,8 +117,20 @@ def _one_line(text: str) -> str:
     return ""
 
 
+def _short_url(url: str) -> str:
+    """``http://localhost:8081/`` -> ``localhost:8081``: the column is narrow."""
+    for scheme in ("http://", "https://"):
+        if url.startswith(scheme):
+            url = url[len(scheme) :]
+            break
+    return url.rstrip("/")
+
+
 def _links(res: dict[str, Any]) -> str:
-    out = [str(link.get("name") or link.get("url", "")) for link in res.get("links") or ()]
+    out = [
+        str(link.get("name") or _short_url(str(link.get("url", ""))))
+        for link in res.get("links") or ()
+    ]
     for pf in res.get("port_forwards") or ():
         local = pf.get("local_port")
         remote = pf.get("container_port") or local
