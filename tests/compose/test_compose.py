@@ -233,8 +233,10 @@ def test_status_and_events_for_exit_restart_unhealthy_and_oom(
         hog = (
             await wait_for(project, "hog", docker_client, lambda s: s.state is ServiceState.EXITED)
         )[-1]
-        assert hog.oom_killed and hog.exit_code == 137
-        assert hog.describe() == "exited (code 137, OOM-killed)"
+        assert hog.exit_code == 137
+        # Docker sets State.OOMKilled from the cgroup's OOM notification, which can lose the
+        # race with the exit on a loaded machine; its `oom` event is the other witness.
+        assert hog.describe() in ("exited (code 137, OOM-killed)", "exited (code 137)")
 
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not all(k.newest_problem() for k in keepers.values()):
@@ -252,7 +254,7 @@ def test_status_and_events_for_exit_restart_unhealthy_and_oom(
             )
         )
         assert keepers["sick"].newest_problem() == "Unhealthy: healthcheck failing: unhealthy"
-        assert keepers["hog"].newest_problem().startswith("OOMKilled: ")
+        assert hog.oom_killed or keepers["hog"].newest_problem().startswith("OOMKilled: ")
         reasons = {(e.reason, e.object) for k in keepers.values() for e in k.events}
         names = {svc: f"container {project_name}-{svc}-1" for svc in keepers}
         assert ("Died", names["flaky"]) in reasons
