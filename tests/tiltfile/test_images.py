@@ -667,7 +667,7 @@ def test_live_update_paths_outside_watched(  # type: ignore[no-untyped-def]
     tiltfile_error, tmp_path, tiltfile_text: str, message: str
 ) -> None:
     msg = tiltfile_error(tiltfile_text, files=DOCKERFILE)
-    assert msg.startswith(f"Error: Tiltfile:2: {message.replace('@', str(tmp_path))}"), msg
+    assert msg.startswith(f"Error: Tiltfile:2:1: {message.replace('@', str(tmp_path))}"), msg
 
 
 def test_unused_live_update_step_is_an_error(tiltfile_error) -> None:  # type: ignore[no-untyped-def]
@@ -836,7 +836,7 @@ def test_custom_build_depending_on_itself_is_a_cycle(tiltfile_error) -> None:  #
 def test_unknown_image_dep(tiltfile_error) -> None:  # type: ignore[no-untyped-def]
     msg = tiltfile_error("x = 1\ncustom_build('tool', 'make', [], image_deps=['nope'])\n")
     assert msg.startswith(
-        'Error: Tiltfile:2: custom_build: image_deps names "nope", which no docker_build '
+        'Error: Tiltfile:2:1: custom_build: image_deps names "nope", which no docker_build '
         "or custom_build declares"
     ), msg
 

@@ -95,3 +95,16 @@ def test_error_in_a_builtin_call_names_the_calls_column(tiltfile_error) -> None:
         "2 |     x = docker_build('img', 'nope')",
         "  |         ^",
     ]
+
+
+def test_error_found_after_evaluation_names_the_calls_column(tiltfile_error) -> None:  # type: ignore[no-untyped-def]
+    deployment = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n"
+        "    spec:\n      containers:\n      - name: c\n        image: x\n"
+    )
+    msg = tiltfile_error(
+        "k8s_yaml('app.yaml')\nif True:\n    k8s_resource('wbe', port_forwards=8000)\n",
+        files={"app.yaml": deployment},
+    )
+    assert msg.splitlines()[0].startswith("Error: Tiltfile:3:5: k8s_resource: ")
+    assert msg.splitlines()[3] == "  |     ^"

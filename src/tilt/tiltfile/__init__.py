@@ -60,4 +60,21 @@ def load_tiltfile(
     try:
         return assemble(state)
     except TiltfileError as e:
-        raise TiltfileLoadError(e.message, e.location) from None
+        raise TiltfileLoadError(e.message, e.location, _column_of(e)) from None
+
+
+def _column_of(e: TiltfileError) -> int:
+    """For an error found after evaluation, the column of the call it names (0 if unknown).
+
+    Such messages start with the builtin's name (``k8s_resource: ...``); the call is
+    found on the line the declaration was made.
+    """
+    from tilt.tiltfile._context import BUILTINS
+    from tilt.tiltfile._loader import call_column
+
+    if e.location is None:
+        return 0
+    name = e.message.split(":", 1)[0].split("(", 1)[0].strip()
+    if name not in BUILTINS:
+        return 0
+    return call_column(os.path.abspath(e.location.file), e.location.line, name.rsplit(".", 1)[-1])

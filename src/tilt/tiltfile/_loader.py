@@ -20,7 +20,7 @@ import starlark as sl
 from tilt.model import SourceLocation
 from tilt.tiltfile._context import BUILTINS, CONSTANTS, Builtin, Ctx, LoadState, TiltfileError
 
-__all__ = ["TiltfileLoadError", "current_run", "display_path", "evaluate"]
+__all__ = ["TiltfileLoadError", "call_column", "current_run", "display_path", "evaluate"]
 
 PRELUDE = "<tilt prelude>"
 EXTENSIONS_ENV = "TILT_EXTENSIONS_DIR"
@@ -101,7 +101,7 @@ def _failing_builtin(text: str) -> str:
     return ""
 
 
-def _call_column(path: str, line: int, name: str) -> int:
+def call_column(path: str, line: int, name: str) -> int:
     """Where ``name(`` starts on ``line`` of ``path`` (1-based; 0 when not found)."""
     if not name:
         return 0
@@ -161,7 +161,7 @@ def _convert_error(err: sl.StarlarkError, state: _Run) -> TiltfileLoadError:
             loc = None
         if loc is not None:
             real = state.real_path.get(loc.file, loc.file)
-            col = _call_column(real, loc.line, builtin_name)
+            col = call_column(real, loc.line, builtin_name)
     if loc is not None:
         loc = SourceLocation(file=state.real_path.get(loc.file, loc.file), line=loc.line)
         loc = SourceLocation(file=display_path(loc.file), line=loc.line)
