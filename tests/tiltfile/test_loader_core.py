@@ -108,3 +108,14 @@ def test_error_found_after_evaluation_names_the_calls_column(tiltfile_error) -> 
     )
     assert msg.splitlines()[0].startswith("Error: Tiltfile:3:5: k8s_resource: ")
     assert msg.splitlines()[3] == "  |     ^"
+
+
+def test_bracket_never_closed_points_at_the_bracket(tiltfile_error) -> None:  # type: ignore[no-untyped-def]
+    # The interpreter reports this at 1:1; the loader finds the bracket.
+    msg = tiltfile_error("x = 1\nlocal_resource('a',\n  cmd='make'\n")
+    assert msg.splitlines() == [
+        "Error: Tiltfile:2:15: Parse error: '(' was never closed",
+        "  |",
+        "2 | local_resource('a',",
+        "  |               ^",
+    ]

@@ -168,6 +168,27 @@ def _convert_error(err: sl.StarlarkError, state: _Run) -> TiltfileLoadError:
     return TiltfileLoadError(message, loc, col)
 
 
+def _better_parse_error(err: TiltfileLoadError, src: str) -> TiltfileLoadError:
+    """Point an unclosed bracket at the bracket.
+
+    The interpreter reports a bracket left open until the end of the file at 1:1 ("unexpected
+    new line"). Starlark's syntax is close enough to Python's that Python's parser finds the
+    bracket that was never closed.
+    """
+    loc = err.location
+    if loc is None or (loc.line, err.column) != (1, 1) or "unexpected new line" not in err.message:
+        return err
+    try:
+        compile(src, loc.file, "exec", dont_inherit=True)
+    except SyntaxError as py:
+        if py.lineno and "never closed" in py.msg:
+            where = SourceLocation(file=loc.file, line=py.lineno)
+            return TiltfileLoadError(f"Parse error: {py.msg}", where, py.offset or 0)
+    except (ValueError, OverflowError):
+        pass
+    return err
+
+
 def _wrap_result(v: object) -> object:
     if isinstance(v, _PLAIN):
         return v
@@ -338,7 +359,7 @@ class _Run:
                 raise _convert_error(e, self) from None
             frozen = mod.freeze()
         except sl.StarlarkError as e:  # a parse error
-            raise _convert_error(e, self) from None
+            raise _better_parse_error(_convert_error(e, self), src) from None
         finally:
             self.loading.pop()
         self.cache[path] = frozen
