@@ -32,9 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,8 +43,8 @@ from tilt.engine.events import (
     Event,
     RuntimeChanged,
     Tick,
-    UpdateFinished,
 )
+from tilt.engine.runner import Runner
 
 if TYPE_CHECKING:
     from tilt.docker.compose import ComposeProject, ServiceStatus
@@ -114,7 +113,7 @@ def runtime_of(status: ServiceStatus) -> tuple[str, str]:
     return "pending", text
 
 
-class ComposeRunner:
+class ComposeRunner(Runner):
     """Updates and follows DOCKER_COMPOSE resources.
 
     Args:
@@ -135,12 +134,8 @@ class ComposeRunner:
         images: ImageBuilds,
         base_dir: str,
     ) -> None:
-        self._sup = supervisor
-        self._logs = logs
-        self._post = post
+        super().__init__(supervisor=supervisor, logs=logs, post=post, base_dir=base_dir)
         self._images = images
-        self._base_dir = base_dir
-        self._updates: dict[str, asyncio.Task[None]] = {}
         self._chores: set[asyncio.Task[None]] = set()
         self._followers: dict[str, list[asyncio.Task[None]]] = {}
         self._event_watchers: dict[str, asyncio.Task[None]] = {}
@@ -156,26 +151,16 @@ class ComposeRunner:
 
     def start_update(self, spec: Resource, req: ComposeUpdate) -> None:
         """Update ``spec`` in the background; posts `UpdateFinished` when done."""
-        task = asyncio.create_task(self._update(spec, req), name=f"compose-update:{spec.name}")
-        self._updates[spec.name] = task
-        task.add_done_callback(functools.partial(self._forget, spec.name))
+        self._start(
+            self._updates,
+            spec.name,
+            self._update(spec, req),
+            task_name=f"compose-update:{spec.name}",
+        )
 
-    def _forget(self, name: str, task: asyncio.Task[None]) -> None:
-        if self._updates.get(name) is task:
-            del self._updates[name]
-        self._post(Tick(at=time.time()))
-
-    def cancel_update(self, name: str) -> bool:
-        """Cancel ``name``'s running update; False if none runs."""
-        task = self._updates.get(name)
-        if task is None or task.done():
-            return False
-        task.cancel()
-        return True
-
-    def busy(self) -> bool:
-        """Whether an update or a removal is still running."""
-        return any(not t.done() for t in (*self._updates.values(), *self._chores))
+    def _other_tasks(self) -> Iterable[asyncio.Task[None]]:
+        # A removal of a disabled resource's container.
+        return self._chores
 
     def stop(self, spec: Resource | None, name: str, *, remove: bool) -> None:
         """Stop following ``name``; with ``remove``, stop and remove its container (disable)."""
@@ -212,14 +197,6 @@ class ComposeRunner:
         self._event_watchers.clear()
 
     # ---- helpers -----------------------------------------------------------------------------
-
-    def _log(self, name: str, span: str) -> Callable[[str], None]:
-        logs = self._logs
-
-        def log(text: str) -> None:
-            logs.append(name, text, span=span)
-
-        return log
 
     async def _project(self, target: ComposeTarget) -> ComposeProject:
         from tilt.docker.compose import ComposeProject, compose_command
@@ -543,23 +520,3 @@ class ComposeRunner:
             with contextlib.suppress(Exception):
                 await watch_events(client, project, on_event)
             await asyncio.sleep(EVENTS_RETRY_S)
-
-    def _finish(
-        self,
-        name: str,
-        update_id: int,
-        *,
-        ok: bool,
-        error: str = "",
-        cancelled: bool = False,
-    ) -> None:
-        self._post(
-            UpdateFinished(
-                name=name,
-                update_id=update_id,
-                at=time.time(),
-                ok=ok,
-                error=error,
-                cancelled=cancelled,
-            )
-        )

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from tilt.engine.events import (
@@ -21,9 +20,8 @@ from tilt.engine.events import (
     ProbeChanged,
     ServeExited,
     ServeStarted,
-    Tick,
-    UpdateFinished,
 )
+from tilt.engine.runner import Runner
 from tilt.model import Cmd, Resource
 
 if TYPE_CHECKING:
@@ -63,7 +61,7 @@ def _start_error(cmd: Cmd, err: OSError) -> str:
     return f'could not start "{prog}": {err.strerror or err}'
 
 
-class LocalRunner:
+class LocalRunner(Runner):
     """Starts and stops the processes of local resources.
 
     Args:
@@ -81,11 +79,7 @@ class LocalRunner:
         post: Callable[[Event], None],
         base_dir: str,
     ) -> None:
-        self._sup = supervisor
-        self._logs = logs
-        self._post = post
-        self._base_dir = base_dir
-        self._updates: dict[str, asyncio.Task[None]] = {}
+        super().__init__(supervisor=supervisor, logs=logs, post=post, base_dir=base_dir)
         self._serves: dict[str, asyncio.Task[None]] = {}
         self._serve_procs: dict[str, ManagedProcess] = {}
 
@@ -93,44 +87,25 @@ class LocalRunner:
 
     def start_update(self, spec: Resource, update_id: int, reason: str) -> None:
         """Run ``spec``'s cmd in the background; posts `UpdateFinished` when done."""
-        task = asyncio.create_task(
-            self._update(spec, update_id, reason), name=f"update:{spec.name}"
+        self._start(
+            self._updates,
+            spec.name,
+            self._update(spec, update_id, reason),
+            task_name=f"update:{spec.name}",
         )
-        self._updates[spec.name] = task
-        task.add_done_callback(functools.partial(self._forget, self._updates, spec.name))
 
-    def _forget(
-        self, tasks: dict[str, asyncio.Task[None]], name: str, task: asyncio.Task[None]
-    ) -> None:
-        if tasks.get(name) is task:
-            del tasks[name]
-        # Wake the engine: a shutdown waits until no task is left.
-        self._post(Tick(at=time.time()))
-
-    def cancel_update(self, name: str) -> bool:
-        """Stop ``name``'s running update (its process group); False if none runs."""
-        task = self._updates.get(name)
-        if task is None or task.done():
-            return False
-        task.cancel()
-        return True
-
-    def busy(self) -> bool:
-        """Whether any update or serve process is still being run or stopped."""
-        return any(not t.done() for t in (*self._updates.values(), *self._serves.values()))
+    def _other_tasks(self) -> Iterable[asyncio.Task[None]]:
+        # A serve process being run or stopped.
+        return self._serves.values()
 
     async def _update(self, spec: Resource, update_id: int, reason: str) -> None:
         name = spec.name
         local = spec.local
-        logs = self._logs
-
-        def build_log(text: str) -> None:
-            logs.append(name, text, span="build")
-
+        build_log = self._log(name, "build")
         build_log("")
         build_log(reason)
         if local is None or local.cmd is None:
-            self._post(UpdateFinished(name=name, update_id=update_id, at=time.time(), ok=True))
+            self._finish(name, update_id, ok=True)
             return
         cmd = local.cmd
         build_log(f"Running cmd: {cmd.display}")
@@ -163,36 +138,17 @@ class LocalRunner:
         build_log(f"ERROR: {msg}")
         self._finish(name, update_id, ok=False, error=msg, exit_code=status.returncode)
 
-    def _finish(
-        self,
-        name: str,
-        update_id: int,
-        *,
-        ok: bool,
-        error: str = "",
-        exit_code: int | None = None,
-        cancelled: bool = False,
-    ) -> None:
-        self._post(
-            UpdateFinished(
-                name=name,
-                update_id=update_id,
-                at=time.time(),
-                ok=ok,
-                error=error,
-                exit_code=exit_code,
-                cancelled=cancelled,
-            )
-        )
-
     # ---- serve_cmd -------------------------------------------------------------------------
 
     def start_serve(self, spec: Resource, serve_id: int) -> None:
         """(Re)start ``spec``'s serve_cmd as run ``serve_id``, stopping the previous run first."""
         previous = self._serves.get(spec.name)
-        task = asyncio.create_task(self._serve(spec, serve_id, previous), name=f"serve:{spec.name}")
-        self._serves[spec.name] = task
-        task.add_done_callback(functools.partial(self._forget, self._serves, spec.name))
+        self._start(
+            self._serves,
+            spec.name,
+            self._serve(spec, serve_id, previous),
+            task_name=f"serve:{spec.name}",
+        )
 
     def stop_serve(self, name: str) -> None:
         """Stop ``name``'s serve_cmd (posts `ServeExited` with ``stopped_by_us``)."""
@@ -214,14 +170,9 @@ class LocalRunner:
         local = spec.local
         assert local is not None and local.serve_cmd is not None
         cmd = local.serve_cmd
-        logs = self._logs
+        run_log = self._log(name, "runtime")
 
-        def run_log(text: str) -> None:
-            logs.append(name, text, span="runtime")
-
-        try:
-            await self._stop_previous(previous)
-        except asyncio.CancelledError:
+        def stopped_before_start() -> None:
             self._post(
                 ServeExited(
                     name=name,
@@ -231,6 +182,11 @@ class LocalRunner:
                     stopped_by_us=True,
                 )
             )
+
+        try:
+            await self._stop_previous(previous)
+        except asyncio.CancelledError:
+            stopped_before_start()
             return
         cwd = local.serve_dir or self._base_dir
         run_log(f"Running serve cmd: {cmd.display}")
@@ -239,15 +195,7 @@ class LocalRunner:
                 cmd.argv, cwd=cwd, env=dict(local.serve_env), on_output=run_log, on_system=run_log
             )
         except asyncio.CancelledError:
-            self._post(
-                ServeExited(
-                    name=name,
-                    serve_id=serve_id,
-                    at=time.time(),
-                    returncode=None,
-                    stopped_by_us=True,
-                )
-            )
+            stopped_before_start()
             return
         except OSError as e:
             msg = _start_error(cmd, e)
