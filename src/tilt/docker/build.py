@@ -67,6 +67,7 @@ __all__ = [
     "build_order",
     "buildkit_features",
     "buildx_available",
+    "push_to_registry",
 ]
 
 #: Receives one line of build output (no trailing newline), on the event loop.
@@ -584,23 +585,48 @@ class ImageBuilder:
         on_output: OnOutput,
         cancel: asyncio.Event | None,
     ) -> str:
-        from tilt.docker.tags import registry_repository, registry_tag, split_ref
+        from tilt.docker.tags import split_ref
 
         for extra in image.extra_tags:
             repo, extra_tag = split_ref(extra)
             await asyncio.to_thread(client.api.tag, image_id, repo, extra_tag or "latest")
             on_output(f"Tagged {repo}:{extra_tag or 'latest'}")
-        repo = registry_repository(image.ref, self.settings)
-        if not repo:
-            return ""
-        return await push_image(
-            image.ref,
-            image_id,
-            repo,
-            registry_tag(image.ref, tag, self.settings),
-            on_output=on_output,
-            cancel=cancel,
+        return await push_to_registry(
+            image, image_id, tag, self.settings, on_output=on_output, cancel=cancel
         )
+
+
+async def push_to_registry(
+    image: ImageTarget,
+    image_id: str,
+    tag: str,
+    settings: Settings,
+    *,
+    on_output: OnOutput,
+    cancel: asyncio.Event | None = None,
+) -> str:
+    """Push ``image_id`` (tagged ``tag``) to ``settings``' ``default_registry``.
+
+    Returns:
+        The pushed ``repo:tag``, or ``""`` when no registry is set (nothing pushed).
+
+    Raises:
+        BuildError: the push failed (step ``push repo:tag``).
+        BuildCancelledError: ``cancel`` was set.
+    """
+    from tilt.docker.tags import registry_repository, registry_tag
+
+    repo = registry_repository(image.ref, settings)
+    if not repo:
+        return ""
+    return await push_image(
+        image.ref,
+        image_id,
+        repo,
+        registry_tag(image.ref, tag, settings),
+        on_output=on_output,
+        cancel=cancel,
+    )
 
 
 async def push_image(

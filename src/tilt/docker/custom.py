@@ -34,7 +34,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from tilt.docker.build import BuildError, BuildResult, OnOutput, _wait_process, push_image
+from tilt.docker.build import BuildError, BuildResult, OnOutput, _wait_process, push_to_registry
 
 if TYPE_CHECKING:
     from tilt.model import ImageTarget, Settings
@@ -103,13 +103,7 @@ async def run_custom_build(
         BuildCancelledError: ``cancel`` was set.
     """
     from tilt.docker.client import get_client
-    from tilt.docker.tags import (
-        digest_tag,
-        registry_repository,
-        registry_tag,
-        repository,
-        with_tag,
-    )
+    from tilt.docker.tags import digest_tag, repository, with_tag
     from tilt.process import CommandNotFoundError
 
     assert image.command is not None, "custom_build without a command"
@@ -178,15 +172,9 @@ async def run_custom_build(
         ref = with_tag(image.ref, tag)
         await asyncio.to_thread(client.api.tag, image_id, repository(image.ref), tag)
     pushed = ""
-    repo = registry_repository(image.ref, settings)
-    if repo and not image.disable_push:
-        pushed = await push_image(
-            image.ref,
-            image_id,
-            repo,
-            registry_tag(image.ref, tag, settings),
-            on_output=on_output,
-            cancel=cancel,
+    if not image.disable_push:
+        pushed = await push_to_registry(
+            image, image_id, tag, settings, on_output=on_output, cancel=cancel
         )
     return BuildResult(
         image_ref=image.ref,
