@@ -254,7 +254,18 @@ def test_status_and_events_for_exit_restart_unhealthy_and_oom(
             )
         )
         assert keepers["sick"].newest_problem() == "Unhealthy: healthcheck failing: unhealthy"
-        assert hog.oom_killed or keepers["hog"].newest_problem().startswith("OOMKilled: ")
+        # What we show agrees with Docker: when Docker saw the OOM kill (State.OOMKilled or its
+        # `oom` event), so do the status line and the events. (On a loaded cgroup-v1 host
+        # Docker itself sometimes loses the kernel's OOM notification; the translation of
+        # both event orders is covered without Docker in tests/compose/test_events.py.)
+        final = await project.status_async("hog", docker_client)
+        saw_oom_event = any(e.reason == "OOMKilled" for e in keepers["hog"].events)
+        if final.oom_killed:
+            assert final.describe() == "exited (code 137, OOM-killed)"
+        if final.oom_killed or saw_oom_event:
+            assert keepers["hog"].newest_problem().startswith("OOMKilled: ")
+        else:
+            assert keepers["hog"].newest_problem() == "Died: exited with code 137"
         reasons = {(e.reason, e.object) for k in keepers.values() for e in k.events}
         names = {svc: f"container {project_name}-{svc}-1" for svc in keepers}
         assert ("Died", names["flaky"]) in reasons
