@@ -81,7 +81,6 @@ class LocalRunner(Runner):
     ) -> None:
         super().__init__(supervisor=supervisor, logs=logs, post=post, base_dir=base_dir)
         self._serves: dict[str, asyncio.Task[None]] = {}
-        self._serve_procs: dict[str, ManagedProcess] = {}
 
     # ---- updates ---------------------------------------------------------------------------
 
