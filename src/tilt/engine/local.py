@@ -26,7 +26,7 @@ from tilt.model import Cmd, Resource
 
 if TYPE_CHECKING:
     from tilt.logstore import LogStore
-    from tilt.process import ExitStatus, ManagedProcess, ProcessSupervisor
+    from tilt.process import ExitStatus, ProcessSupervisor
 
 __all__ = ["LocalRunner", "describe_exit"]
 
