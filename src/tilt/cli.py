@@ -141,16 +141,27 @@ def _cmd_remote(ns: argparse.Namespace, tilt_args: list[str]) -> int:
 
 
 def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    for name, help_text in (
-        ("up", "start the resources of the Tiltfile and keep them up to date"),
-        ("ci", "start the resources, exit 0 once all are ready, 1 at the first failure"),
+    for name, help_text, output in (
+        (
+            "up",
+            "start the resources of the Tiltfile and keep them up to date",
+            "On a terminal it opens the full-screen UI (? lists the keys); with --stream or "
+            "when stdout is not a terminal, it streams every resource's log, prefixed with "
+            "its name.",
+        ),
+        (
+            "ci",
+            "start the resources, exit 0 once all are ready, 1 at the first failure",
+            "Output streams every resource's log, prefixed with its name; a failure ends "
+            "with that resource's last lines.",
+        ),
     ):
         p = sub.add_parser(
             name,
             help=help_text,
-            description=help_text[0].upper() + help_text[1:] + ". Output streams every "
-            "resource's log, prefixed with its name. NAME... runs only those resources "
-            "and their dependencies; arguments after -- go to the Tiltfile's config.",
+            description=help_text[0].upper() + help_text[1:] + ". " + output + " NAME... "
+            "runs only those resources and their dependencies; arguments after -- go to the "
+            "Tiltfile's config.",
         )
         p.add_argument("names", nargs="*", metavar="NAME", help="resources to run")
         p.add_argument("-f", "--file", default="Tiltfile", help="path to the Tiltfile")
@@ -176,7 +187,12 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         ("cancel", "cancel the running update of resources", "+"),
         ("enable", "enable resources", "+"),
         ("disable", "disable resources (stops them)", "+"),
-        ("down", "stop everything the running `tilt up` runs, and end it", ""),
+        (
+            "down",
+            "stop everything the running `tilt up` runs and end it, then remove the "
+            "Tiltfile's Docker Compose services (docker compose down)",
+            "",
+        ),
         ("get", "show the state of resources", "*"),
         ("logs", "print the logs of a running `tilt up`", "*"),
     ]
