@@ -326,6 +326,9 @@ class ComposeTarget:
     project_dir: str = ""
     # docker_compose(wait=True): `docker compose up --wait`.
     wait: bool = False
+    # A service Compose builds itself (``build:``, no docker_build): its build
+    # context minus its .dockerignore and .git, as a docker_build's context.
+    watch: WatchSpec = field(default_factory=WatchSpec)
     service_config: dict[str, Any] = field(default_factory=dict, metadata=_hidden(), compare=False)
 
 

@@ -172,3 +172,24 @@ def test_cli_reports_a_broken_tiltfile(tmp_path: Path) -> None:
     assert "Tiltfile:1" in proc.stderr
     assert 'context "missing-dir" does not exist' in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_why_covers_the_build_context_of_a_service_compose_builds(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "Tiltfile": "docker_compose('compose.yaml')\n",
+            "compose.yaml": "services:\n  web:\n    build: ./web\n",
+            "web/Dockerfile": "FROM scratch\n",
+            "web/.dockerignore": "*.log\n",
+            "web/a.txt": "",
+            "web/b.log": "",
+        },
+    )
+    inside = run_tilt("why", "web/a.txt", cwd=tmp_path)
+    assert inside.returncode == 0, inside.stderr
+    assert "docker_compose service web (Tiltfile:1)" in inside.stdout
+    assert "A change to this path triggers: docker_compose service web" in inside.stdout
+    ignored = run_tilt("why", "web/b.log", cwd=tmp_path)
+    assert 'OUT  ignored by "/*.log"' in ignored.stdout
+    assert "triggers nothing" in ignored.stdout

@@ -415,3 +415,62 @@ docker_compose('compose.yaml', project_name='{proj.name}')
         await until(lambda: http_get(f"http://127.0.0.1:{port}/") == "v1\n", "served")
 
     drive(eng, body)
+
+
+def test_service_compose_builds_rebuilds_on_a_change_in_its_build_context(
+    proj: Proj,
+) -> None:
+    port = free_port()
+    proj.busybox("web")
+    built_image = f"{proj.name}-web"  # Compose's default name for the image it builds
+    proj.write(
+        {
+            # No docker_build: Compose builds the service itself.
+            "Tiltfile": f"docker_compose('compose.yaml', project_name='{proj.name}')\n",
+            "compose.yaml": f"""
+services:
+  web:
+    build: ./web
+    stop_signal: SIGKILL
+    ports: ["127.0.0.1:{port}:8080"]
+""",
+            "web/Dockerfile": WEB_DOCKERFILE,
+            "web/.dockerignore": "public/ignored.html\n",
+            "web/public/index.html": "v1\n",
+            "web/public/ignored.html": "never sent\n",
+            "web/public/draft.html": "tiltignored\n",
+            ".tiltignore": "web/public/draft.html\n",
+            "README.md": "outside the build context\n",
+        }
+    )
+    eng = Engine(str(proj.root / "Tiltfile"), logs=LogStore(), watch=True, quiet_period_s=0.05)
+    url = f"http://127.0.0.1:{port}/"
+
+    async def body(eng: Engine) -> None:
+        await until(lambda: http_get(url) == "v1\n", "v1 served", 90)
+        await until(lambda: res(eng, "web")["update"]["status"] == "ok", "first update done")
+        assert "(Compose builds its image)" in log_text(eng, "web")
+        cid = res(eng, "web")["runtime"]["container_id"]
+
+        # A change in the build context: Compose rebuilds, the new content is served.
+        (proj.root / "web/public/index.html").write_text("v2\n")
+        await until(lambda: http_get(url) == "v2\n", "v2 served", 90)
+        await until(lambda: res(eng, "web")["update"]["status"] == "ok", "rebuild done")
+        assert res(eng, "web")["update"]["count"] == 2
+        assert res(eng, "web")["runtime"]["container_id"] != cid
+        assert "1 File Changed: [web/public/index.html]" in log_text(eng, "web")
+
+        # Outside the context, excluded by its .dockerignore or by .tiltignore: nothing.
+        (proj.root / "README.md").write_text("changed\n")
+        (proj.root / "web/public/ignored.html").write_text("changed\n")
+        (proj.root / "web/public/draft.html").write_text("changed\n")
+        await asyncio.sleep(0.8)
+        assert res(eng, "web")["update"]["count"] == 2
+        assert not res(eng, "web")["queued"]
+
+    try:
+        drive(eng, body, timeout_s=180)
+    finally:
+        sweep_project(proj.client, proj.name)
+        with contextlib.suppress(Exception):
+            proj.client.api.remove_image(built_image, force=True)

@@ -1071,3 +1071,24 @@ def test_loading_needs_no_docker(tiltfile, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("PATH", os.devnull)
     data = tiltfile("docker_compose('dc.yml')\n", {"dc.yml": WEB})
     assert [r["name"] for r in data["resources"]] == ["web"]
+
+
+def test_service_compose_builds_watches_its_context_with_dockerignore(tiltfile, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = tiltfile(
+        "docker_compose('compose.yaml')\n",
+        files={
+            "compose.yaml": "services:\n  web:\n    build: ./web\n  db:\n    image: redis\n",
+            "web/Dockerfile": "FROM scratch\n",
+            "web/.dockerignore": "node_modules\n",
+        },
+    )
+    res = {r["name"]: r for r in data["resources"]}
+    watch = res["web"]["compose"]["watch"]
+    assert watch["paths"] == [str(tmp_path / "web")]
+    assert [(i["pattern"], i["origin"]) for i in watch["ignores"]] == [
+        ("/node_modules", f"{tmp_path / 'web' / '.dockerignore'}:1"),
+        (".git", "built-in"),
+    ]
+    assert str(tmp_path / "web" / ".dockerignore") in data["files_read"]
+    # A pulled image has nothing to watch.
+    assert res["db"]["compose"]["watch"] == {"paths": [], "ignores": [], "only": []}

@@ -107,6 +107,9 @@ def explain_path(result: TiltfileResult, path: str) -> list[Verdict]:
             spec, kind = res.local.watch, "local_resource"
         elif res.custom_deploy is not None:
             spec, kind = res.custom_deploy.watch, "k8s_custom_deploy"
+        elif res.compose is not None and res.compose.watch.paths:
+            # A service Compose builds itself watches its build context.
+            spec, kind = res.compose.watch, "docker_compose service"
         if spec is None:
             continue
         note = (

@@ -11,7 +11,8 @@ file, profiles) and drives the Compose v2 CLI with it:
   resources in dependency order: ``depends_on`` became ``resource_deps``). For
   an image Tilt built, an override file sets the service's ``image`` to our
   ref and ``--no-build`` keeps Compose from building it again; otherwise
-  Compose builds or pulls as it would;
+  Compose pulls as it would, or builds (``--build``) a service with a ``build:``
+  section, whose context the engine watches;
 - `ComposeProject.down` removes the project (volumes only when asked, as
   ``tilt down --delete-volumes``); `ComposeProject.rm` stops and removes one
   service's containers (a disabled resource);

@@ -14,7 +14,8 @@ DOCKER_COMPOSE resource it:
    a base image, a failed step or a crash-looping container falls back to:
 3. the full path: build the images the change touches (`ImageBuilds`), then
    ``docker compose up --no-deps`` the service with our image
-   (``image_override``; services without our image: Compose builds or pulls),
+   (``image_override``; a service with ``build:`` and no image of ours:
+   ``--build``, Compose rebuilds it; otherwise Compose pulls what is missing),
    recreating the container when it was live-updated (it drifted from its
    image) or the user triggered the update; ``initial_sync`` after a new
    container;
@@ -366,12 +367,21 @@ class ComposeRunner(Runner):
             image = self._images.image(target.image_ref)
             override = self._images.deploy_ref(target.image_ref)
         recreate = req.triggered or name in self._drifted
-        how = f"with image {override}" if override else "(Compose builds or pulls its image)"
+        # A service Compose builds itself is rebuilt on each update (`up --build`, as
+        # Tilt): its build cache makes an unchanged context cheap.
+        compose_builds = not spec.image_refs and bool(target.build_context)
+        if override:
+            how = f"with image {override}"
+        elif compose_builds:
+            how = "(Compose builds its image)"
+        else:
+            how = "(Compose pulls its image if missing)"
         extra = " (recreating the container)" if recreate else ""
         log(f"Running docker compose up for service {target.service} {how}{extra}")
         result = await project.up(
             target.service,
             image_override=override,
+            build=compose_builds,
             force_recreate=recreate,
             on_output=log,
             supervisor=self._sup,

@@ -509,7 +509,7 @@ class Engine:
         matchers: dict[str, Matcher] = {}
         roots: set[str] = set()
         for r in self.state.resources.values():
-            if r.enabled and r.spec.image_refs and self.images is not None:
+            if r.enabled and self.images is not None:
                 union = self.images.resource_matcher(r.spec)
                 if union is not None:
                     matchers[r.name] = union

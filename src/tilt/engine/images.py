@@ -6,7 +6,8 @@
   ``ImageTarget.watch`` plus ``.tiltignore``/``watch_settings``), the same
   answer the file watcher uses, and per deploying resource the union of the
   matchers of the images it deploys (`resource_matcher`), so a resource turns
-  dirty exactly when one of its images' matchers accepts a change;
+  dirty exactly when one of its images' matchers accepts a change (a compose
+  service Compose builds itself adds the matcher of its build context);
 - `to_build`: the images an update must build: the images whose matcher
   accepts a changed file, then every image built ``FROM`` one of them, plus
   images never built in this session; everything for a full update (a first
@@ -30,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tilt.model import ImageTarget, Resource, Settings
+from tilt.model import ImageTarget, Resource, Settings, WatchSpec
 
 if TYPE_CHECKING:
     from tilt.docker.build import BuildResult, ImageBuilder
@@ -136,15 +137,30 @@ class ImageBuilds:
         return m
 
     def resource_matcher(self, spec: Resource) -> UnionMatcher | None:
-        """The union of the watch matchers of ``spec``'s images (None: it builds none)."""
-        images = self.images_of(spec)
-        if not images:
+        """The union of the watch matchers of ``spec``'s images (None: it builds none).
+
+        A compose service Compose builds itself (``build:``, no docker_build)
+        counts its build context (``ComposeTarget.watch``) as one more image.
+        """
+        matchers = [self.watch_matcher(i.ref) for i in self.images_of(spec)]
+        own = _compose_build_watch(spec)
+        if own is not None:
+            from tilt.watch.matcher import TargetMatcher
+
+            matchers.append(
+                TargetMatcher.from_spec(own, extra_ignores=self._settings.watch_ignores)
+            )
+        if not matchers:
             return None
-        return UnionMatcher([self.watch_matcher(i.ref) for i in images])
+        return UnionMatcher(matchers)
 
     def watch_roots(self, spec: Resource) -> set[str]:
-        """The paths ``spec``'s images watch."""
-        return {p for i in self.images_of(spec) for p in i.watch.paths}
+        """The paths ``spec``'s images (and a Compose-built service's context) watch."""
+        roots = {p for i in self.images_of(spec) for p in i.watch.paths}
+        own = _compose_build_watch(spec)
+        if own is not None:
+            roots.update(own.paths)
+        return roots
 
     # ---- what to build ---------------------------------------------------------------------
 
@@ -275,6 +291,14 @@ class ImageBuilds:
                 raise first
             raise ImageBuildFailedError(str(first)) from first
         return done
+
+
+def _compose_build_watch(spec: Resource) -> WatchSpec | None:
+    """The build context a compose service Compose builds itself watches (None: none)."""
+    c = spec.compose
+    if c is None or spec.image_refs or not c.watch.paths:
+        return None
+    return c.watch
 
 
 def short_path(path: str, base: str) -> str:

@@ -39,6 +39,7 @@ from tilt.model import (
     ResourceKind,
     SourceLocation,
     TriggerMode,
+    WatchSpec,
 )
 from tilt.tiltfile._context import (
     Ctx,
@@ -1222,6 +1223,18 @@ def dc_resource(  # noqa: PLR0917 - Tilt's positional parameters
 # --- assembly ---------------------------------------------------------------------------
 
 
+def _build_watch(state: LoadState, config: dict[str, Any], context: str) -> WatchSpec:
+    """What a service Compose builds watches: its context, as a docker_build's (Tilt)."""
+    from tilt.tiltfile._images import context_watch
+
+    if "://" in context or context.startswith("git@"):
+        return WatchSpec()  # a remote context: nothing local to watch
+    build = config.get("build")
+    dockerfile = build.get("dockerfile") if isinstance(build, dict) else None
+    path = os.path.join(context, os.path.expanduser(str(dockerfile or "Dockerfile")))
+    return context_watch(state, context, os.path.normpath(path))
+
+
 def finalize(state: LoadState, asm: Assembly) -> None:
     """Make one DOCKER_COMPOSE resource per enabled service, in file order.
 
@@ -1248,6 +1261,7 @@ def finalize(state: LoadState, asm: Assembly) -> None:
                 image_ref, image_refs, context = build.ref, (build.ref,), ""
             else:
                 image_ref, image_refs, context = wanted, (), svc.build_context
+            watch = _build_watch(state, svc.config, context) if context else WatchSpec()
             # As Tilt: depends_on, deduplicated and sorted, then dc_resource's deps.
             deps = sorted({renamed.get(d, d) for d in svc.depends_on})
             deps += [d for d in opts.resource_deps if d not in deps]
@@ -1267,6 +1281,7 @@ def finalize(state: LoadState, asm: Assembly) -> None:
                 published_ports=svc.published_ports,
                 project_dir=proj.project_dir,
                 wait=proj.wait,
+                watch=watch,
                 service_config=copy.deepcopy(svc.config),
             )
             asm.resources.append(

@@ -53,7 +53,13 @@ from tilt.tiltfile._context import (
 if TYPE_CHECKING:
     from tilt.tiltfile._assemble import Assembly
 
-__all__ = ["finalize", "live_update_steps", "validate_ref"]
+__all__ = [
+    "context_dockerignore_rules",
+    "context_watch",
+    "finalize",
+    "live_update_steps",
+    "validate_ref",
+]
 
 _STEP_TYPES = (SyncStep, RunStep, FallBackOnStep, InitialSyncStep, RestartContainerStep)
 _DOCKER_PLATFORM_ENV = "DOCKER_DEFAULT_PLATFORM"
@@ -317,9 +323,36 @@ def _dockerignore_rules(state: LoadState, base_dir: str, path: str) -> list[Igno
     return out
 
 
+def context_dockerignore_rules(
+    state: LoadState, ctx_dir: str, dockerfile_path: str
+) -> list[IgnoreRule]:
+    """The .dockerignore rules of build context ``ctx_dir`` built with ``dockerfile_path``.
+
+    BuildKit (and Tilt) prefer ``<Dockerfile>.dockerignore`` over the context's.
+    """
+    dockerignore = os.path.join(ctx_dir, ".dockerignore")
+    if os.path.exists(dockerfile_path + ".dockerignore"):
+        dockerignore = dockerfile_path + ".dockerignore"
+    return _dockerignore_rules(state, ctx_dir, dockerignore)
+
+
 def _git_rule(base_dir: str) -> IgnoreRule:
     # Tilt never watches or sends a repository's .git folder.
     return IgnoreRule(pattern=".git", base_dir=base_dir, origin="built-in")
+
+
+def context_watch(state: LoadState, ctx_dir: str, dockerfile_path: str) -> WatchSpec:
+    """What a build of ``ctx_dir`` with ``dockerfile_path`` watches (no ignore=/only=).
+
+    As a docker_build: the context (and the Dockerfile when it lies outside),
+    minus the context's .dockerignore and .git. For a service Compose builds.
+    """
+    paths = [ctx_dir]
+    if not _is_within(dockerfile_path, ctx_dir):
+        paths.append(dockerfile_path)
+    rules = context_dockerignore_rules(state, ctx_dir, dockerfile_path)
+    rules.append(_git_rule(ctx_dir))
+    return WatchSpec(paths=tuple(paths), ignores=tuple(rules))
 
 
 # --- live_update -----------------------------------------------------------------------
@@ -721,11 +754,7 @@ def docker_build(  # noqa: PLR0917 - Tilt's positional signature
         )
 
     loc = ctx.here()
-    # BuildKit (and Tilt) prefer <Dockerfile>.dockerignore over the context's.
-    dockerignore = os.path.join(ctx_dir, ".dockerignore")
-    if os.path.exists(dockerfile_path + ".dockerignore"):
-        dockerignore = dockerfile_path + ".dockerignore"
-    rules = _dockerignore_rules(ctx.state, ctx_dir, dockerignore)
+    rules = context_dockerignore_rules(ctx.state, ctx_dir, dockerfile_path)
     rules += _rules(ignores, ctx_dir, f"{loc} {fn}(ignore=)")
     rules.append(_git_rule(ctx_dir))
     only_rules = _rules(onlys, ctx_dir, f"{loc} {fn}(only=)")
