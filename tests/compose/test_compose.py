@@ -8,7 +8,9 @@ depends_on order and our image override.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -332,3 +334,53 @@ docker_compose('compose.yaml', project_name='{project_name}')
         run(scenario())
     finally:
         docker_client.api.remove_image(ours, force=True)
+
+
+def test_cancelled_up_stops_the_compose_cli(
+    tmp_path: Path, project_name: str, docker_client: Any
+) -> None:
+    import shutil
+
+    files = {
+        "compose.yaml": "services:\n  slow:\n    build: ./slow\n",
+        "slow/Dockerfile": (
+            'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sleep", "60"]\n'
+        ),
+    }
+    result = load(
+        tmp_path, f"docker_compose('compose.yaml', project_name='{project_name}')\n", files
+    )
+    shutil.copy("/bin/busybox", tmp_path / "slow" / "busybox")
+    target = result.resource("slow").compose
+    assert target is not None
+    project = ComposeProject.from_target(target)
+
+    def compose_pids() -> list[int]:
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        cmd = f.read().replace(b"\0", b" ")
+                except OSError:
+                    continue
+                if project_name.encode() in cmd and b"up" in cmd:
+                    pids.append(int(entry))
+        return pids
+
+    async def scenario() -> None:
+        started = asyncio.Event()
+        task = asyncio.ensure_future(
+            project.up("slow", build=True, on_output=lambda _: started.set())
+        )
+        await asyncio.wait_for(started.wait(), 30)  # the CLI runs (and is building)
+        assert compose_pids()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        deadline = time.monotonic() + 10
+        while compose_pids() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert compose_pids() == []
+
+    run(scenario())

@@ -359,7 +359,13 @@ class ComposeProject:
 
         sup = supervisor or ProcessSupervisor()
         proc = await sup.start(argv, cwd=self._cwd(), on_output=out)
-        status = await proc.wait()
+        try:
+            status = await proc.wait()
+        except asyncio.CancelledError:
+            # A cancelled update must not leave the compose CLI running: stop its group
+            # (SIGTERM, grace, SIGKILL) before the cancellation goes on.
+            await asyncio.shield(proc.stop())
+            raise
         return ComposeResult(argv=tuple(argv), exit_code=status.returncode, output=tuple(lines))
 
     def write_image_override(self, service: str, image: str) -> str:
