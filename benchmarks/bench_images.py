@@ -4,7 +4,7 @@ Figures:
 
 - per image: the build context actually sent (files, bytes), and the time from
   a file save to the build being ready to start, as far as the image layer
-  controls it: which images the change touches (`affected_images`, cached
+  controls it: which images the change touches (`tilt.image_graph.touched_by`, cached
   matchers), the context walk + tar (`build_context`) and the content tag.
   For scale, the time a plain walk of the whole repo takes (what a builder
   that does not prune ignored folders pays on every build);
@@ -75,9 +75,9 @@ def _walk_all(root: Path) -> int:
 
 
 def _context_figures(tf: Path) -> None:
-    from tilt.docker.build import affected_images
     from tilt.docker.context import build_context
     from tilt.docker.tags import content_tag
+    from tilt.image_graph import touched_by as affected_images
     from tilt.tiltfile import load_tiltfile
     from tilt.watch.matcher import TargetMatcher
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tilt.refs import Registry
 
 __all__ = [
     "Cmd",
@@ -387,6 +390,19 @@ class Settings:
     ci_k8s_grace_period_secs: float = 0.0
     secrets_disable_scrub: bool = False
     team_id: str = ""
+
+    @property
+    def registry(self) -> Registry | None:
+        """``default_registry``'s registry (None when the Tiltfile set none)."""
+        if not self.default_registry:
+            return None
+        from tilt.refs import Registry
+
+        return Registry(
+            host=self.default_registry,
+            host_from_cluster=self.default_registry_host_from_cluster,
+            single_name=self.default_registry_single_name,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,12 +28,12 @@ from tilt.docker.build import (
     BuildResult,
     DependencyFailedError,
     ImageBuilder,
-    affected_images,
     build_all,
-    build_order,
     buildx_available,
 )
 from tilt.docker.client import DockerUnavailableError
+from tilt.image_graph import build_levels as build_order
+from tilt.image_graph import touched_by as affected_images
 from tilt.model import ImageBuildKind, ImageTarget, SourceLocation
 from tilt.watch.matcher import TargetMatcher
 

@@ -134,3 +134,51 @@ docker_compose('compose.yaml', project_name='{proj.name}')
         )
 
     drive(eng, body, timeout_s=150)
+
+
+def test_cancel_aborts_a_running_build_and_nothing_is_tagged(repo: Proj) -> None:
+    # Cancelling the update during `RUN sleep 6`: the engine's build stream is shut,
+    # so the engine stops the build; no tag appears, not even once the sleep would
+    # have ended, and no build line reaches the log after "Update cancelled".
+    proj = repo
+    proj.busybox("slow")
+    marker = f"sleeping-{proj.name}"
+    proj.write(
+        {
+            "slow/Dockerfile": (
+                "FROM scratch\nCOPY busybox /bin/busybox\n"
+                f'RUN ["/bin/busybox", "sh", "-c", "echo {marker}; /bin/busybox sleep 6"]\n'
+                'ENTRYPOINT ["/bin/busybox", "sleep", "3600"]\n'
+            ),
+            "compose.yaml": "services:\n" + SERVICE.format(name="slow", image=proj.image),
+            "Tiltfile": (
+                f"docker_build('{proj.image}', 'slow')\n"
+                f"docker_compose('compose.yaml', project_name='{proj.name}')\n"
+            ),
+        }
+    )
+    eng = Engine(str(proj.root / "Tiltfile"), logs=LogStore(), watch=False)
+
+    def build_lines() -> list[str]:
+        return [ln.text for ln in eng.logs.lines("slow") if ln.span == "build"]
+
+    def tags() -> list[str]:
+        return [
+            t
+            for img in proj.client.api.images()
+            for t in img.get("RepoTags") or ()
+            if t.startswith(proj.image + ":")
+        ]
+
+    async def body(eng: Engine) -> None:
+        await until(lambda: marker in build_lines(), "the RUN step to start", 60)
+        assert eng.cancel("slow") == "cancelling the running update"
+        await until(lambda: res(eng, "slow")["update"]["status"] == "cancelled", "cancelled", 30)
+        # Longer than the RUN step: an engine still building would have tagged by now.
+        await asyncio.sleep(8)
+        assert tags() == []
+        lines = build_lines()
+        assert "Update cancelled" in lines
+        assert lines[-1] == "Update cancelled", lines[lines.index("Update cancelled") :]
+
+    drive(eng, body, timeout_s=120)

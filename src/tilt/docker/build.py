@@ -17,14 +17,19 @@ docker_build it:
    engine API's classic builder cannot run, builds with ``docker buildx build``
    if the plugin is installed, and otherwise raises one `BuildKitRequiredError`
    saying exactly that;
-5. tags ``extra_tag`` refs, and with ``default_registry`` tags and pushes the
-   registry ref.
+5. tags ``extra_tag`` refs, then hands the image to its destination
+   (`tilt.docker.destination`: kept local, or pushed with ``default_registry``).
+
+Cancelling the task that awaits `ImageBuilder.build` cancels the build: the
+Engine API's build stream is shut from the loop (the engine stops the build and
+tags nothing), a command's process group is stopped, and the cancellation
+returns only once the worker thread is done, so no line arrives afterwards.
 
 custom_build targets go to `tilt.docker.custom.run_custom_build`.
 
-`build_order`, `affected_images` and `build_all` order images so that base
-images (``ImageTarget.image_deps``) build first while independent images build
-in parallel, within ``max_parallel_updates``.
+`build_all` builds images so that base images (``ImageTarget.image_deps``,
+ordered by `tilt.image_graph`) build first while independent images build in
+parallel, within ``max_parallel_updates``.
 
 Engine down: `tilt.docker.client.DockerUnavailableError` (one message) is
 raised from `ImageBuilder.build` as it is; the next trigger simply calls
@@ -42,8 +47,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -62,12 +68,13 @@ __all__ = [
     "DependencyFailedError",
     "ImageBuilder",
     "OnOutput",
-    "affected_images",
     "build_all",
-    "build_order",
     "buildkit_features",
     "buildx_available",
-    "push_to_registry",
+    "cancel_on",
+    "push_image",
+    "run_abortable",
+    "wait_process",
 ]
 
 #: Receives one line of build output (no trailing newline), on the event loop.
@@ -88,6 +95,8 @@ class BuildResult:
         image_id: The engine's image id (``sha256:...``); empty when the
             image never reached the local engine (``skips_local_docker``).
         pushed_ref: The registry ref pushed with ``default_registry``, else ``""``.
+        cluster_ref: The ref a cluster pulls (``default_registry``'s
+            ``host_from_cluster`` when set); ``""`` means `deploy_ref`.
         skipped: The engine already had ``ref`` (same content): nothing was built.
         context_bytes: Bytes of build context sent (0 for custom_build).
         context_files: Number of files in the build context.
@@ -98,6 +107,7 @@ class BuildResult:
     ref: str
     image_id: str = ""
     pushed_ref: str = ""
+    cluster_ref: str = ""
     skipped: bool = False
     context_bytes: int = 0
     context_files: int = 0
@@ -105,8 +115,13 @@ class BuildResult:
 
     @property
     def deploy_ref(self) -> str:
-        """The ref a deploy should use: the pushed one when there is one."""
+        """The ref the local engine runs (Compose): the pushed one when there is one."""
         return self.pushed_ref or self.ref
+
+    @property
+    def pull_ref(self) -> str:
+        """The ref a cluster pulls: `cluster_ref`, else `deploy_ref`."""
+        return self.cluster_ref or self.deploy_ref
 
 
 class BuildError(Exception):
@@ -148,7 +163,8 @@ class DependencyFailedError(BuildError):
 
 
 class BuildCancelledError(Exception):
-    """The build was cancelled through its ``cancel`` event."""
+    """The build was cancelled through its ``cancel`` event (a cancelled task raises
+    `asyncio.CancelledError` as usual)."""
 
 
 # --- BuildKit detection ----------------------------------------------------------------
@@ -217,15 +233,29 @@ def buildx_available() -> bool:
 
 
 class _Emitter:
-    """Hands lines from a worker thread to ``on_output`` on the event loop, in order."""
+    """Hands lines from a worker thread to ``on_output`` on the event loop, in order.
+
+    After `close` (a cancelled build) lines still queued on the loop are dropped:
+    nothing of a cancelled build reaches the log after "Update cancelled".
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_output: OnOutput) -> None:
         self._loop = loop
         self._on_output = on_output
         self._partial = ""
+        self._closed = False
+
+    def close(self) -> None:
+        """Drop every line from now on (call on the event loop)."""
+        self._closed = True
+
+    def _deliver(self, text: str) -> None:
+        if not self._closed:
+            self._on_output(text)
 
     def line(self, text: str) -> None:
-        self._loop.call_soon_threadsafe(self._on_output, text)
+        if not self._closed:
+            self._loop.call_soon_threadsafe(self._deliver, text)
 
     def text(self, chunk: str) -> list[str]:
         """Feed stream text; emits and returns the complete lines."""
@@ -243,12 +273,59 @@ class _Emitter:
         return []
 
 
+class _Stream:
+    """The HTTP response of one streaming Engine API call, abortable from the loop.
+
+    The SDK hides the response behind a generator; `capture` hooks the API
+    client so the response is kept. `abort` shuts its socket, so the worker
+    thread's blocked read returns and the engine sees the client go away (it
+    stops a classic build and never tags its result). A response that arrives
+    after `abort` is closed at once.
+    """
+
+    def __init__(self, api: Any) -> None:
+        self._lock = threading.Lock()
+        self._response: Any = None
+        self.aborted = False
+        original = api._stream_helper
+
+        def capture(response: Any, decode: bool = False) -> Any:
+            with self._lock:
+                self._response = response
+                aborted = self.aborted
+            if aborted:
+                _abort_response(response)
+                raise _AbortedError
+            return original(response, decode=decode)
+
+        api._stream_helper = capture
+
+    def abort(self) -> None:
+        with self._lock:
+            self.aborted = True
+            response = self._response
+        if response is not None:
+            _abort_response(response)
+
+    def close(self) -> None:
+        """Release the connection of a finished (or failed) stream."""
+        with self._lock:
+            response = self._response
+        if response is not None:
+            with contextlib.suppress(Exception):
+                response.close()
+
+
 def _abort_response(response: Any) -> None:
     """Shut the socket of a streaming response so a blocked read returns."""
     with contextlib.suppress(Exception):
         response.raw._fp.fp.raw._sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(Exception):
         response.close()
+
+
+class _AbortedError(Exception):
+    """The worker thread's call was aborted (its task was cancelled)."""
 
 
 def _push(api: Any, repo: str, tag: str, image_ref: str, emit: _Emitter) -> None:
@@ -312,12 +389,17 @@ class ImageBuilder:
         base_refs: Mapping[str, str] | None = None,
         matcher: TargetMatcher | None = None,
     ) -> BuildResult:
-        """Build one image (or find it already built).
+        """Build one image (or find it already built), then deliver it.
+
+        Cancelling the calling task aborts the build: the Engine API stream is
+        shut (the engine stops the build and tags nothing), a command's process
+        group is stopped, and no line of it reaches ``on_output`` afterwards.
 
         Args:
             image: The image target.
             on_output: Gets every line of progress, on the event loop.
-            cancel: Set it to abort the build (`BuildCancelledError`).
+            cancel: Also aborts the build when set (`BuildCancelledError`), for
+                callers that hold an event rather than the task.
             base_refs: For each of ``image.image_deps``, the ref built for it
                 (`BuildResult.ref`); FROM lines are pinned to them.
             matcher: The image's matcher (default: built from ``image.watch``).
@@ -331,6 +413,18 @@ class ImageBuilder:
             DockerUnavailableError: the engine cannot be reached.
             BuildCancelledError: ``cancel`` was set.
         """
+        return await cancel_on(
+            cancel, self._build(image, on_output=on_output, base_refs=base_refs, matcher=matcher)
+        )
+
+    async def _build(
+        self,
+        image: ImageTarget,
+        *,
+        on_output: OnOutput,
+        base_refs: Mapping[str, str] | None,
+        matcher: TargetMatcher | None,
+    ) -> BuildResult:
         if image.kind is ImageBuildKind.CUSTOM:
             from tilt.docker.custom import run_custom_build
 
@@ -339,14 +433,13 @@ class ImageBuilder:
                 supervisor=self.supervisor,
                 settings=self.settings,
                 on_output=on_output,
-                cancel=cancel,
                 base_refs=base_refs or {},
             )
         try:
             return await self._docker_build(
-                image, on_output=on_output, cancel=cancel, base_refs=base_refs, matcher=matcher
+                image, on_output=on_output, base_refs=base_refs, matcher=matcher
             )
-        except (BuildError, BuildCancelledError):
+        except BuildError:
             raise
         except Exception as e:
             translated = _translate(image, e)
@@ -359,13 +452,14 @@ class ImageBuilder:
         image: ImageTarget,
         *,
         on_output: OnOutput,
-        cancel: asyncio.Event | None,
         base_refs: Mapping[str, str] | None,
         matcher: TargetMatcher | None,
     ) -> BuildResult:
         from tilt.docker.client import get_client
         from tilt.docker.context import ContextError, build_context
-        from tilt.docker.tags import content_tag, with_tag
+        from tilt.docker.destination import LocalImage, destination_for
+        from tilt.docker.tags import content_tag
+        from tilt.refs import with_tag
 
         start = time.monotonic()
         try:
@@ -385,21 +479,20 @@ class ImageBuilder:
             if skipped:
                 on_output(f"Image {ref} is already built (same content): skipping the build")
             else:
-                image_id = await self._run_build(image, ctx, ref, on_output, cancel)
+                image_id = await self._run_build(image, ctx, ref, on_output)
             assert image_id is not None
-            pushed = await self._tag_and_push(
-                client=client,
-                image=image,
-                image_id=image_id,
-                tag=tag,
-                on_output=on_output,
-                cancel=cancel,
+            await self._extra_tags(
+                client=client, image=image, image_id=image_id, on_output=on_output
+            )
+            delivered = await destination_for(image, self.settings).deliver(
+                image, LocalImage(ref=ref, image_id=image_id, tag=tag), on_output=on_output
             )
             return BuildResult(
                 image_ref=image.ref,
                 ref=ref,
                 image_id=image_id,
-                pushed_ref=pushed,
+                pushed_ref=delivered.pushed_ref,
+                cluster_ref=delivered.cluster_ref,
                 skipped=skipped,
                 context_bytes=ctx.size_bytes,
                 context_files=len(ctx.files),
@@ -407,17 +500,12 @@ class ImageBuilder:
             )
 
     async def _run_build(
-        self,
-        image: ImageTarget,
-        ctx: ContextTar,
-        ref: str,
-        on_output: OnOutput,
-        cancel: asyncio.Event | None,
+        self, image: ImageTarget, ctx: ContextTar, ref: str, on_output: OnOutput
     ) -> str:
         features = buildkit_features(ctx.dockerfile_text, image)
         if not features:
             try:
-                return await self._classic_build(image, ctx, ref, on_output, cancel)
+                return await self._classic_build(image, ctx, ref, on_output)
             except BuildError as e:
                 # Engines differ in what their classic builder refuses; trust its word.
                 if "requires BuildKit" not in e.message:
@@ -432,32 +520,20 @@ class ImageBuilder:
                 "remove the BuildKit-only syntax.",
                 step="BuildKit check",
             )
-        return await self._buildx_build(image, ctx, ref, on_output, cancel)
+        return await self._buildx_build(image, ctx, ref, on_output)
 
     async def _classic_build(
-        self,
-        image: ImageTarget,
-        ctx: ContextTar,
-        ref: str,
-        on_output: OnOutput,
-        cancel: asyncio.Event | None,
+        self, image: ImageTarget, ctx: ContextTar, ref: str, on_output: OnOutput
     ) -> str:
         from tilt.docker.client import new_api_client
 
         api = await asyncio.to_thread(new_api_client)
-        holder: dict[str, Any] = {}
-        original = api._stream_helper
-
-        def capture(response: Any, decode: bool = False) -> Any:
-            holder["response"] = response
-            return original(response, decode=decode)
-
         # The SDK hides the HTTP response of a build; keep it to abort on cancel.
-        api._stream_helper = capture
+        stream = _Stream(api)
         emit = _Emitter(asyncio.get_running_loop(), on_output)
 
         def run() -> str:
-            stream = api.build(
+            chunks = api.build(
                 fileobj=ctx.open(),
                 custom_context=True,
                 tag=ref,
@@ -474,17 +550,16 @@ class ImageBuilder:
                 decode=True,
             )
             try:
-                return consume(stream)
+                return consume(chunks)
             finally:
                 # A stream left early (an error) must not leak its connection.
-                with contextlib.suppress(Exception):
-                    holder["response"].close()
+                stream.close()
 
-        def consume(stream: Any) -> str:
+        def consume(chunks: Any) -> str:
             step = ""
             step_output: list[str] = []
             image_id = ""
-            for chunk in stream:
+            for chunk in chunks:
                 if "stream" in chunk:
                     for line in emit.text(str(chunk["stream"])):
                         if _STEP_RE.match(line):
@@ -505,23 +580,20 @@ class ImageBuilder:
                     image_id = str(chunk["aux"].get("ID", image_id))
                 elif "status" in chunk:
                     emit.line(str(chunk["status"]))
+            if stream.aborted:
+                raise _AbortedError
             emit.flush()
             if not image_id:
                 image_id = str(api.inspect_image(ref)["Id"])
             return image_id
 
         try:
-            return await _with_cancel(run, cancel, lambda: _abort_response(holder.get("response")))
+            return await run_abortable(run, stream.abort, emit)
         finally:
             api.close()
 
     async def _buildx_build(
-        self,
-        image: ImageTarget,
-        ctx: ContextTar,
-        ref: str,
-        on_output: OnOutput,
-        cancel: asyncio.Event | None,
+        self, image: ImageTarget, ctx: ContextTar, ref: str, on_output: OnOutput
     ) -> str:
         import shlex
 
@@ -552,14 +624,21 @@ class ImageBuilder:
             argv.append(ctx_dir)
             on_output(f"Building with docker buildx (BuildKit): {shlex.join(argv)}")
             output: list[str] = []
+            cancelled = False
 
             def collect(line: str) -> None:
+                if cancelled:
+                    return
                 output.append(line)
                 del output[: -_ERROR_OUTPUT_LINES * 2]
                 on_output(line)
 
             proc = await self.supervisor.start(argv, cwd=ctx.context_dir, on_output=collect)
-            status = await _wait_process(proc, cancel)
+            try:
+                status = await wait_process(proc)
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
             if not status.success:
                 raise BuildError(
                     image.ref,
@@ -575,123 +654,94 @@ class ImageBuilder:
             raise BuildError(image.ref, f"docker buildx did not load {ref} into the engine")
         return image_id
 
-    async def _tag_and_push(
-        self,
-        *,
-        client: Any,
-        image: ImageTarget,
-        image_id: str,
-        tag: str,
-        on_output: OnOutput,
-        cancel: asyncio.Event | None,
-    ) -> str:
-        from tilt.docker.tags import split_ref
+    async def _extra_tags(
+        self, *, client: Any, image: ImageTarget, image_id: str, on_output: OnOutput
+    ) -> None:
+        from tilt.refs import repository, tag_of
 
         for extra in image.extra_tags:
-            repo, extra_tag = split_ref(extra)
-            await asyncio.to_thread(client.api.tag, image_id, repo, extra_tag or "latest")
-            on_output(f"Tagged {repo}:{extra_tag or 'latest'}")
-        return await push_to_registry(
-            image, image_id, tag, self.settings, on_output=on_output, cancel=cancel
-        )
-
-
-async def push_to_registry(
-    image: ImageTarget,
-    image_id: str,
-    tag: str,
-    settings: Settings,
-    *,
-    on_output: OnOutput,
-    cancel: asyncio.Event | None = None,
-) -> str:
-    """Push ``image_id`` (tagged ``tag``) to ``settings``' ``default_registry``.
-
-    Returns:
-        The pushed ``repo:tag``, or ``""`` when no registry is set (nothing pushed).
-
-    Raises:
-        BuildError: the push failed (step ``push repo:tag``).
-        BuildCancelledError: ``cancel`` was set.
-    """
-    from tilt.docker.tags import registry_repository, registry_tag
-
-    repo = registry_repository(image.ref, settings)
-    if not repo:
-        return ""
-    return await push_image(
-        image.ref,
-        image_id,
-        repo,
-        registry_tag(image.ref, tag, settings),
-        on_output=on_output,
-        cancel=cancel,
-    )
+            repo, extra_tag = repository(extra), tag_of(extra) or "latest"
+            await asyncio.to_thread(client.api.tag, image_id, repo, extra_tag)
+            on_output(f"Tagged {repo}:{extra_tag}")
 
 
 async def push_image(
-    image_ref: str,
-    image_id: str,
-    repo: str,
-    tag: str,
-    *,
-    on_output: OnOutput,
-    cancel: asyncio.Event | None = None,
+    image_ref: str, image_id: str, repo: str, tag: str, *, on_output: OnOutput
 ) -> str:
     """Tag ``image_id`` as ``repo:tag`` and push it; returns ``repo:tag``.
 
+    Cancelling the calling task aborts the push.
+
     Raises:
         BuildError: the push failed (step ``push repo:tag``).
-        BuildCancelledError: ``cancel`` was set.
     """
     from tilt.docker.client import get_client, new_api_client
 
     client = await asyncio.to_thread(get_client)
     await asyncio.to_thread(client.api.tag, image_id, repo, tag)
     api = await asyncio.to_thread(new_api_client)
+    stream = _Stream(api)
     emit = _Emitter(asyncio.get_running_loop(), on_output)
     try:
-        await _with_cancel(lambda: _push(api, repo, tag, image_ref, emit), cancel, api.close)
+        await run_abortable(lambda: _push(api, repo, tag, image_ref, emit), stream.abort, emit)
     finally:
+        stream.close()
         api.close()
     return f"{repo}:{tag}"
 
 
-async def _with_cancel(
-    fn: Callable[[], _T], cancel: asyncio.Event | None, abort: Callable[[], None]
-) -> _T:
-    """Run blocking ``fn`` in a thread; when ``cancel`` is set first, ``abort`` it."""
+#: How long a cancelled build waits for its worker thread to notice the abort.
+_ABORT_GRACE_S = 10.0
+
+
+async def run_abortable(fn: Callable[[], _T], abort: Callable[[], None], emit: _Emitter) -> _T:
+    """Run blocking ``fn`` in a thread; when the calling task is cancelled, ``abort`` it.
+
+    On cancellation the emitter is closed (no line of ``fn`` reaches the log
+    any more), ``abort`` makes the thread's blocked call return, and the thread
+    is waited for (at most `_ABORT_GRACE_S`) before the cancellation goes on:
+    when the caller learns of the cancel, the build is over.
+    """
     task = asyncio.ensure_future(asyncio.to_thread(fn))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        emit.close()
+        abort()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(asyncio.shield(task), _ABORT_GRACE_S)
+        raise
+
+
+async def wait_process(proc: Any) -> Any:
+    """Wait for a supervised process; when the calling task is cancelled, stop its group."""
+    try:
+        return await proc.wait()
+    except asyncio.CancelledError:
+        await asyncio.shield(proc.stop())
+        raise
+
+
+async def cancel_on(cancel: asyncio.Event | None, coro: Awaitable[_T]) -> _T:
+    """Await ``coro``; when ``cancel`` is set first, cancel it and raise `BuildCancelledError`."""
     if cancel is None:
-        return await task
+        return await coro
+    task = asyncio.ensure_future(coro)
     waiter = asyncio.ensure_future(cancel.wait())
     try:
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise
     finally:
         waiter.cancel()
     if task.done():
         return task.result()
-    abort()
-    with contextlib.suppress(Exception):
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    raise BuildCancelledError("build cancelled")
-
-
-async def _wait_process(proc: Any, cancel: asyncio.Event | None) -> Any:
-    """Wait for a supervised process; stop its group when ``cancel`` is set first."""
-    if cancel is None:
-        return await proc.wait()
-    done = asyncio.ensure_future(proc.wait())
-    waiter = asyncio.ensure_future(cancel.wait())
-    try:
-        await asyncio.wait({done, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiter.cancel()
-    if done.done():
-        return done.result()
-    await proc.stop()
-    with contextlib.suppress(Exception):
-        await done
     raise BuildCancelledError("build cancelled")
 
 
@@ -727,61 +777,6 @@ def _human_bytes(n: int) -> str:
 # --- order and parallelism -------------------------------------------------------------
 
 
-def build_order(images: Sequence[ImageTarget]) -> list[list[ImageTarget]]:
-    """Group images into levels: each level depends only on earlier ones.
-
-    Images in one level are independent and may build in parallel. Deps that
-    are not among ``images`` are ignored (already built, or not needed).
-
-    Raises:
-        tilt.graph.CycleError: images depend on each other in a cycle (the
-            loader rejects this earlier; kept for callers with other sources).
-    """
-    from tilt.graph import topological_order
-
-    by_ref = {i.ref: i for i in images}
-    deps = {i.ref: [d for d in i.image_deps if d in by_ref] for i in images}
-    level: dict[str, int] = {}
-    for ref in topological_order(list(by_ref), deps):
-        level[ref] = 1 + max((level[d] for d in deps[ref]), default=-1)
-    levels: list[list[ImageTarget]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
-    for i in images:
-        levels[level[i.ref]].append(i)
-    return levels
-
-
-def affected_images(
-    images: Sequence[ImageTarget],
-    paths: Iterable[str],
-    matcher_for: Callable[[ImageTarget], TargetMatcher],
-) -> list[ImageTarget]:
-    """The images a set of changed files rebuilds, in build order.
-
-    Exactly the images whose matcher accepts one of ``paths``, then every
-    image built from one of those (transitively). A change outside every
-    image's matcher rebuilds nothing.
-
-    Args:
-        images: All image targets.
-        paths: Absolute paths that changed.
-        matcher_for: The (cached) watch matcher of an image.
-    """
-    changed = list(paths)
-    hit = {i.ref for i in images if any(matcher_for(i).matches(p) for p in changed)}
-    dependents: dict[str, list[str]] = {}
-    for i in images:
-        for d in i.image_deps:
-            dependents.setdefault(d, []).append(i.ref)
-    todo = list(hit)
-    while todo:
-        for child in dependents.get(todo.pop(), ()):
-            if child not in hit:
-                hit.add(child)
-                todo.append(child)
-    chosen = [i for i in images if i.ref in hit]
-    return [i for level in build_order(chosen) for i in level]
-
-
 async def build_all(
     images: Sequence[ImageTarget],
     build: Callable[[ImageTarget, Mapping[str, str]], Awaitable[BuildResult]],
@@ -792,7 +787,10 @@ async def build_all(
     """Build images with their bases first and up to ``max_parallel`` at once.
 
     Each image starts as soon as the images it is built from (among
-    ``images``) have finished, not when a whole level has.
+    ``images``) have finished, not when a whole level has. The builds are
+    tasks of one `asyncio.TaskGroup`: cancelling the caller cancels every
+    build (and waits until each has stopped); a failing build does not stop
+    the independent ones.
 
     Args:
         images: The images to build.
@@ -806,36 +804,38 @@ async def build_all(
         Per image ref, its result or the exception it raised; an image whose
         base failed gets a `DependencyFailedError` without being built.
     """
+    from tilt.image_graph import build_levels
+
     by_ref = {i.ref: i for i in images}
-    build_order(images)  # rejects cycles before anything starts
+    build_levels(images)  # rejects cycles before anything starts
     sem = asyncio.Semaphore(max(1, max_parallel))
-    futures: dict[str, asyncio.Future[BuildResult]] = {}
+    tasks: dict[str, asyncio.Task[BuildResult | Exception]] = {}
     known = dict(built_refs or {})
 
-    async def one(image: ImageTarget) -> BuildResult:
+    async def one(image: ImageTarget) -> BuildResult | Exception:
         refs: dict[str, str] = {}
         for dep in image.image_deps:
             if dep in by_ref:
-                try:
-                    refs[dep] = (await futures[dep]).ref
-                except BaseException as e:
-                    raise DependencyFailedError(
+                base = await tasks[dep]
+                if isinstance(base, Exception):
+                    err = DependencyFailedError(
                         image.ref, f"not built: the image it is built from, {dep!r}, failed"
-                    ) from e
+                    )
+                    err.__cause__ = base
+                    return err
+                refs[dep] = base.ref
             elif dep in known:
                 refs[dep] = known[dep]
-        async with sem:
-            return await build(image, refs)
-
-    for image in images:
-        futures[image.ref] = asyncio.ensure_future(one(image))
-    results: dict[str, BuildResult | BaseException] = {}
-    for ref, fut in futures.items():
         try:
-            results[ref] = await fut
+            async with sem:
+                return await build(image, refs)
         except Exception as e:
-            results[ref] = e
-    return results
+            return e
+
+    async with asyncio.TaskGroup() as group:
+        for image in images:
+            tasks[image.ref] = group.create_task(one(image), name=f"image-build:{image.ref}")
+    return {ref: task.result() for ref, task in tasks.items()}
 
 
 def _unpack(ctx: ContextTar, dest: str) -> None:

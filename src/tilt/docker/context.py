@@ -162,11 +162,11 @@ def rewrite_base_refs(text: str, base_refs: Mapping[str, str]) -> str:
 
     Returns:
         The Dockerfile with each matching image replaced (Tilt's rule for
-        matching: `tilt.tiltfile._refs.refs_match`); other lines unchanged.
+        matching: `tilt.refs.refs_match`); other lines unchanged.
     """
     if not base_refs:
         return text
-    from tilt.tiltfile._refs import refs_match
+    from tilt.refs import refs_match
 
     def pinned(used: str) -> str | None:
         for declared, built in base_refs.items():

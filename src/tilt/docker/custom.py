@@ -34,7 +34,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from tilt.docker.build import BuildError, BuildResult, OnOutput, _wait_process, push_to_registry
+from tilt.docker.build import BuildError, BuildResult, OnOutput, wait_process
 
 if TYPE_CHECKING:
     from tilt.model import ImageTarget, Settings
@@ -55,16 +55,16 @@ def expected_ref_env(
     image: ImageTarget, settings: Settings, *, now_s: float | None = None
 ) -> dict[str, str]:
     """``EXPECTED_REF`` and its parts for one run of a custom_build command."""
-    from tilt.docker.tags import registry_repository, repository
+    from tilt.refs import repository
 
     if image.tag:
         # The user's script makes a fixed tag and knows nothing of the registry.
         repo, tag, registry = repository(image.ref), image.tag, ""
     else:
         tag = f"tilt-build-{int(time.time() if now_s is None else now_s)}"
-        host = settings.default_registry
-        repo = registry_repository(image.ref, settings) or repository(image.ref)
-        registry = host if host and repo.startswith(host + "/") else ""
+        reg = settings.registry
+        repo = reg.push_repository(image.ref) if reg is not None else repository(image.ref)
+        registry = reg.host if reg is not None and repo.startswith(reg.host + "/") else ""
     name = repo[len(registry) + 1 :] if registry else repo
     return {
         "EXPECTED_REF": f"{repo}:{tag}",
@@ -80,7 +80,6 @@ async def run_custom_build(
     supervisor: ProcessSupervisor,
     settings: Settings,
     on_output: OnOutput,
-    cancel: asyncio.Event | None = None,
     base_refs: Mapping[str, str] | None = None,
 ) -> BuildResult:
     """Run a custom_build's command and return the image it made.
@@ -90,7 +89,6 @@ async def run_custom_build(
         supervisor: Owns the command's process group.
         settings: For ``default_registry``.
         on_output: Gets every line of the command's output and tilt's notes.
-        cancel: Set it to stop the command (`BuildCancelledError`).
         base_refs: Built refs of ``image.image_deps``.
 
     Returns:
@@ -100,11 +98,12 @@ async def run_custom_build(
         BuildError: the command failed, wrote no ref, or made no image.
         DockerUnavailableError: the engine is needed (no ``skips_local_docker``)
             and cannot be reached.
-        BuildCancelledError: ``cancel`` was set.
     """
     from tilt.docker.client import get_client
-    from tilt.docker.tags import digest_tag, repository, with_tag
+    from tilt.docker.destination import LocalImage, destination_for
+    from tilt.docker.tags import digest_tag
     from tilt.process import CommandNotFoundError
+    from tilt.refs import repository, tag_of, with_tag
 
     assert image.command is not None, "custom_build without a command"
     start = time.monotonic()
@@ -136,7 +135,7 @@ async def run_custom_build(
         proc = await supervisor.start(image.command.argv, cwd=cwd, env=env, on_output=collect)
     except (CommandNotFoundError, FileNotFoundError, PermissionError) as e:
         raise BuildError(image.ref, str(e), step="custom_build command") from None
-    status = await _wait_process(proc, cancel)
+    status = await wait_process(proc)
     if not status.success:
         raise BuildError(
             image.ref,
@@ -153,7 +152,12 @@ async def run_custom_build(
 
     if image.skips_local_docker:
         # Not in the local engine: nothing to inspect, tag or push.
-        return BuildResult(image_ref=image.ref, ref=built_ref, duration_s=time.monotonic() - start)
+        return BuildResult(
+            image_ref=image.ref,
+            ref=built_ref,
+            cluster_ref=built_ref,
+            duration_s=time.monotonic() - start,
+        )
 
     client = await asyncio.to_thread(get_client)
     image_id = await asyncio.to_thread(_inspect_id, client, built_ref)
@@ -166,27 +170,26 @@ async def run_custom_build(
         )
     if from_file:
         ref = built_ref
-        tag = built_ref.rsplit(":", 1)[-1] if ":" in built_ref.rsplit("/", 1)[-1] else "latest"
+        tag = tag_of(built_ref) or "latest"
     else:
         tag = digest_tag(image_id)
         ref = with_tag(image.ref, tag)
         await asyncio.to_thread(client.api.tag, image_id, repository(image.ref), tag)
-    pushed = ""
-    if not image.disable_push:
-        pushed = await push_to_registry(
-            image, image_id, tag, settings, on_output=on_output, cancel=cancel
-        )
+    delivered = await destination_for(image, settings).deliver(
+        image, LocalImage(ref=ref, image_id=image_id, tag=tag), on_output=on_output
+    )
     return BuildResult(
         image_ref=image.ref,
         ref=ref,
         image_id=image_id,
-        pushed_ref=pushed,
+        pushed_ref=delivered.pushed_ref,
+        cluster_ref=delivered.cluster_ref,
         duration_s=time.monotonic() - start,
     )
 
 
 def _read_ref_file(image: ImageTarget) -> str:
-    from tilt.tiltfile._refs import parse_ref
+    from tilt.refs import parse_ref
 
     path = image.outputs_image_ref_to
     try:

@@ -248,7 +248,7 @@ class Engine:
         from tilt.engine.compose import ComposeRunner
         from tilt.engine.images import ImageBuilds
 
-        self.images = ImageBuilds(supervisor=self._supervisor)
+        self.images = ImageBuilds(supervisor=self._supervisor, post=self.post)
         self._compose = ComposeRunner(
             supervisor=self._supervisor,
             logs=self.logs,

@@ -24,6 +24,7 @@ __all__ = [
     "DisableRequested",
     "Event",
     "FilesChanged",
+    "ImageBuilt",
     "ProbeChanged",
     "RuntimeChanged",
     "ServeExited",
@@ -235,6 +236,26 @@ class ContainerUpdated:
     at: float
 
 
+@dataclass(frozen=True, kw_only=True)
+class ImageBuilt:
+    """Image ``image_ref`` was built (or found built) for resource ``resource``.
+
+    ``local_ref`` is the ref in the local engine; ``cluster_ref`` the ref a
+    cluster pulls (the registry's, ``host_from_cluster`` applied);
+    ``deploy_ref`` the ref the local engine runs (pushed ref, else local).
+    """
+
+    image_ref: str
+    resource: str
+    local_ref: str
+    cluster_ref: str
+    deploy_ref: str
+    image_id: str
+    skipped: bool
+    duration_s: float
+    at: float
+
+
 Event = (
     FilesChanged
     | UpdateStarted
@@ -255,4 +276,5 @@ Event = (
     | RuntimeChanged
     | ContainerEventReceived
     | ContainerUpdated
+    | ImageBuilt
 )

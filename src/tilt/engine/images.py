@@ -20,13 +20,19 @@
   deploys are ever built: the engine asks for a resource's images only.
 
 The last successful build of each image is kept (`deploy_ref`) and survives a
-Tiltfile reload when the image target did not change.
+Tiltfile reload when the image target did not change. Each build is also
+posted as an `ImageBuilt` event (its local ref and the ref a cluster pulls),
+so the engine state knows which image runs as which ref. `history` keeps the
+last `HISTORY_LIMIT` builds only.
+
+Cancelling the task that awaits `build` cancels every build it started (they
+run in one `asyncio.TaskGroup`, see `tilt.docker.build.build_all`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -35,10 +41,20 @@ from tilt.model import ImageTarget, Resource, Settings, WatchSpec
 
 if TYPE_CHECKING:
     from tilt.docker.build import BuildResult, ImageBuilder
+    from tilt.engine.events import Event
     from tilt.process import ProcessSupervisor
     from tilt.watch.matcher import TargetMatcher
 
-__all__ = ["BuildRecord", "ImageBuildFailedError", "ImageBuilds", "UnionMatcher"]
+__all__ = [
+    "HISTORY_LIMIT",
+    "BuildRecord",
+    "ImageBuildFailedError",
+    "ImageBuilds",
+    "UnionMatcher",
+]
+
+#: `ImageBuilds.history` keeps this many of the latest builds.
+HISTORY_LIMIT = 500
 
 
 class UnionMatcher:
@@ -84,10 +100,15 @@ class ImageBuilds:
 
     Args:
         supervisor: Runs custom_build commands and ``docker buildx``.
+        post: Receives an `ImageBuilt` event per finished build (the engine's
+            ``post``); None: builds are only kept here.
     """
 
-    def __init__(self, *, supervisor: ProcessSupervisor) -> None:
+    def __init__(
+        self, *, supervisor: ProcessSupervisor, post: Callable[[Event], None] | None = None
+    ) -> None:
         self._supervisor = supervisor
+        self._post = post
         self._builder: ImageBuilder | None = None
         self._settings = Settings()
         self._images: dict[str, ImageTarget] = {}
@@ -166,9 +187,9 @@ class ImageBuilds:
 
     def affected(self, spec: Resource, files: Sequence[str]) -> list[ImageTarget]:
         """The images of ``spec`` that ``files`` rebuild (matcher hits, then images FROM them)."""
-        from tilt.docker.build import affected_images
+        from tilt.image_graph import touched_by
 
-        return affected_images(self.images_of(spec), files, lambda img: self.watch_matcher(img.ref))
+        return touched_by(self.images_of(spec), files, lambda img: self.watch_matcher(img.ref))
 
     def to_build(self, spec: Resource, files: Sequence[str], *, full: bool) -> list[ImageTarget]:
         """The images an update of ``spec`` builds, in build order.
@@ -178,19 +199,15 @@ class ImageBuilds:
             files: The changed files of this update.
             full: Build every image (content tags skip the unchanged ones).
         """
+        from tilt.image_graph import with_dependents
+
         images = self.images_of(spec)
         if full:
             return images
         chosen = {i.ref for i in self.affected(spec, files)}
         chosen |= {i.ref for i in images if i.ref not in self._built}
         # An image built FROM a rebuilt one must be rebuilt too.
-        grew = True
-        while grew:
-            grew = False
-            for i in images:
-                if i.ref not in chosen and any(d in chosen for d in i.image_deps):
-                    chosen.add(i.ref)
-                    grew = True
+        chosen = with_dependents(images, chosen)
         return [i for i in images if i.ref in chosen]
 
     def deploy_ref(self, ref: str) -> str | None:
@@ -229,7 +246,8 @@ class ImageBuilds:
             resource: The resource asking (for `history`).
             on_output: Gets every line of build output; with several images
                 each line is prefixed with its image's name.
-            cancel: Set it to abort the builds.
+            cancel: Also aborts the builds when set; cancelling the calling
+                task does the same (and raises `asyncio.CancelledError`).
 
         Returns:
             Per image ref, what was built.
@@ -240,7 +258,12 @@ class ImageBuilds:
             DockerUnavailableError: the engine cannot be reached.
             BuildCancelledError: ``cancel`` was set.
         """
-        from tilt.docker.build import BuildCancelledError, DependencyFailedError, build_all
+        from tilt.docker.build import (
+            BuildCancelledError,
+            DependencyFailedError,
+            build_all,
+            cancel_on,
+        )
         from tilt.docker.client import DockerUnavailableError
 
         builder = self._get_builder()
@@ -262,20 +285,13 @@ class ImageBuilds:
                     cancel=cancel,
                     base_refs=base_refs,
                 )
-            self._built[img.ref] = result
-            self.history.append(
-                BuildRecord(
-                    image_ref=img.ref,
-                    ref=result.ref,
-                    skipped=result.skipped,
-                    resource=resource,
-                    duration_s=result.duration_s,
-                )
-            )
+            self._record(result, resource)
             return result
 
         known = {ref: b.ref for ref, b in self._built.items()}
-        results = await build_all(images, one, max_parallel=self._sem_size or 1, built_refs=known)
+        results = await cancel_on(
+            cancel, build_all(images, one, max_parallel=self._sem_size or 1, built_refs=known)
+        )
         done: dict[str, BuildResult] = {}
         failures: list[BaseException] = []
         for ref, res in results.items():
@@ -292,6 +308,36 @@ class ImageBuilds:
             raise ImageBuildFailedError(str(first)) from first
         return done
 
+    def _record(self, result: BuildResult, resource: str) -> None:
+        """Keep ``result`` as its image's latest build and tell the engine."""
+        self._built[result.image_ref] = result
+        self.history.append(
+            BuildRecord(
+                image_ref=result.image_ref,
+                ref=result.ref,
+                skipped=result.skipped,
+                resource=resource,
+                duration_s=result.duration_s,
+            )
+        )
+        del self.history[:-HISTORY_LIMIT]
+        if self._post is not None:
+            from tilt.engine.events import ImageBuilt
+
+            self._post(
+                ImageBuilt(
+                    image_ref=result.image_ref,
+                    resource=resource,
+                    local_ref=result.ref,
+                    cluster_ref=result.pull_ref,
+                    deploy_ref=result.deploy_ref,
+                    image_id=result.image_id,
+                    skipped=result.skipped,
+                    duration_s=result.duration_s,
+                    at=time.time(),
+                )
+            )
+
 
 def _compose_build_watch(spec: Resource) -> WatchSpec | None:
     """The build context a compose service Compose builds itself watches (None: none)."""
@@ -299,10 +345,3 @@ def _compose_build_watch(spec: Resource) -> WatchSpec | None:
     if c is None or spec.image_refs or not c.watch.paths:
         return None
     return c.watch
-
-
-def short_path(path: str, base: str) -> str:
-    """``path`` relative to ``base`` when it lies below it (for log lines)."""
-    if base and path.startswith(base + os.sep):
-        return os.path.relpath(path, base)
-    return path

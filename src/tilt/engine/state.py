@@ -22,6 +22,7 @@ from tilt.engine.events import (
     DisableRequested,
     Event,
     FilesChanged,
+    ImageBuilt,
     ProbeChanged,
     RuntimeChanged,
     ServeExited,
@@ -458,6 +459,8 @@ class EngineState:
         self.result: TiltfileResult | None = None
         self.tiltfile_files: set[str] = {tiltfile_path}
         self.matchers: dict[str, Matcher] = {}
+        # The last build of each image target (by declared ref): its local and cluster refs.
+        self.built_images: dict[str, ImageBuilt] = {}
         self.shutting_down = False
         self.shutdown_reason = ""
         self.exit_code = 0
@@ -597,6 +600,9 @@ class EngineState:
                         )
                         if crashed:
                             return self._rebuild_after_crash(r, ev.at)
+                return []
+            case ImageBuilt():
+                self.built_images[ev.image_ref] = ev
                 return []
             case Tick():
                 return []

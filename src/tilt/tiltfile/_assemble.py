@@ -40,24 +40,6 @@ class Assembly:
     # Resources listed after every family's (Tilt puts `uncategorized` YAML last).
     tail_resources: list[Resource] = field(default_factory=list)
 
-    def image_closure(self, refs: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-        """The refs plus every image they are built FROM, dependencies first."""
-        by_ref = {i.ref: i for i in self.images}
-        out: list[str] = []
-
-        def visit(ref: str, seen: tuple[str, ...]) -> None:
-            if ref in out or ref in seen:
-                return
-            img = by_ref.get(ref)
-            if img is not None:
-                for dep in img.image_deps:
-                    visit(dep, (*seen, ref))
-            out.append(ref)
-
-        for r in refs:
-            visit(r, ())
-        return tuple(out)
-
 
 def _hooks() -> list[Callable[[LoadState, Assembly], None]]:
     from tilt.tiltfile import _compose, _config, _images, _k8s, _local, _settings
@@ -118,8 +100,10 @@ def assemble(state: LoadState) -> TiltfileResult:
         if img.ref not in asm.used_images and img.ref not in suppressed:
             state.warn(f"Image not used in any deploy config: ✕ {img.ref}", img.location)
     # Expand each resource's images to include the images they are built FROM.
+    from tilt.image_graph import image_closure
+
     resources = [
-        replace(r, image_refs=asm.image_closure(r.image_refs)) if r.image_refs else r
+        replace(r, image_refs=image_closure(asm.images, r.image_refs)) if r.image_refs else r
         for r in asm.resources
     ]
 

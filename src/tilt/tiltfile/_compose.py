@@ -729,8 +729,8 @@ def _is_blob(ctx: Ctx, v: object) -> bool:
 
 def _resolve_project(ctx: Ctx, proj: _Project, texts: dict[str, str]) -> None:
     """Parse, interpolate, merge and resolve ``proj``'s files into its services."""
+    from tilt.refs import parse_ref
     from tilt.tiltfile._loader import display_path
-    from tilt.tiltfile._refs import parse_ref
 
     state = ctx.state
     dotenv: dict[str, str] = {}
@@ -1185,7 +1185,7 @@ def dc_resource(  # noqa: PLR0917 - Tilt's positional parameters
     infer = as_bool(fn, "infer_links", infer_links)
     image_ref = as_str(fn, "image", image, allow_none=True)
     if image_ref:
-        from tilt.tiltfile._refs import parse_ref
+        from tilt.refs import parse_ref
 
         try:
             parse_ref(image_ref)
@@ -1243,7 +1243,7 @@ def finalize(state: LoadState, asm: Assembly) -> None:
     used); otherwise ``image_ref`` is the image Compose runs, and a service with
     ``build:`` is built by Compose from ``build_context``.
     """
-    from tilt.tiltfile._refs import refs_match
+    from tilt.refs import refs_match
 
     st = state.family(ComposeState)
     for proj in st.projects.values():

@@ -37,6 +37,7 @@ from tilt.model import (
     SyncStep,
     WatchSpec,
 )
+from tilt.refs import familiar_name, parse_ref, ref_error
 from tilt.tiltfile._context import (
     Ctx,
     LoadState,
@@ -58,7 +59,6 @@ __all__ = [
     "context_watch",
     "finalize",
     "live_update_steps",
-    "validate_ref",
 ]
 
 _STEP_TYPES = (SyncStep, RunStep, FallBackOnStep, InitialSyncStep, RestartContainerStep)
@@ -111,53 +111,24 @@ def _plain(value: object) -> object:
 
 
 # --- image references ------------------------------------------------------------------
-# The grammar of github.com/distribution/reference, which Tilt parses refs with.
+# Docker's grammar (github.com/distribution/reference) lives in tilt.refs.
 
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?)"
 _PATH_COMPONENT = r"(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)"
-_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
-_TAG = r"[\w][\w.-]{0,127}"
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-_REF_RE = re.compile(rf"^({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?$")
+# default_registry's host: a domain and an optional path (``gcr.io/my-project``).
 _HOST_RE = re.compile(rf"^{_DOMAIN}(?:/{_PATH_COMPONENT})*$")
-
-
-def validate_ref(ref: str) -> str:
-    """Check an image reference as Docker's reference grammar does.
-
-    Returns:
-        The error text ("" when ``ref`` is valid), worded like Docker's.
-    """
-    m = _REF_RE.match(ref)
-    if not m:
-        if _REF_RE.match(ref.lower()):
-            return "invalid reference format: repository name must be lowercase"
-        return "invalid reference format"
-    if len(m.group(1)) > 255:
-        return "repository name must not be more than 255 characters"
-    return ""
 
 
 def _selector_key(ref: str) -> tuple[str, str]:
     """(normalized name, tag): the identity two image declarations must not share."""
-    from tilt.tiltfile._refs import parse_ref
-
     parsed = parse_ref(ref)
     return parsed.name, parsed.tag
 
 
-def _familiar(ref: str) -> str:
-    """Docker's short form: ``docker.io/library/redis`` is ``redis``."""
-    for prefix in ("docker.io/library/", "docker.io/"):
-        if ref.startswith(prefix):
-            return ref[len(prefix) :]
-    return ref
-
-
 def _parse_ref_arg(fn: str, value: object) -> str:
     ref = as_str(fn, "ref", value).strip()
-    err = validate_ref(ref)
+    err = ref_error(ref)
     if err:
         raise TiltfileError(f"{fn}: Argument 1 (ref): can't parse {json.dumps(ref)}: {err}")
     return ref
@@ -602,7 +573,7 @@ def _add_image(ctx: Ctx, fn: str, declared: _Declared) -> None:
     st = _state(ctx)
     key = _selector_key(declared.target.ref)
     if key in st.selectors:
-        shown = _familiar(key[0] + (f":{key[1]}" if key[1] else ""))
+        shown = familiar_name(key[0]) + (f":{key[1]}" if key[1] else "")
         raise TiltfileError(f"{fn}: Image for ref {json.dumps(shown)} has already been defined")
     st.selectors[key] = declared.target.ref
     st.images.append(declared)
@@ -740,7 +711,7 @@ def docker_build(  # noqa: PLR0917 - Tilt's positional signature
     override_args = _container_args(fn, container_args)
     extra_tags = _str_or_list(fn, "extra_tag", extra_tag)
     for tag in extra_tags:
-        err = validate_ref(tag)
+        err = ref_error(tag)
         if err:
             raise TiltfileError(
                 f"{fn}: Argument extra_tag={json.dumps(tag)} not a valid image reference: {err}"
@@ -892,7 +863,7 @@ def custom_build(  # noqa: PLR0917 - Tilt's positional signature
     out_path = ctx.abspath(out_ref) if out_ref else ""
     deps_refs = as_str_list(fn, "image_deps", _plain(image_deps))
     for dep in deps_refs:
-        err = validate_ref(dep)
+        err = ref_error(dep)
         if err:
             raise TiltfileError(f"{fn}: image_deps: can't parse {json.dumps(dep)}: {err}")
     dir_s = as_str(fn, "dir", dir)
@@ -1008,7 +979,6 @@ def _check_unused_steps(st: ImagesState) -> None:
 def _image_deps(st: ImagesState) -> dict[str, list[str]]:
     """For each image, the refs of the other declared images it is built from."""
     from tilt.graph import CycleError, topological_order
-    from tilt.tiltfile._refs import parse_ref
 
     # refs_match's rule (same normalized name; a tagged build only matches its own
     # tag), through an index by name so 200 images do not cost 40,000 comparisons.

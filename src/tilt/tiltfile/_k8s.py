@@ -1009,7 +1009,7 @@ def k8s_custom_deploy(  # noqa: PLR0917 (Tilt's positional parameters)
     steps = live_update_steps(ctx, fn, live_update)
     image_sel = as_str(fn, "image_selector", image_selector, allow_none=True)
     container_sel = as_str(fn, "container_selector", container_selector, allow_none=True)
-    from tilt.tiltfile._refs import parse_ref
+    from tilt.refs import parse_ref
 
     for ref in [image_sel] if image_sel else []:
         try:

@@ -36,6 +36,7 @@ from tilt.model import (
     SourceLocation,
     TriggerMode,
 )
+from tilt.refs import parse_ref
 from tilt.tiltfile._context import LoadState, TiltfileError, unique
 from tilt.tiltfile._k8s_yaml import (
     JSONPath,
@@ -50,7 +51,6 @@ from tilt.tiltfile._k8s_yaml import (
     service_selects,
     split_escaped,
 )
-from tilt.tiltfile._refs import parse_ref
 
 if TYPE_CHECKING:
     from tilt.tiltfile._assemble import Assembly
