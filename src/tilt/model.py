@@ -23,6 +23,7 @@ __all__ = [
     "Cmd",
     "ComposeTarget",
     "ConfigState",
+    "DiscoveryStrategy",
     "ExecAction",
     "FallBackOnStep",
     "HttpGetAction",
@@ -31,11 +32,13 @@ __all__ = [
     "ImageTarget",
     "InitialSyncStep",
     "K8sCustomDeployTarget",
+    "K8sImageLocator",
     "K8sObject",
     "K8sTarget",
     "Link",
     "LiveUpdateStep",
     "LocalTarget",
+    "PodReadiness",
     "PortForward",
     "Probe",
     "Resource",
@@ -70,6 +73,29 @@ class ResourceKind(enum.Enum):
     K8S = "k8s"
     DOCKER_COMPOSE = "docker_compose"
     K8S_CUSTOM_DEPLOY = "k8s_custom_deploy"
+
+
+class PodReadiness(enum.Enum):
+    """Whether a Kubernetes resource waits for its pods (Tilt's ``pod_readiness``).
+
+    ``WAIT``: ready once its pods are ready; ``IGNORE``: ready once applied;
+    ``SUCCEEDED``: ready once its pods completed (Tilt's default for Jobs).
+    """
+
+    WAIT = "wait"
+    IGNORE = "ignore"
+    SUCCEEDED = "succeeded"
+
+
+class DiscoveryStrategy(enum.Enum):
+    """How a Kubernetes resource finds its pods (Tilt's ``discovery_strategy``).
+
+    ``DEFAULT``: owner references from its objects plus ``extra_pod_selectors``;
+    ``SELECTORS_ONLY``: only ``extra_pod_selectors``.
+    """
+
+    DEFAULT = "default"
+    SELECTORS_ONLY = "selectors-only"
 
 
 class ImageBuildKind(enum.Enum):
@@ -289,13 +315,41 @@ class K8sObject:
 
 
 @dataclass(frozen=True, kw_only=True)
+class K8sImageLocator:
+    """Where images are in the objects a selector matches, beyond container images.
+
+    From ``k8s_kind(image_json_path=)``/``k8s_image_json_path`` (``json_path``
+    reaches image references) or ``k8s_kind(image_object=)`` (``json_path``
+    reaches objects whose ``repo_field`` and ``tag_field`` make the reference).
+    The selector fields are Tilt's case-insensitive regular expressions, matched
+    anywhere in the value ("" matches everything).
+    """
+
+    json_path: str
+    repo_field: str = ""
+    tag_field: str = ""
+    api_version: str = ""
+    kind: str = ""
+    name: str = ""
+    namespace: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class K8sTarget:
+    """A Kubernetes resource's objects and how to follow them.
+
+    ``image_locators`` are the declared image locations that apply to these
+    objects (containers' ``image`` fields always count), so a deployer can put
+    the built refs in.
+    """
+
     objects: tuple[K8sObject, ...] = ()
     image_refs: tuple[str, ...] = ()
+    image_locators: tuple[K8sImageLocator, ...] = ()
     port_forwards: tuple[PortForward, ...] = ()
     extra_pod_selectors: tuple[dict[str, str], ...] = ()
-    pod_readiness: str = ""
-    discovery_strategy: str = ""
+    pod_readiness: PodReadiness = PodReadiness.WAIT
+    discovery_strategy: DiscoveryStrategy = DiscoveryStrategy.DEFAULT
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -355,15 +409,43 @@ class Resource:
     # Beyond Tilt: update again after any resource_dep updates (dirty in manual mode).
     update_on_dep_change: bool = False
 
-    @property
-    def starts_on_up(self) -> bool:
-        """Whether the first update runs at `tilt up` (auto_init)."""
-        return self.auto_init
+    def __post_init__(self) -> None:
+        # The kind says which target describes what the resource runs; any other
+        # combination (a compose resource without a compose target...) is a bug.
+        given = {
+            name
+            for name, target in (
+                ("local", self.local),
+                ("k8s", self.k8s),
+                ("compose", self.compose),
+                ("custom_deploy", self.custom_deploy),
+            )
+            if target is not None
+        }
+        required, allowed = _KIND_TARGETS[self.kind]
+        if not required <= given or not given <= allowed:
+            raise ValueError(
+                f"resource {self.name!r} of kind {self.kind.value} needs the target(s) "
+                f"{sorted(required)} and may have {sorted(allowed)}, got {sorted(given)}"
+            )
 
     @property
     def updates_on_change(self) -> bool:
         """Whether a file change starts an update by itself (auto trigger mode)."""
         return self.trigger_mode is TriggerMode.AUTO
+
+
+# Per kind: the targets a resource must have, and the targets it may have (a
+# k8s_custom_deploy resource also carries a K8sTarget for its pods).
+_KIND_TARGETS: dict[ResourceKind, tuple[frozenset[str], frozenset[str]]] = {
+    ResourceKind.LOCAL: (frozenset({"local"}), frozenset({"local"})),
+    ResourceKind.K8S: (frozenset({"k8s"}), frozenset({"k8s"})),
+    ResourceKind.DOCKER_COMPOSE: (frozenset({"compose"}), frozenset({"compose"})),
+    ResourceKind.K8S_CUSTOM_DEPLOY: (
+        frozenset({"custom_deploy"}),
+        frozenset({"custom_deploy", "k8s"}),
+    ),
+}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -338,6 +338,37 @@ def test_k8s_kind_image_object_and_pod_readiness(tiltfile: Any) -> None:
     assert k8s_of(e)["pod_readiness"] == "ignore"
 
 
+def test_image_locators_are_carried_on_the_target(tiltfile: Any) -> None:
+    # The deployer needs to know where to put the built refs: the locators that
+    # apply to a resource's objects stay on its K8sTarget.
+    yaml_text = (
+        "apiVersion: example.com/v1\nkind: Env\nmetadata: {name: e}\n"
+        "spec: {img: {repo: example.com/e, tag: dev}}\n"
+        "---\napiVersion: example.com/v1\nkind: Fn\nmetadata: {name: f, namespace: ns}\n"
+        "spec: {runtime: {image: example.com/f}}\n"
+    )
+    data = tiltfile(
+        "docker_build('example.com/e', '.')\n"
+        "docker_build('example.com/f', '.')\n"
+        "k8s_kind('Env', image_object={'json_path': '{.spec.img}', 'repo_field': 'repo',"
+        " 'tag_field': 'tag'})\n"
+        "k8s_image_json_path('{.spec.runtime.image}', kind='Fn', namespace='ns')\n"
+        "k8s_resource('f', discovery_strategy='selectors-only')\n"
+        "k8s_yaml('a.yaml')\n",
+        {"a.yaml": yaml_text, "Dockerfile": "FROM scratch\n"},
+    )
+    by = resources_by_name(data)
+    loc = {"api_version": "", "name": "", "namespace": "", "repo_field": "", "tag_field": ""}
+    assert k8s_of(by["e"])["image_locators"] == [
+        {**loc, "json_path": "{.spec.img}", "kind": "Env", "repo_field": "repo", "tag_field": "tag"}
+    ]
+    assert k8s_of(by["f"])["image_locators"] == [
+        {**loc, "json_path": "{.spec.runtime.image}", "kind": "Fn", "namespace": "ns"}
+    ]
+    assert k8s_of(by["e"])["discovery_strategy"] == "default"
+    assert k8s_of(by["f"])["discovery_strategy"] == "selectors-only"
+
+
 def test_services_attach_by_selector_only(tiltfile: Any) -> None:
     yaml_text = (
         WEB + "---\napiVersion: v1\nkind: Service\nmetadata: {name: web-svc}\n"

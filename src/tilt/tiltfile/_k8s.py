@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from tilt.model import (
     Cmd,
+    DiscoveryStrategy,
     FallBackOnStep,
     IgnoreRule,
     K8sCustomDeployTarget,
     K8sObject,
     Link,
+    PodReadiness,
     PortForward,
     SyncStep,
     TriggerMode,
@@ -66,8 +68,8 @@ if TYPE_CHECKING:
 
 __all__ = ["K8sState", "finalize", "is_yaml_text"]
 
-_POD_READINESS = ("", "ignore", "wait")
-_DISCOVERY = ("", "default", "selectors-only")
+# What a Tiltfile may ask for (``succeeded`` is Tilt's own default for Jobs).
+_POD_READINESS = {"ignore": PodReadiness.IGNORE, "wait": PodReadiness.WAIT}
 # Tilt's host check for "host:local:container" port forwards (k8s.go).
 _OCTET = r"([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])"
 _IP_RE = rf"({_OCTET}\.){{3}}{_OCTET}"
@@ -496,14 +498,14 @@ def _links(fn: str, value: object) -> list[Link]:
     return out
 
 
-def _pod_readiness(fn: str, value: object) -> str:
+def _pod_readiness(fn: str, value: object) -> PodReadiness | None:
     mode = as_str(fn, "pod_readiness", value, allow_none=True)
-    if mode not in _POD_READINESS:
+    if mode and mode not in _POD_READINESS:
         raise TiltfileError(
             f"{fn}: for parameter 'pod_readiness': Invalid value. Allowed: {{ignore, wait}}. "
             f"Got: {mode}"
         )
-    return mode
+    return _POD_READINESS.get(mode)
 
 
 def _trigger_mode(fn: str, value: object) -> TriggerMode | None:
@@ -597,12 +599,14 @@ def k8s_resource(  # noqa: PLR0917 (Tilt's positional parameters)
     readiness = _pod_readiness(fn, pod_readiness)
     link_list = _links(fn, links)
     label_list = _labels(fn, labels)
-    strategy = as_str(fn, "discovery_strategy", discovery_strategy, allow_none=True)
-    if strategy not in _DISCOVERY:
+    strategy_s = as_str(fn, "discovery_strategy", discovery_strategy, allow_none=True)
+    try:
+        strategy = DiscoveryStrategy(strategy_s) if strategy_s else None
+    except ValueError:
         raise TiltfileError(
             f"{fn}: for parameter 'discovery_strategy': Invalid. Must be one of: "
             '"default", "selectors-only"'
-        )
+        ) from None
     manual = not name
     if manual and not frags:
         raise TiltfileError(

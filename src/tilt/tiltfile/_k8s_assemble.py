@@ -26,10 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from tilt.graph import closest
 from tilt.model import (
+    DiscoveryStrategy,
     K8sCustomDeployTarget,
+    K8sImageLocator,
     K8sObject,
     K8sTarget,
     Link,
+    PodReadiness,
     PortForward,
     Resource,
     ResourceKind,
@@ -69,10 +72,6 @@ __all__ = [
 # Tilt's model.UnresourcedYAMLManifestName.
 UNCATEGORIZED = "uncategorized"
 
-POD_READINESS_WAIT = "wait"
-POD_READINESS_IGNORE = "ignore"
-POD_READINESS_SUCCEEDED = "succeeded"
-
 
 @dataclass(frozen=True, kw_only=True)
 class ImageLocator:
@@ -86,6 +85,19 @@ class ImageLocator:
     path: JSONPath
     repo_field: str = ""
     tag_field: str = ""
+
+    def to_model(self) -> K8sImageLocator:
+        """The locator as the model carries it on a `K8sTarget`."""
+        sel = self.selector
+        return K8sImageLocator(
+            json_path=self.path.text,
+            repo_field=self.repo_field,
+            tag_field=self.tag_field,
+            api_version=sel.api_version,
+            kind=sel.kind,
+            name=sel.name,
+            namespace=sel.namespace,
+        )
 
     def images(self, obj: K8sObject) -> list[str]:
         if not self.selector.matches(obj):
@@ -109,7 +121,7 @@ class KindInfo:
 
     selector: ObjectSelector
     locators: list[ImageLocator] = field(default_factory=list)
-    pod_readiness: str = ""
+    pod_readiness: PodReadiness | None = None
 
 
 def _initial_kinds() -> list[KindInfo]:
@@ -118,11 +130,11 @@ def _initial_kinds() -> list[KindInfo]:
     return [
         KindInfo(
             selector=ObjectSelector.make("k8s", api_version="batch/v1", kind="^Job$"),
-            pod_readiness=POD_READINESS_SUCCEEDED,
+            pod_readiness=PodReadiness.SUCCEEDED,
         ),
         KindInfo(
             selector=ObjectSelector.make("k8s", api_version="batch/v1", kind="^CronJob$"),
-            pod_readiness=POD_READINESS_IGNORE,
+            pod_readiness=PodReadiness.IGNORE,
         ),
     ]
 
@@ -149,10 +161,10 @@ class ResourceOptions:
     auto_init: bool | None = None
     resource_deps: list[str] = field(default_factory=list)
     objects: list[str] = field(default_factory=list)
-    pod_readiness: str = ""
+    pod_readiness: PodReadiness | None = None
     links: list[Link] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
-    discovery_strategy: str = ""
+    discovery_strategy: DiscoveryStrategy | None = None
 
     def merge(self, later: ResourceOptions) -> None:
         """Add a later call's settings: lists append, settings it gave replace ours."""
@@ -384,10 +396,10 @@ class _Assembler:
 
     # -- output --
 
-    def pod_readiness(self, res: _Res) -> str:
+    def pod_readiness(self, res: _Res) -> PodReadiness:
         if res.opts is not None and res.opts.pod_readiness:
             return res.opts.pod_readiness
-        mode = ""
+        mode: PodReadiness | None = None
         for obj in res.objects:
             for k in self.kinds:
                 if k.pod_readiness and k.selector.matches(obj):
@@ -397,8 +409,18 @@ class _Assembler:
         if res.custom is not None or any(
             has_pod_template(o) or self.is_workload(o) for o in res.objects
         ):
-            return POD_READINESS_WAIT
-        return POD_READINESS_IGNORE
+            return PodReadiness.WAIT
+        return PodReadiness.IGNORE
+
+    def image_locators(self, res: _Res) -> tuple[K8sImageLocator, ...]:
+        """The declared image locations that apply to one of ``res``'s objects."""
+        return tuple(
+            unique(
+                loc.to_model()
+                for loc in self.locators
+                if any(loc.selector.matches(o) for o in res.objects)
+            )
+        )
 
     def image_refs(self, res: _Res) -> tuple[str, ...]:
         """The declared images (their build refs) this resource's objects use."""
@@ -416,10 +438,11 @@ class _Assembler:
         target = K8sTarget(
             objects=tuple(res.objects),
             image_refs=refs,
+            image_locators=self.image_locators(res),
             port_forwards=tuple(opts.port_forwards),
             extra_pod_selectors=tuple(opts.extra_pod_selectors),
             pod_readiness=self.pod_readiness(res),
-            discovery_strategy=opts.discovery_strategy,
+            discovery_strategy=opts.discovery_strategy or DiscoveryStrategy.DEFAULT,
         )
         trigger = opts.trigger_mode or self.asm.settings.default_trigger_mode
         return Resource(
@@ -554,7 +577,7 @@ def assemble_k8s(state: LoadState, asm: Assembly, read_kube: Any) -> None:
             kind=ResourceKind.K8S,
             location=where[id(rest[0])],
             trigger_mode=asm.settings.default_trigger_mode,
-            k8s=K8sTarget(objects=tuple(rest), pod_readiness=POD_READINESS_IGNORE),
+            k8s=K8sTarget(objects=tuple(rest), pod_readiness=PodReadiness.IGNORE),
         )
         # Tilt appends it after every other manifest (local ones included).
         asm.tail_resources.append(uncategorized)
