@@ -817,7 +817,7 @@ ERRORS: list[tuple[str, str, dict[str, str], str, str]] = [
         "docker_compose('dc.yml')\ndc_resource('web', trigger_mode='manual')\n",
         {"dc.yml": WEB},
         "Tiltfile:2",
-        "for parameter 'trigger_mode': got str, want TRIGGER_MODE_AUTO or TRIGGER_MODE_MANUAL",
+        "for parameter 'trigger_mode': got string, want TRIGGER_MODE_AUTO or TRIGGER_MODE_MANUAL",
     ),
     (
         "bad-label",

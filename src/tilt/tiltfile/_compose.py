@@ -1067,17 +1067,6 @@ def docker_compose(  # noqa: PLR0917 - Tilt's positional parameters
         st.projects[name] = proj
 
 
-def _trigger_mode(fn: str, v: object) -> TriggerMode | None:
-    if v is None:
-        return None
-    if isinstance(v, TriggerMode):
-        return v
-    raise TiltfileError(
-        f"{fn}: for parameter 'trigger_mode': got {type(v).__name__}, "
-        "want TRIGGER_MODE_AUTO or TRIGGER_MODE_MANUAL"
-    )
-
-
 def _find_service(fn: str, st: ComposeState, name: str, project_name: str) -> tuple[_Project, str]:
     """The project and service behind the resource called ``name``."""
     from tilt.graph import closest
@@ -1172,13 +1161,12 @@ def dc_resource(  # noqa: PLR0917 - Tilt's positional parameters
     res_name = as_str(fn, "name", name)
     if not res_name:
         raise TiltfileError(f"{fn}: `name` must not be empty")
-    mode = _trigger_mode(fn, trigger_mode)
-    deps = as_str_list(fn, "resource_deps", resource_deps)
-    # The same rules (and messages) as local_resource's links and labels.
-    from tilt.tiltfile._local import _labels, _links
+    from tilt.tiltfile._resource_args import labels_arg, links_arg, trigger_mode_arg
 
-    link_list = _links(fn, links)
-    label_list = _labels(fn, labels)
+    mode = trigger_mode_arg(fn, trigger_mode)
+    deps = as_str_list(fn, "resource_deps", resource_deps)
+    link_list = links_arg(fn, links)
+    label_list = labels_arg(fn, labels)
     init = as_bool(fn, "auto_init", auto_init)
     proj_name = as_str(fn, "project_name", project_name)
     rename = as_str(fn, "new_name", new_name)

@@ -24,11 +24,9 @@ from tilt.model import (
     IgnoreRule,
     K8sCustomDeployTarget,
     K8sObject,
-    Link,
     PodReadiness,
     PortForward,
     SyncStep,
-    TriggerMode,
     WatchSpec,
 )
 from tilt.tiltfile._context import (
@@ -62,6 +60,7 @@ from tilt.tiltfile._k8s_yaml import (
     parse_objects,
     split_escaped,
 )
+from tilt.tiltfile._resource_args import labels_arg, links_arg, trigger_mode_arg
 
 if TYPE_CHECKING:
     from tilt.tiltfile._assemble import Assembly
@@ -78,8 +77,6 @@ _HOSTNAME_RE = (
     r"([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9])"
 )
 _HOST_RE = re.compile(f"^(?:{_IP_RE}|{_HOSTNAME_RE})$")
-_LABEL_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_URL_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _PORT_MAX = 65535
 
 
@@ -469,35 +466,6 @@ def _string_seq(fn: str, arg: str, value: object) -> list[str]:
     return as_str_list(fn, arg, value)
 
 
-def _labels(fn: str, value: object) -> list[str]:
-    out = []
-    for label in as_str_list(fn, "labels", value):
-        if "/" in label or len(label) > 63 or not _LABEL_RE.match(label):
-            raise TiltfileError(
-                f'{fn}: Invalid label "{label}": a label must be 63 characters or less, '
-                "consist of alphanumeric characters, '-', '_' or '.', and start and end with "
-                "an alphanumeric character"
-            )
-        out.append(label)
-    return out
-
-
-def _links(fn: str, value: object) -> list[Link]:
-    out = []
-    for item in _items(value):
-        if isinstance(item, Link):
-            out.append(item)
-        elif isinstance(item, str) and item.strip():
-            url = item if _URL_SCHEME_RE.match(item) else "http://" + item
-            out.append(Link(url=url))
-        else:
-            raise TiltfileError(
-                f"{fn}: for parameter 'links': got {_typename(item)}, "
-                "want a URL string, a link(), or a list of those"
-            )
-    return out
-
-
 def _pod_readiness(fn: str, value: object) -> PodReadiness | None:
     mode = as_str(fn, "pod_readiness", value, allow_none=True)
     if mode and mode not in _POD_READINESS:
@@ -506,15 +474,6 @@ def _pod_readiness(fn: str, value: object) -> PodReadiness | None:
             f"Got: {mode}"
         )
     return _POD_READINESS.get(mode)
-
-
-def _trigger_mode(fn: str, value: object) -> TriggerMode | None:
-    if value is None or isinstance(value, TriggerMode):
-        return value
-    raise TiltfileError(
-        f"{fn}: for parameter 'trigger_mode': got {_typename(value)}, "
-        "want TRIGGER_MODE_AUTO or TRIGGER_MODE_MANUAL"
-    )
 
 
 def _object_fragments(fn: str, value: object) -> list[str]:
@@ -592,13 +551,13 @@ def k8s_resource(  # noqa: PLR0917 (Tilt's positional parameters)
     key = name or rename
     pfs = _port_forwards(fn, key, port_forwards)
     selectors = _pod_selectors(fn, extra_pod_selectors)
-    mode = _trigger_mode(fn, trigger_mode)
+    mode = trigger_mode_arg(fn, trigger_mode)
     deps = _string_seq(fn, "resource_deps", resource_deps)
     frags = _object_fragments(fn, objects)
     init = None if auto_init is _DEFAULT_TRUE else as_bool(fn, "auto_init", auto_init)
     readiness = _pod_readiness(fn, pod_readiness)
-    link_list = _links(fn, links)
-    label_list = _labels(fn, labels)
+    link_list = list(links_arg(fn, links))
+    label_list = list(labels_arg(fn, labels))
     strategy_s = as_str(fn, "discovery_strategy", discovery_strategy, allow_none=True)
     try:
         strategy = DiscoveryStrategy(strategy_s) if strategy_s else None

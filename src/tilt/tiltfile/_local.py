@@ -14,8 +14,6 @@ passed to ``local_resource``.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -49,6 +47,7 @@ from tilt.tiltfile._context import (
     unique,
 )
 from tilt.tiltfile._context import typename as _typename
+from tilt.tiltfile._resource_args import labels_arg, links_arg, trigger_mode_arg, url_arg
 
 if TYPE_CHECKING:
     from tilt.tiltfile._assemble import Assembly
@@ -61,15 +60,6 @@ TEST_DEPRECATION = (
     "Change this call to use `local_resource(..., allow_parallel=True)`"
 )
 
-# Kubernetes' label-value rule, which Tilt applies to resource labels
-# (k8s.io/apimachinery validation.IsQualifiedName + IsValidLabelValue).
-_LABEL_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_MAX = 63
-_LABEL_RULE = (
-    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start "
-    "and end with an alphanumeric character (e.g. 'MyName', or 'my.name', or '123-abc')"
-)
-_URL_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _PORT_MIN, _PORT_MAX = 1, 65535
 
 # How Tilt names these values in type errors.
@@ -119,37 +109,6 @@ def _check_name(fn: str, v: object) -> str:
     return name
 
 
-def _check_label(fn: str, v: object) -> str:
-    if not isinstance(v, str):
-        raise TiltfileError(
-            f"{fn}: for parameter 'labels': got {_typename(v)}, want string (a label)"
-        )
-    problem = ""
-    if "/" in v:
-        problem = "cannot contain /"
-    elif not v:
-        problem = "name part must be non-empty"
-    elif len(v) > _LABEL_MAX:
-        problem = f"name part must be no more than {_LABEL_MAX} characters"
-    elif not _LABEL_RE.match(v):
-        problem = _LABEL_RULE
-    if problem:
-        raise TiltfileError(f'{fn}: Invalid label "{v}": {problem}')
-    return v
-
-
-def _labels(fn: str, v: object) -> tuple[str, ...]:
-    if v is None:
-        return ()
-    if isinstance(v, str):
-        return (_check_label(fn, v),)
-    if not isinstance(v, list | tuple):
-        raise TiltfileError(
-            f"{fn}: for parameter 'labels': got {_typename(v)}, want a label or a list of labels"
-        )
-    return tuple(unique(_check_label(fn, item) for item in v))
-
-
 def _string_list(fn: str, arg: str, v: object) -> list[str]:
     """A list of strings, where Tilt wants a sequence (a bare string is an error there too)."""
     if v is None:
@@ -170,52 +129,11 @@ def _port(fn: str, v: object) -> int:
     return port
 
 
-def _url(fn: str, url: str) -> str:
-    """Tilt's rule: a URL without a scheme is an http one."""
-    if not url:
-        raise TiltfileError(f'{fn}: validating URL "": url empty')
-    if any(c.isspace() for c in url):
-        raise TiltfileError(f'{fn}: validating URL "{url}": must not contain whitespace')
-    return url if _URL_SCHEME_RE.match(url) else "http://" + url
-
-
-def _links(fn: str, v: object) -> tuple[Link, ...]:
-    items: Sequence[object]
-    if v is None:
-        items = ()
-    elif isinstance(v, list | tuple):
-        items = v
-    else:
-        items = (v,)
-    out: list[Link] = []
-    for i, item in enumerate(items):
-        if isinstance(item, Link):
-            out.append(item)
-        elif isinstance(item, str):
-            out.append(Link(url=_url(fn, item)))
-        else:
-            where = f"item {i}: " if isinstance(v, list | tuple) else ""
-            raise TiltfileError(
-                f"{fn}: for parameter 'links': {where}got {_typename(item)}, "
-                "want a string, a link, or a list of these"
-            )
-    return tuple(out)
-
-
 def _probe_arg(fn: str, v: object) -> Probe | None:
     if v is None or isinstance(v, Probe):
         return v
     raise TiltfileError(
         f"{fn}: for parameter 'readiness_probe': got {_typename(v)}, want Probe (made by probe())"
-    )
-
-
-def _trigger_mode(fn: str, v: object) -> TriggerMode | None:
-    if v is None or isinstance(v, TriggerMode):
-        return v
-    raise TiltfileError(
-        f"{fn}: for parameter 'trigger_mode': got {_typename(v)}, "
-        "want TRIGGER_MODE_AUTO or TRIGGER_MODE_MANUAL"
     )
 
 
@@ -314,11 +232,11 @@ def _declare(
         name=res_name,
         location=loc,
         target=target,
-        trigger_mode=_trigger_mode(fn, trigger_mode),
+        trigger_mode=trigger_mode_arg(fn, trigger_mode),
         auto_init=as_bool(fn, "auto_init", auto_init),
         resource_deps=tuple(unique(_string_list(fn, "resource_deps", resource_deps))),
-        links=_links(fn, links),
-        labels=_labels(fn, labels),
+        links=links_arg(fn, links),
+        labels=labels_arg(fn, labels),
         update_on_dep_change=as_bool(fn, "update_on_dep_change", update_on_dep_change),
     )
     first = st.by_name.get(res_name)
@@ -671,7 +589,7 @@ def link(ctx: Ctx, url: object, name: object = "") -> Link:
         A link.
     """
     fn = "link"
-    return Link(url=_url(fn, as_str(fn, "url", url)), name=as_str(fn, "name", name))
+    return Link(url=url_arg(fn, as_str(fn, "url", url)), name=as_str(fn, "name", name))
 
 
 # --- assembly ----------------------------------------------------------------------------
