@@ -14,10 +14,9 @@ from tests.tiltfile.conftest import FIXTURES, dump_of, resources_by_name
 from tilt.model import ImageBuildKind, ImageTarget, SourceLocation
 from tilt.tiltfile import load_tiltfile
 from tilt.tiltfile._assemble import Assembly
-from tilt.tiltfile._compose import (
+from tilt.tiltfile._compose import docker_compose, finalize
+from tilt.tiltfile._compose_spec import (
     ComposeError,
-    docker_compose,
-    finalize,
     interpolate,
     merge_compose,
     normalize_project_name,
