@@ -56,7 +56,6 @@ SPOOL_MAX_BYTES = 32 * 1024 * 1024
 #: Name prefix of a Dockerfile added to the archive from outside the context.
 EXTRA_DOCKERFILE_PREFIX = ".dockerfile.tilt-"
 
-_CHUNK = 1024 * 1024
 _ATTEMPTS = 3
 
 
