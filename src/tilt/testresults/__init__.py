@@ -1,0 +1,56 @@
+"""Per-test results of test resources: reading them, sharding a suite, reporting a run.
+
+- `_model`: `TestResults` (counts, duration, cases, failures with file:line) and `merge`.
+- `_junit`: streaming JUnit XML reader (any runner) and the `tilt ci --output-junit` writer.
+- `_gotest`: ``go test -json`` stream reader.
+- `_collect`: which format a command produces (auto-detect) and collecting one run's results.
+- `_shard`: splitting a suite into shards balanced by the last run's durations.
+- `report`: the `tilt ci` summary text.
+"""
+
+from tilt.testresults._collect import (
+    ResultsCollector,
+    ResultsFormat,
+    is_gotest_command,
+    is_pytest_command,
+    pytest_node_id,
+)
+from tilt.testresults._gotest import GoTestParser, looks_like_gotest
+from tilt.testresults._junit import parse_junit_file, parse_junit_glob, write_junit
+from tilt.testresults._model import Outcome, ResultsStatus, TestCase, TestResults, merge
+from tilt.testresults._shard import (
+    DEFAULT_TEST_FILES,
+    ENV_SHARD_COUNT,
+    ENV_SHARD_FILES,
+    ENV_SHARD_INDEX,
+    RunMemory,
+    balance,
+    discover_test_files,
+    shard_env,
+)
+
+__all__ = [
+    "DEFAULT_TEST_FILES",
+    "ENV_SHARD_COUNT",
+    "ENV_SHARD_FILES",
+    "ENV_SHARD_INDEX",
+    "GoTestParser",
+    "Outcome",
+    "ResultsCollector",
+    "ResultsFormat",
+    "ResultsStatus",
+    "RunMemory",
+    "TestCase",
+    "TestResults",
+    "balance",
+    "discover_test_files",
+    "is_gotest_command",
+    "is_pytest_command",
+    "looks_like_gotest",
+    "merge",
+    "parse_junit_file",
+    "parse_junit_glob",
+    "pytest_node_id",
+    "shard_env",
+    "write_junit",
+]
