@@ -49,6 +49,7 @@ __all__ = [
     "SourceLocation",
     "SyncStep",
     "TcpSocketAction",
+    "TestSpec",
     "TiltfileResult",
     "TiltfileWarning",
     "TriggerMode",
@@ -390,6 +391,25 @@ class ComposeTarget:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TestSpec:
+    """What makes a resource a test (``test()``): its timeout and, beyond Tilt, results and shards.
+
+    ``results_format`` is ``auto``, ``pytest``, ``gotest``, ``junit`` or ``none``
+    (`tilt.testresults.ResultsFormat`); ``results`` are JUnit XML globs the command
+    writes; ``test_files`` the patterns of pytest files split across ``shards``.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    timeout_s: float | None = None
+    results_format: str = "auto"
+    results: tuple[str, ...] = ()
+    shards: int = 1
+    test_files: tuple[str, ...] = ()
+    rerun_failed_first: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class Resource:
     """One row of the UI: a unit that updates, runs and reports status."""
 
@@ -408,6 +428,8 @@ class Resource:
     custom_deploy: K8sCustomDeployTarget | None = None
     # Beyond Tilt: update again after any resource_dep updates (dirty in manual mode).
     update_on_dep_change: bool = False
+    # Declared with test(): a timeout, per-test results, shards.
+    test: TestSpec | None = None
 
     def __post_init__(self) -> None:
         # The kind says which target describes what the resource runs; any other

@@ -70,6 +70,8 @@ class UpdateFinished:
     error: str = ""
     exit_code: int | None = None
     cancelled: bool = False
+    # A test resource's per-test results (`tilt.testresults.TestResults`).
+    results: Any = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -86,12 +86,14 @@ class LocalRunner(Runner):
 
     def start_update(self, spec: Resource, update_id: int, reason: str) -> None:
         """Run ``spec``'s cmd in the background; posts `UpdateFinished` when done."""
-        self._start(
-            self._updates,
-            spec.name,
-            self._update(spec, update_id, reason),
-            task_name=f"update:{spec.name}",
-        )
+        coro = self._update(spec, update_id, reason)
+        if spec.test is not None and spec.local is not None and spec.local.cmd is not None:
+            # A test() resource: shards, timeout, per-test results (tilt.engine.testrun).
+            from tilt.engine.testrun import run_test_update
+
+            coro.close()
+            coro = run_test_update(self, spec, update_id, reason)
+        self._start(self._updates, spec.name, coro, task_name=f"update:{spec.name}")
 
     def _other_tasks(self) -> Iterable[asyncio.Task[None]]:
         # A serve process being run or stopped.
