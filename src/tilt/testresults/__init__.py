@@ -28,6 +28,7 @@ from tilt.testresults._shard import (
     discover_test_files,
     shard_env,
 )
+from tilt.testresults.report import ResourceReport, ci_summary
 
 __all__ = [
     "DEFAULT_TEST_FILES",
@@ -36,6 +37,7 @@ __all__ = [
     "ENV_SHARD_INDEX",
     "GoTestParser",
     "Outcome",
+    "ResourceReport",
     "ResultsCollector",
     "ResultsFormat",
     "ResultsStatus",
@@ -43,6 +45,7 @@ __all__ = [
     "TestCase",
     "TestResults",
     "balance",
+    "ci_summary",
     "discover_test_files",
     "is_gotest_command",
     "is_pytest_command",
