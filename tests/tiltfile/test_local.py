@@ -70,6 +70,7 @@ def test_defaults(tiltfile, tmp_path: Path) -> None:  # type: ignore[no-untyped-
         "compose": None,
         "custom_deploy": None,
         "update_on_dep_change": False,
+        "test": None,
     }
 
 
@@ -399,6 +400,59 @@ def test_test_is_local_resource_with_allow_parallel(tiltfile, tmp_path: Path) ->
     assert res["serial"]["local"]["allow_parallel"] is False
     assert [w["message"] for w in data["warnings"]] == [_local.TEST_DEPRECATION] * 2
     assert [w["location"]["line"] for w in data["warnings"]] == [1, 2]
+
+
+def test_test_keeps_its_settings(tiltfile, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    res = resources_by_name(
+        tiltfile(
+            "test('unit', 'pytest', timeout='1m30s', shards=4, rerun_failed_first=True)\n"
+            "test('go', 'go test -json ./...', timeout=20, results_format='gotest')\n"
+            "test('java', './gradlew test', results='build/test-results/**/*.xml',\n"
+            "     test_files=['tests/**/check_*.py'])\n"
+            "test('plain', 'make check')\n"
+        )
+    )
+    assert res["unit"]["test"] == {
+        "timeout_s": 90.0,
+        "results_format": "auto",
+        "results": [],
+        "shards": 4,
+        "test_files": [],
+        "rerun_failed_first": True,
+    }
+    assert res["go"]["test"]["timeout_s"] == 20.0
+    assert res["go"]["test"]["results_format"] == "gotest"
+    assert res["java"]["test"]["results"] == [str(tmp_path / "build/test-results/**/*.xml")]
+    assert res["java"]["test"]["test_files"] == ["tests/**/check_*.py"]
+    assert res["plain"]["test"]["timeout_s"] is None
+    assert res["plain"]["test"]["shards"] == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        pytest.param(
+            "test('t', 'x', timeout='soon')",
+            "test: for parameter 'timeout': invalid duration 'soon' (use e.g. 30s, 5m, 1h30m)",
+            id="timeout",
+        ),
+        pytest.param(
+            "test('t', 'x', shards=0)",
+            "test: for parameter 'shards': must be between 1 and 64, got 0",
+            id="shards",
+        ),
+        pytest.param(
+            "test('t', 'x', results_format='tap')",
+            "test: for parameter 'results_format': unknown format 'tap' "
+            "(one of auto, pytest, gotest, junit, none)",
+            id="format",
+        ),
+    ],
+)
+def test_test_bad_settings(tiltfile_error, call: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    err = tiltfile_error(call + "\n")
+    assert message in err
+    assert "Tiltfile:1" in err
 
 
 def test_test_ignore_origin_names_test(tiltfile) -> None:  # type: ignore[no-untyped-def]

@@ -29,6 +29,7 @@ from tilt.model import (
     ResourceKind,
     SourceLocation,
     TcpSocketAction,
+    TestSpec,
     TriggerMode,
     WatchSpec,
 )
@@ -78,6 +79,7 @@ class _Declared:
     links: tuple[Link, ...]
     labels: tuple[str, ...]
     update_on_dep_change: bool
+    test: TestSpec | None = None
 
 
 @dataclass
@@ -191,6 +193,7 @@ def _declare(
     serve_dir: object,
     labels: object,
     update_on_dep_change: object,
+    test: TestSpec | None = None,
 ) -> None:
     st = ctx.state.family(LocalState)
     loc = ctx.here()
@@ -238,6 +241,7 @@ def _declare(
         links=links_arg(fn, links),
         labels=labels_arg(fn, labels),
         update_on_dep_change=as_bool(fn, "update_on_dep_change", update_on_dep_change),
+        test=test,
     )
     first = st.by_name.get(res_name)
     if first is not None:
@@ -377,12 +381,26 @@ def test(  # noqa: PLR0917 (Tilt's positional parameters)
     labels: object = [],
     timeout: object = "",
     update_on_dep_change: object = False,
+    results_format: object = "auto",
+    results: object = [],
+    shards: object = 1,
+    test_files: object = [],
+    rerun_failed_first: object = False,
 ) -> None:
     """Declares a test: Tilt's alias of ``local_resource`` with ``allow_parallel=True``.
 
     Everything ``local_resource`` accepts means the same here; only the default of
     ``allow_parallel`` differs. Tilt marks ``test()`` deprecated and logs a warning
     saying so; this tilt logs the same warning.
+
+    Beyond Tilt, ``timeout`` is honoured, and a test resource shows per-test results:
+    passed / failed / errored / skipped counts, its duration, and each failing test
+    with the first lines of its failure and its file:line (`tilt ci` lists them and
+    writes them as JUnit XML with ``--output-junit``). ``shards`` splits the command
+    into parallel runs; each is told ``TILT_SHARD_INDEX`` (0-based) and
+    ``TILT_SHARD_COUNT``, and for pytest tilt passes each shard its own test files
+    (``TILT_SHARD_FILES``), balanced by the durations of the last run. See
+    docs/testing.md.
 
     Args:
         name: the resource's name (see ``local_resource``).
@@ -405,14 +423,33 @@ def test(  # noqa: PLR0917 (Tilt's positional parameters)
         dir: working directory of ``cmd`` (default: this file's folder).
         serve_dir: working directory of ``serve_cmd`` (default: this file's folder).
         labels: label(s) grouping resources in the UI.
-        timeout: accepted for compatibility: Tilt documents it for tests but never
-            implemented it; a string or a number, not used.
+        timeout: how long one run of ``cmd`` may take: a number of seconds or a
+            duration (``"90s"``, ``"5m"``); ``""`` for no limit (Tilt documents it and
+            never enforced it). A run that takes longer is stopped and fails.
         update_on_dep_change: beyond Tilt (see ``local_resource``).
+        results_format: beyond Tilt: where per-test results come from: ``"auto"``
+            (pytest and ``go test -json`` commands are recognised, and a
+            ``go test -json`` stream in any output), ``"pytest"`` (tilt asks pytest for
+            JUnit XML through ``PYTEST_ADDOPTS``), ``"gotest"`` (the output is a
+            ``go test -json`` stream), ``"junit"`` (the files ``results`` names), or
+            ``"none"`` (the exit code only).
+        results: beyond Tilt: glob pattern(s), relative to this file, of JUnit XML
+            files the command writes (files older than the run are ignored).
+        shards: beyond Tilt: run ``cmd`` this many times in parallel, one shard each.
+        test_files: beyond Tilt: for sharded pytest, the patterns of the test files to
+            split (default ``test_*.py`` and ``*_test.py``, under ``dir``).
+        rerun_failed_first: beyond Tilt: after a failure, run the tests that failed
+            first (pytest); only if they pass, the whole suite.
     """
-    if not isinstance(timeout, str | int | float) or isinstance(timeout, bool):
-        raise TiltfileError(
-            f"test: for parameter 'timeout': got {_typename(timeout)}, want string or number"
-        )
+    spec = _test_spec(
+        ctx,
+        timeout=timeout,
+        results_format=results_format,
+        results=results,
+        shards=shards,
+        test_files=test_files,
+        rerun_failed_first=rerun_failed_first,
+    )
     ctx.state.warn(TEST_DEPRECATION, ctx.here())
     _declare(
         ctx,
@@ -437,6 +474,61 @@ def test(  # noqa: PLR0917 (Tilt's positional parameters)
         serve_dir=serve_dir,
         labels=labels,
         update_on_dep_change=update_on_dep_change,
+        test=spec,
+    )
+
+
+_RESULTS_FORMATS = ("auto", "pytest", "gotest", "junit", "none")
+_MAX_SHARDS = 64
+
+
+def _test_spec(
+    ctx: Ctx,
+    *,
+    timeout: object,
+    results_format: object,
+    results: object,
+    shards: object,
+    test_files: object,
+    rerun_failed_first: object,
+) -> TestSpec:
+    """test()'s own arguments, checked."""
+    fn = "test"
+    timeout_s: float | None = None
+    if isinstance(timeout, bool) or not isinstance(timeout, str | int | float):
+        raise TiltfileError(
+            f"test: for parameter 'timeout': got {_typename(timeout)}, want string or number"
+        )
+    if isinstance(timeout, str):
+        if timeout.strip():
+            from tilt.commands.up import parse_duration
+
+            try:
+                timeout_s = parse_duration(timeout)
+            except ValueError as e:
+                raise TiltfileError(f"test: for parameter 'timeout': {e}") from None
+    else:
+        timeout_s = float(timeout)
+    if timeout_s is not None and timeout_s <= 0:
+        timeout_s = None  # 0 (or less): no limit, as an empty string
+    fmt = as_str(fn, "results_format", results_format)
+    if fmt not in _RESULTS_FORMATS:
+        raise TiltfileError(
+            f"test: for parameter 'results_format': unknown format {fmt!r} "
+            f"(one of {', '.join(_RESULTS_FORMATS)})"
+        )
+    n = as_int(fn, "shards", shards)
+    if not 1 <= n <= _MAX_SHARDS:
+        raise TiltfileError(
+            f"test: for parameter 'shards': must be between 1 and {_MAX_SHARDS}, got {n}"
+        )
+    return TestSpec(
+        timeout_s=timeout_s,
+        results_format=fmt,
+        results=tuple(ctx.abspath(p) for p in as_str_list(fn, "results", results)),
+        shards=n,
+        test_files=tuple(as_str_list(fn, "test_files", test_files)),
+        rerun_failed_first=as_bool(fn, "rerun_failed_first", rerun_failed_first),
     )
 
 
@@ -612,5 +704,6 @@ def finalize(state: LoadState, asm: Assembly) -> None:
                 links=d.links,
                 local=d.target,
                 update_on_dep_change=d.update_on_dep_change,
+                test=d.test,
             )
         )
