@@ -102,6 +102,7 @@ def _cmd_up(ns: argparse.Namespace, tilt_args: list[str]) -> int:
         ci=ns.command == "ci",
         timeout_s=timeout_s,
         # The TUI on a terminal; `--stream` or output to a pipe/file streams logs.
+        output_junit=getattr(ns, "output_junit", None) or "",
         ui=ns.command == "up"
         and not ns.stream
         and sys.stdin.isatty()
@@ -179,6 +180,13 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
                 default=None,
                 help="give up after this long, e.g. 90s or 10m (default: "
                 "ci_settings(timeout=), 30m)",
+            )
+            p.add_argument(
+                "--output-junit",
+                metavar="PATH",
+                default=None,
+                help="write the run (every test resource's tests, every resource) as JUnit "
+                "XML to PATH, for CI systems",
             )
         p.set_defaults(func=_cmd_up)
 

@@ -100,7 +100,7 @@ def test_pytest_shards_get_the_files_and_results_merge(tmp_path: Path) -> None:
     assert failure.location == "tests/test_f4.py:6"
     bad = next(s for s in out.shards if "tests/test_f4.py" in s.files)
     assert failure.shard == bad.index
-    assert out.error == "1 of 12 test(s) failed: tests.test_f4::test_4_b (tests/test_f4.py:6)"
+    assert out.error == "1 of 12 test(s) failed: tests/test_f4.py::test_4_b (tests/test_f4.py:6)"
     # The failed shard's own log holds the failure, and only its lines.
     own = texts(logs, shard_span(bad.index))
     assert any("broken on purpose" in t for t in own)

@@ -48,11 +48,12 @@ def run(
     ci: bool = False,
     timeout_s: float | None = None,
     ui: bool = False,
+    output_junit: str = "",
 ) -> int:
     """Run `tilt up` (or `tilt ci`) until it ends; returns the exit code.
 
     With ``ui`` the full-screen TUI (`tilt.ui.app`) shows the engine instead of
-    the streaming printer.
+    the streaming printer. ``output_junit``: `tilt ci` writes the run there as JUnit XML.
     """
     return asyncio.run(
         _main(
@@ -63,6 +64,7 @@ def run(
             ci=ci,
             timeout_s=timeout_s,
             ui=ui,
+            output_junit=output_junit,
         )
     )
 
@@ -76,6 +78,7 @@ async def _main(
     ci: bool,
     timeout_s: float | None,
     ui: bool = False,
+    output_junit: str = "",
 ) -> int:
     from tilt.engine.engine import Engine
     from tilt.logstore import LogStore
@@ -152,6 +155,29 @@ async def _main(
         printer.flush()
     if ci:
         code = _ci_summary(engine, printer) if engine.ci_outcome is not None else code
+        code = _ci_tests(engine, printer, output_junit, code)
+    return code
+
+
+def _ci_tests(engine: object, printer: object, output_junit: str, code: int) -> int:
+    """The test summary and ``--output-junit`` (tilt.commands.testreport)."""
+    from tilt.commands.testreport import summary_lines, write_report
+    from tilt.engine.engine import Engine
+    from tilt.stream import StreamPrinter
+
+    assert isinstance(engine, Engine) and isinstance(printer, StreamPrinter)
+    lines = summary_lines(engine.state)
+    if lines:
+        printer.flush()
+        stream = sys.stdout if code == 0 else sys.stderr
+        stream.write("\n".join(["", *lines]) + "\n")
+        stream.flush()
+    if output_junit:
+        try:
+            write_report(engine.state, output_junit)
+        except OSError as e:
+            print(f"Error: --output-junit {output_junit}: {e.strerror or e}", file=sys.stderr)
+            return code or 1
     return code
 
 

@@ -167,6 +167,22 @@ def enabled_closure(resources: Sequence[Resource], selected: Iterable[str] | Non
     return out
 
 
+def _blocked_by(failed: set[str], resources: Iterable[ResourceState]) -> set[str]:
+    """Resources that wait (directly or not) on one of ``failed`` and never ran since."""
+    rs = list(resources)
+    out: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for r in rs:
+            if r.name in out or r.name in failed or not r.queued:
+                continue
+            if any(d in failed or d in out for d in r.spec.resource_deps):
+                out.add(r.name)
+                grew = True
+    return out
+
+
 def _file_list(files: Sequence[str], base: str) -> str:
     """Tilt's short form of a changed-file list: up to three paths, relative when inside."""
 
@@ -231,6 +247,8 @@ class ResourceState:
     # --- readiness
     ready_once: bool = False
     hold: str = ""
+    # --- a test() resource's last per-test results (`tilt.testresults.TestResults`)
+    test_results: Any = None
 
     @property
     def name(self) -> str:
@@ -420,7 +438,19 @@ class ResourceState:
             "queued": self.queued,
             "queue_reason": self.queue_reason if self.queued else "",
             "waiting_on": self.hold,
+            "test": _test_snapshot(self),
         }
+
+
+def _test_snapshot(r: ResourceState) -> dict[str, Any] | None:
+    """A test resource's settings and last results (counts, duration, first failures)."""
+    spec = r.spec.test
+    if spec is None:
+        return None
+    out: dict[str, Any] = {"shards": spec.shards, "timeout_s": spec.timeout_s}
+    if r.test_results is not None:
+        out.update(r.test_results.to_json())
+    return out
 
 
 @dataclass
@@ -690,6 +720,8 @@ class EngineState:
             return []
         r.update_finished_at = ev.at
         r.last_exit_code = ev.exit_code
+        if ev.results is not None:
+            r.test_results = ev.results
         effects: list[Effect] = []
         if ev.cancelled:
             r.update_status = UpdateStatus.CANCELLED
@@ -892,6 +924,18 @@ class EngineState:
             return None
         counted = 0
         done = True
+        # Beyond Tilt: a failed test resource does not end ci at once; every test runs
+        # and the verdict names them all (what waits on a failed one counts as done).
+        failed_tests = [
+            r
+            for r in self.resources.values()
+            if r.enabled
+            and r.spec.test is not None
+            and r.update_status in (UpdateStatus.ERROR, UpdateStatus.CANCELLED)
+            and not r.queued
+            and not r.in_progress
+        ]
+        blocked = _blocked_by({r.name for r in failed_tests}, self.resources.values())
         for r in self.resources.values():
             if not r.enabled:
                 continue
@@ -899,6 +943,8 @@ class EngineState:
                 # auto_init=False and never asked to run: Tilt's ci leaves it out.
                 continue
             counted += 1
+            if r in failed_tests or (r.name in blocked and not r.in_progress):
+                continue
             if r.update_status is UpdateStatus.ERROR:
                 return ("error", r.name, r.last_error or "update failed")
             if r.update_status is UpdateStatus.CANCELLED:
@@ -907,6 +953,15 @@ class EngineState:
                 return ("error", r.name, r.runtime_message)
             if r.queued or r.in_progress or not r.ready:
                 done = False
+        if done and failed_tests:
+            names = ", ".join(r.name for r in failed_tests)
+            first = failed_tests[0]
+            return (
+                "error",
+                first.name,
+                f"{len(failed_tests)} test resource(s) failed ({names}); "
+                f"{first.name}: {first.last_error or 'update failed'}",
+            )
         if done:
             return ("ok", "", f"{counted} resource(s) ready")
         return None

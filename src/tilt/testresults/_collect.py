@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from tilt.testresults._gotest import GoTestParser
 from tilt.testresults._junit import parse_junit_file, parse_junit_glob
-from tilt.testresults._model import ResultsStatus, TestResults
+from tilt.testresults._model import ResultsStatus, TestResults, pytest_node_id
 
 __all__ = [
     "ResultsCollector",
@@ -49,20 +49,6 @@ def is_pytest_command(command: str) -> bool:
 def is_gotest_command(command: str) -> bool:
     """Whether the command line runs ``go test -json``."""
     return bool(_GOTEST.search(command)) and "-json" in command
-
-
-def pytest_node_id(file: str, suite: str, name: str) -> str:
-    """pytest's node id from a JUnit (xunit1) case: ``tests/test_a.py::TestX::test_y``."""
-    module = file[:-3].replace("/", ".") if file.endswith(".py") else ""
-    cls = ""
-    if module and suite.startswith(module + "."):
-        cls = suite[len(module) + 1 :]
-    elif module and suite != module and "." in suite:
-        # classname relative to another rootdir: keep the capitalised tail as the class
-        tail = suite.rsplit(".", 1)[-1]
-        cls = tail if tail[:1].isupper() else ""
-    parts = [file, *cls.split(".")] if cls else [file]
-    return "::".join([*parts, name])
 
 
 class ResultsCollector:

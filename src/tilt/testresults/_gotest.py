@@ -171,7 +171,8 @@ class GoTestParser:
             details = tuple(ln.rstrip() for ln in lines[:MAX_DETAIL_LINES])
             text = "\n".join(lines)
             file, line = locate(text, prefer_suffix="_test.go")
-            message = lines[0].strip() if lines else ("did not finish" if t.outcome is None else "")
+            said = [ln for ln in lines if not ln.startswith("# ")] or lines
+            message = said[0].strip() if said else ("did not finish" if t.outcome is None else "")
         return TestCase(
             name=t.name,
             suite=suite or t.package,

@@ -22,6 +22,7 @@ __all__ = [
     "TestResults",
     "first_lines",
     "merge",
+    "pytest_node_id",
 ]
 
 #: How many lines of a failure's text a case keeps (the first ones).
@@ -92,8 +93,10 @@ class TestCase:
 
     @property
     def full_name(self) -> str:
-        """``suite.name`` (or the name alone)."""
-        return f"{self.suite}::{self.name}" if self.suite else self.name
+        """pytest's node id when the case names its ``.py`` file, else ``suite::name``."""
+        if self.source_file.endswith(".py"):
+            return pytest_node_id(self.source_file, self.suite, self.name)
+        return f"{self.suite}::{self.name}" if self.suite and self.suite != self.name else self.name
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +111,20 @@ class TestCase:
             "location": self.location,
             "shard": self.shard,
         }
+
+
+def pytest_node_id(file: str, suite: str, name: str) -> str:
+    """pytest's node id from a JUnit (xunit1) case: ``tests/test_a.py::TestX::test_y``."""
+    module = file[:-3].replace("/", ".") if file.endswith(".py") else ""
+    cls = ""
+    if module and suite.startswith(module + "."):
+        cls = suite[len(module) + 1 :]
+    elif module and suite != module and "." in suite:
+        # classname relative to another rootdir: keep the capitalised tail as the class
+        tail = suite.rsplit(".", 1)[-1]
+        cls = tail if tail[:1].isupper() else ""
+    parts = [file, *cls.split(".")] if cls else [file]
+    return "::".join([*parts, name])
 
 
 def first_lines(text: str, n: int = MAX_DETAIL_LINES) -> tuple[str, ...]:
