@@ -192,3 +192,120 @@ def failing() -> ScriptedController:
     c.log("indexer", "Container proj-indexer-1 OOMKilled (exit 137)", "event")
     c.log("redis", "Ready to accept connections tcp", "runtime")
     return c
+
+
+def failing_tests() -> ScriptedController:
+    """A sharded pytest resource with failing tests beside a passing go test and a server."""
+    failures = [
+        {
+            "name": "test_sub_wrong",
+            "suite": "tests.test_math.TestSub",
+            "outcome": "failed",
+            "duration_s": 0.001,
+            "message": "AssertionError: subtraction is off",
+            "details": ["self = <test_math.TestSub object>", "assert got == 3"],
+            "file": "tests/test_math.py",
+            "line": 23,
+            "location": "tests/test_math.py:23",
+            "shard": 1,
+        },
+        {
+            "name": "test_uses_database",
+            "suite": "tests.test_errors",
+            "outcome": "errored",
+            "duration_s": 0.002,
+            "message": 'failed on setup with "RuntimeError: database fixture could not connect"',
+            "details": [],
+            "file": "tests/test_errors.py",
+            "line": 6,
+            "location": "tests/test_errors.py:6",
+            "shard": 0,
+        },
+    ]
+    c = ScriptedController(
+        [
+            resource(
+                "api",
+                update_status="ok",
+                update_count=1,
+                started_at=NOW - 60,
+                finished_at=NOW - 60,
+                runtime_status="ok",
+                pid=4242,
+                serve_cmd="python3 -u api.py",
+            ),
+            resource(
+                "unit",
+                labels=["tests"],
+                update_status="error",
+                update_count=2,
+                started_at=NOW - 30,
+                finished_at=NOW - 27.6,
+                reason="1 File Changed: [tests/test_math.py]",
+                cmd="python -m pytest -q",
+                error="2 of 10 test(s) failed: tests/test_math.py::TestSub::test_sub_wrong "
+                "(tests/test_math.py:23)",
+                exit_code=1,
+                test={
+                    "shards": 2,
+                    "timeout_s": 300.0,
+                    "status": "parsed",
+                    "passed": 6,
+                    "failed": 1,
+                    "errored": 1,
+                    "skipped": 2,
+                    "total": 10,
+                    "duration_s": 0.41,
+                    "note": "",
+                    "summary": "6 passed, 1 failed, 1 errored, 2 skipped in 0.4s",
+                    "failures": failures,
+                    "failure_count": 2,
+                },
+            ),
+            resource(
+                "go-unit",
+                labels=["tests"],
+                update_status="ok",
+                update_count=1,
+                started_at=NOW - 50,
+                finished_at=NOW - 48.8,
+                cmd="go test -json ./...",
+                test={
+                    "shards": 1,
+                    "timeout_s": None,
+                    "status": "parsed",
+                    "passed": 42,
+                    "failed": 0,
+                    "errored": 0,
+                    "skipped": 1,
+                    "total": 43,
+                    "duration_s": 1.2,
+                    "note": "",
+                    "summary": "42 passed, 1 skipped in 1.2s",
+                    "failures": [],
+                    "failure_count": 0,
+                },
+            ),
+        ],
+        tiltfile="/project/Tiltfile",
+    )
+    c.log("api", "listening on :8080", "runtime")
+    c.log("unit", "1 File Changed: [tests/test_math.py]", "build")
+    c.log("unit", "[shard 1/2] Running cmd: python -m pytest -q (2 file(s))", "build:shard-1")
+    c.log("unit", "[shard 2/2] Running cmd: python -m pytest -q (1 file(s))", "build:shard-2")
+    c.log("unit", "[shard 2/2] ....F", "build:shard-2")
+    c.log("unit", "[shard 2/2] =================== FAILURES ===================", "build:shard-2")
+    c.log("unit", "[shard 2/2] ____________ TestSub.test_sub_wrong ____________", "build:shard-2")
+    c.log("unit", "[shard 2/2] >       assert got == 3, 'subtraction is off'", "build:shard-2")
+    c.log("unit", "[shard 2/2] E       AssertionError: subtraction is off", "build:shard-2")
+    c.log("unit", "[shard 2/2] tests/test_math.py:23: AssertionError", "build:shard-2")
+    c.log("unit", "[shard 2/2] 1 failed, 4 passed in 0.07s", "build:shard-2")
+    for i in range(24):
+        c.log("unit", f"[shard 1/2] tests/test_api.py::test_route_{i} PASSED", "build:shard-1")
+    c.log("unit", "[shard 1/2] ==================== ERRORS ====================", "build:shard-1")
+    c.log("unit", "[shard 1/2] ____ ERROR at setup of test_uses_database ____", "build:shard-1")
+    c.log("unit", "[shard 1/2] E   RuntimeError: database unreachable", "build:shard-1")
+    c.log("unit", "Tests: 6 passed, 1 failed, 1 errored, 2 skipped in 0.4s", "build")
+    c.log("unit", "  ✖ FAILED tests/test_math.py::TestSub::test_sub_wrong", "build")
+    c.log("unit", "ERROR: 2 of 10 test(s) failed", "build")
+    return c

@@ -277,3 +277,57 @@ async def test_ctrl_c_stops_without_asking() -> None:
         await pilot.press("ctrl+c")
         assert not isinstance(app.screen, ConfirmQuitScreen)
         assert c.intents == [("shutdown", "quit from the UI")]
+
+
+@aio
+async def test_n_walks_the_failing_tests_and_their_log_lines() -> None:
+    app = make(scenes.failing_tests())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: pane(app).line_count == 41)
+        await select(pilot, app, "unit")
+        details = str(app.query_one(DetailsBar).render())
+        assert "✖ tests/test_math.py:23  test_sub_wrong: AssertionError: subtraction is off" in (
+            details
+        )
+        assert "n: jump to a failure's log lines" in details
+
+        def top() -> str:
+            p = pane(app)
+            return p.texts()[p.scroll_offset.y]
+
+        def visible() -> list[str]:
+            p = pane(app)
+            y = p.scroll_offset.y
+            return p.texts()[y : y + p.scrollable_content_region.height]
+
+        await pilot.press("n")
+        await pilot.pause()
+        assert "failure 1/2: test_sub_wrong (tests/test_math.py:23)" in status_text(app)
+        assert pane(app).scope == "unit" and not pane(app).follow
+        assert top() == "[shard 2/2] ____________ TestSub.test_sub_wrong ____________"
+        await pilot.press("n")
+        await pilot.pause()
+        assert "failure 2/2: test_uses_database (tests/test_errors.py:6)" in status_text(app)
+        # Near the end: as far down as the pane scrolls, the header in view.
+        assert "[shard 1/2] ____ ERROR at setup of test_uses_database ____" in visible()
+        assert visible()[-1] == "ERROR: 2 of 10 test(s) failed"
+        await pilot.press("n")  # round again
+        await pilot.pause()
+        assert "failure 1/2" in status_text(app)
+        await select(pilot, app, "go-unit")
+        await pilot.press("n")
+        await pilot.pause()
+        assert "go-unit: no failing tests" in status_text(app)
+
+
+@aio
+async def test_shard_spans_belong_to_the_build_view() -> None:
+    app = make(scenes.failing_tests())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: pane(app).line_count == 41)
+        await pilot.press("1")
+        await pilot.pause()
+        assert pane(app).line_count == 40  # every unit line; not api's runtime line
+        await pilot.press("2")
+        await pilot.pause()
+        assert pane(app).line_count == 1

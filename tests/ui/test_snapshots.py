@@ -29,6 +29,8 @@ CASES: dict[str, tuple[Callable[[], ScriptedController], str, tuple[str, ...], i
     "parallel_builds": (scenes.parallel_builds, "frontend", (), 25),
     "dirty_manual": (scenes.dirty_manual, "report", (), 16),
     "failing_events": (scenes.failing, "indexer", ("e",), 3),
+    # n: the log pane jumps to the first failing test's own lines (in its shard's span).
+    "failing_tests": (scenes.failing_tests, "unit", ("n",), 41),
 }
 
 

@@ -16,6 +16,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Input
 
+from tilt.logstore import LogLine
 from tilt.ui.bridge import Bridge, LogBatch, StateChanged
 from tilt.ui.controller import Controller
 from tilt.ui.format import ResourceRow, resource_row
@@ -42,6 +43,7 @@ BINDINGS: list[Binding] = [
     Binding("c", "cancel", "Cancel", id="resource.cancel"),
     Binding("m", "toggle_trigger_mode", "Auto/manual", id="resource.trigger_mode"),
     Binding("e", "events", "Events", id="resource.events"),
+    Binding("n", "next_failure", "Next failing test's log", id="tests.next_failure", show=False),
     Binding("l", "toggle_scope", "Log scope", id="logs.scope"),
     Binding("0", "log_view('all')", "Logs: all spans", id="logs.view.all", show=False),
     Binding("1", "log_view('build')", "Logs: build only", id="logs.view.build", show=False),
@@ -93,6 +95,7 @@ class TiltApp(App[int]):
         self._tick_s = tick_s
         self._by_name: dict[str, dict[str, Any]] = {}
         self._rows: list[ResourceRow] = []
+        self._failure_at: dict[str, int] = {}
         self.frames = 0
 
     # ---- layout ----------------------------------------------------------------------------
@@ -244,6 +247,28 @@ class TiltApp(App[int]):
         if name is not None:
             self.push_screen(EventsScreen(name, self._by_name.get(name), self.clock()))
 
+    def action_next_failure(self) -> None:
+        """Show the selected test resource's log at its next failing test."""
+        name = self._selected_resource("jump to a failing test of")
+        if name is None:
+            return
+        test = self._by_name.get(name, {}).get("test") or {}
+        failures = list(test.get("failures") or ())
+        if not failures:
+            self._say(f"{name}: no failing tests")
+            return
+        k = (self._failure_at.get(name, -1) + 1) % len(failures)
+        self._failure_at[name] = k
+        f = failures[k]
+        pane = self._log_pane
+        pane.scope, pane.view, pane.search = name, "all", ""
+        pane.reload(self.controller.logs)
+        found = pane.jump_to(failure_matcher(f))
+        self._update_log_title()
+        where = f" ({f['location']})" if f.get("location") else ""
+        note = "" if found is not None else " · not in the log window"
+        self._say(f"failure {k + 1}/{len(failures)}: {f.get('name', '')}{where}{note}")
+
     def action_toggle_scope(self) -> None:
         """Switch the logs between every resource and the selected one."""
         pane = self._log_pane
@@ -321,6 +346,29 @@ class TiltApp(App[int]):
         if pane.search:
             parts.append(f"search: {pane.search!r}")
         pane.border_title = " · ".join(parts)
+
+
+def failure_matcher(failure: dict[str, Any]) -> Callable[[LogLine], bool]:
+    """Finds where a failing test's own output starts in its resource's log.
+
+    The runner's failure header comes first: pytest's ``____ TestX.test_y ____``, Go's
+    ``--- FAIL: TestY``, in the failure's shard when sharded; tilt's own summary lines
+    (``✖ FAILED ...``) come last and are not taken.
+    """
+    name = str(failure.get("name", ""))
+    short = name.rsplit("/", 1)[-1] if "/" in name and "[" not in name else name
+    shard = failure.get("shard")
+    span = f"build:shard-{shard + 1}" if isinstance(shard, int) else None
+
+    def wanted(ln: LogLine) -> bool:
+        if span is not None and ln.span != span:
+            return False
+        text = ln.text
+        if "✖ FAILED" in text or "✖ ERRORED" in text:
+            return False
+        return (name in text or short in text) and ("___" in text or "--- FAIL" in text)
+
+    return wanted
 
 
 def create_app(

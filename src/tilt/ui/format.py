@@ -13,7 +13,9 @@ __all__ = [
     "ResourceRow",
     "age",
     "duration",
+    "failure_line",
     "resource_row",
+    "test_counts",
     "warning_count",
 ]
 
@@ -138,6 +140,35 @@ def _links(res: dict[str, Any]) -> str:
     return ", ".join(out)
 
 
+def test_counts(test: dict[str, Any] | None) -> str:
+    """A test resource's counts for the table: ``12✔ 3✖ 1⊘ 0.4s`` (✖: failed + errored).
+
+    Empty for a resource that is no test or has not run; what went wrong with the
+    results when they could not be read.
+    """
+    if not test or "status" not in test:
+        return ""
+    status = test.get("status")
+    if status == "parsed":
+        parts = [f"{int(test.get('passed') or 0)}✔"]
+        bad = int(test.get("failed") or 0) + int(test.get("errored") or 0)
+        if bad:
+            parts.append(f"{bad}✖")
+        if test.get("skipped"):
+            parts.append(f"{int(test['skipped'])}⊘")
+        return " ".join(parts) + f" {duration(float(test.get('duration_s') or 0))}"
+    if status in ("missing", "malformed"):
+        return f"results {status}"
+    return ""
+
+
+def failure_line(f: dict[str, Any]) -> str:
+    """One failing test for the details: ``tests/test_a.py:12  test_x: AssertionError``."""
+    where = f"{f.get('location')}  " if f.get("location") else ""
+    msg = f": {f.get('message')}" if f.get("message") else ""
+    return f"{where}{f.get('name', '')}{msg}"
+
+
 def resource_row(res: dict[str, Any], now: float) -> ResourceRow:
     """Turn one resource of an engine snapshot into table cells.
 
@@ -191,6 +222,9 @@ def resource_row(res: dict[str, Any], now: float) -> ResourceRow:
         details = "changed: " + (shown or "; ".join(reasons))
     elif rstatus == "pending" and rt.get("message"):
         details = _one_line(str(rt["message"]))
+    counts = test_counts(res.get("test"))
+    if counts:
+        details = f"{counts} · {details}" if details else counts
     dirty_manual = bool(res.get("dirty")) and trigger.startswith("manual")
     if dirty_manual and not details.startswith("changed"):
         files = [os.path.basename(f) for f in res.get("pending_files") or ()]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -48,6 +48,8 @@ _PALETTE = (
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MATCH = Style(color="black", bgcolor="yellow", bold=True)
 _SYSTEM = Style(dim=True, italic=True)
+# The line `jump_to` went to.
+_MARK = Style(bold=True, underline=True)
 
 
 def prefix_color(name: str) -> str:
@@ -79,6 +81,7 @@ class LogPane(ScrollView, can_focus=True):
         self.view = "all"
         self.search = ""
         self.follow = True
+        self._marked_seq = 0
         self._ansi_cache: dict[int, list[Segment]] = {}
         self._prefix_cache: dict[str, tuple[str, Style]] = {}
 
@@ -89,7 +92,8 @@ class LogPane(ScrollView, can_focus=True):
         if self.scope is not None and line.resource != self.scope:
             return False
         spans = SPAN_VIEWS[self.view]
-        if spans is not None and line.span not in spans:
+        # A shard's span (build:shard-2) belongs to its family's view.
+        if spans is not None and line.span.partition(":")[0] not in spans:
             return False
         return not self.search or self.search.lower() in line.text.lower()
 
@@ -157,6 +161,21 @@ class LogPane(ScrollView, can_focus=True):
         if self.follow:
             self._after_change(dropped=0, reset=False)
 
+    def jump_to(self, wanted: Callable[[LogLine], bool]) -> int | None:
+        """Stop following and scroll so the first held line ``wanted`` is on top.
+
+        Returns:
+            The line's index in the pane, or None when no held line is wanted.
+        """
+        for i, ln in enumerate(self._lines):
+            if wanted(ln):
+                self.follow = False
+                self._marked_seq = ln.seq
+                self.scroll_to(y=i, animate=False, immediate=True, force=True)
+                self.refresh()
+                return i
+        return None
+
     def set_follow(self, follow: bool) -> None:
         """Turn following the newest line on or off."""
         self.follow = follow
@@ -210,6 +229,8 @@ class LogPane(ScrollView, can_focus=True):
             else:
                 segs.append(Segment(" " * (PREFIX_WIDTH + 3), base))
         style = base + _SYSTEM if line.span == "system" else base
+        if line.seq == self._marked_seq:
+            style += _MARK
         segs.extend(self._text_segments(line, style))
         strip = Strip(segs).crop(scroll_x, scroll_x + width)
         return strip.extend_cell_length(width, base)

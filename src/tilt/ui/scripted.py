@@ -50,13 +50,15 @@ def resource(
     cmd: str = "",
     serve_cmd: str = "",
     events: Sequence[dict[str, Any]] = (),
+    test: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One resource as the engine's snapshot shows it (`ResourceState.snapshot`).
 
     Args:
         name: The resource name; every other argument is the snapshot field of
             the same name (``update``/``runtime`` fields flattened, ``links`` as
-            ``(url, name)`` pairs, ``events`` as the runtime events' dicts).
+            ``(url, name)`` pairs, ``events`` as the runtime events' dicts, ``test``
+            as a test resource's ``test`` part).
 
     Returns:
         The snapshot dict, with the same keys as the engine's.
@@ -121,6 +123,7 @@ def resource(
         "queue_reason": "triggered" if queued else "",
         "waiting_on": waiting_on,
         "events": [dict(e) for e in events],
+        "test": test,
     }
 
 

@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from tilt.ui.format import ResourceRow, age
+from tilt.ui.format import ResourceRow, age, failure_line
 
 __all__ = [
     "TILTFILE_ROW",
@@ -255,10 +255,28 @@ class DetailsBar(Static):
         elif row.details:
             t.append(row.details)
         if res is not None:
+            _append_failures(t, res.get("test"))
             links = [str(link.get("url", "")) for link in res.get("links") or ()]
             if links:
                 t.append("\n" + "  ".join(links), style="underline")
         self.update(t)
+
+
+#: How many failing tests the details bar lists (``n`` walks through all of them).
+DETAILS_FAILURES = 3
+
+
+def _append_failures(t: Text, test: dict[str, Any] | None) -> None:
+    """A test resource's first failing tests, and how to reach their log lines."""
+    failures = list((test or {}).get("failures") or ())
+    if not failures:
+        return
+    for f in failures[:DETAILS_FAILURES]:
+        t.append("\n✖ ", style="bold red")
+        t.append(failure_line(f))
+    total = int((test or {}).get("failure_count") or len(failures))
+    more = f"+{total - DETAILS_FAILURES} more · " if total > DETAILS_FAILURES else ""
+    t.append(f"\n{more}n: jump to a failure's log lines", style="dim")
 
 
 class HelpScreen(ModalScreen[None]):
