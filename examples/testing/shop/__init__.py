@@ -1,0 +1,1 @@
+"""A tiny shop: the logic the unit tests check and the server serves."""
