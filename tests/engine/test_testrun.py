@@ -177,3 +177,39 @@ def test_rerun_failed_first(tmp_path: Path) -> None:
     assert out.ok and out.results.total == 6
     assert "They pass now: running the whole suite" in texts(logs)
     assert memory.failed() == []
+
+
+def test_cancel_stops_every_shard(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    logs = LogStore()
+
+    async def main() -> TestRunOutcome:
+        sup = ProcessSupervisor(grace_period_s=2.0)
+        task = asyncio.create_task(
+            run_tests(
+                sup=sup,
+                name="unit",
+                local=LocalTarget(
+                    cmd=sh(f"echo $$ > {marks}/pid-$TILT_SHARD_INDEX; sleep 60"), dir=str(tmp_path)
+                ),
+                test=TestSpec(shards=3, results_format="none"),
+                base_dir=str(tmp_path),
+                log=lambda text, span: logs.append("unit", text, span=span),
+            )
+        )
+        while len(os.listdir(marks)) < 3 or any(
+            not (marks / f).read_text() for f in os.listdir(marks)
+        ):
+            await asyncio.sleep(0.02)
+        task.cancel()
+        out = await task
+        await sup.stop_all()
+        return out
+
+    out = asyncio.run(asyncio.wait_for(main(), 30))
+    assert out.cancelled and not out.ok
+    for f in os.listdir(marks):
+        with pytest.raises(ProcessLookupError):
+            os.kill(int((marks / f).read_text()), 0)
+    assert "Update cancelled" in texts(logs)

@@ -286,12 +286,12 @@ async def _run_shards(
                 timed_out = True
                 assert test.timeout_s is not None
                 log(f"Timeout: {job.name} ran over {test.timeout_s:g}s; stopping it", "build")
+                late = [waits[fut] for fut in pending]
                 for fut in pending:
-                    i = waits[fut]
-                    proc = procs[i]
-                    assert proc is not None
-                    statuses[i] = await proc.stop()
                     fut.cancel()
+                stopped = await asyncio.gather(*(_stop(procs[i]) for i in late))
+                for i, stop_status in zip(late, stopped, strict=True):
+                    statuses[i] = stop_status
     except asyncio.CancelledError:
         for fut in waits:
             fut.cancel()
@@ -320,6 +320,11 @@ def _with_note(results: TestResults, note: str) -> TestResults:
 
 def _cancelled() -> TestRunOutcome:
     return TestRunOutcome(ok=False, results=TestResults(), error="cancelled", cancelled=True)
+
+
+async def _stop(proc: ManagedProcess | None) -> ExitStatus:
+    assert proc is not None
+    return await proc.stop()
 
 
 async def _stop_all(procs: Sequence[ManagedProcess | None]) -> None:

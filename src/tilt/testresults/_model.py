@@ -160,6 +160,8 @@ class TestResults:
     note: str = ""
     sources: tuple[str, ...] = ()
     _counts: dict[Outcome, int] = field(default_factory=dict, repr=False, compare=False)
+    # to_json is asked for on every snapshot: computed once (the results never change).
+    _json: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         counts = dict.fromkeys(Outcome, 0)
@@ -235,6 +237,12 @@ class TestResults:
 
     def to_json(self, *, max_failures: int = MAX_LISTED_FAILURES) -> dict[str, Any]:
         """The JSON-able view a snapshot carries: counts, duration, the first failures."""
+        cached = self._json.get(max_failures)
+        if cached is None:
+            cached = self._json[max_failures] = self._to_json(max_failures)
+        return dict(cached)
+
+    def _to_json(self, max_failures: int) -> dict[str, Any]:
         failures = self.failures
         return {
             "status": self.status.value,
