@@ -213,3 +213,17 @@ def test_cancel_stops_every_shard(tmp_path: Path) -> None:
         with pytest.raises(ProcessLookupError):
             os.kill(int((marks / f).read_text()), 0)
     assert "Update cancelled" in texts(logs)
+
+
+def test_results_file_of_each_shard_is_read(tmp_path: Path) -> None:
+    # Any runner: each shard writes JUnit XML to its own $TILT_RESULTS_FILE.
+    cmd = (
+        'printf \'<testsuite><testcase classname="s%s" name="ok"/>'
+        '<testcase classname="s%s" name="bad"><failure message="no"/></testcase>'
+        "</testsuite>' $TILT_SHARD_INDEX $TILT_SHARD_INDEX > $TILT_RESULTS_FILE"
+    )
+    out, _ = run(cmd, tmp_path, TestSpec(shards=2))
+    assert out.results.status is ResultsStatus.PARSED
+    assert (out.results.passed, out.results.failed) == (2, 2)
+    assert sorted(c.suite for c in out.results.failures) == ["s0", "s1"]
+    assert not out.ok and out.exit_code == 0

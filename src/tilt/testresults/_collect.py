@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from tilt.testresults._gotest import GoTestParser
 from tilt.testresults._junit import parse_junit_file, parse_junit_glob
-from tilt.testresults._model import ResultsStatus, TestResults, pytest_node_id
+from tilt.testresults._model import ResultsStatus, TestResults, merge, pytest_node_id
 
 __all__ = [
     "ResultsCollector",
@@ -123,7 +123,21 @@ class ResultsCollector:
             self._go.feed(line)
 
     def result(self, exit_code: int | None) -> TestResults:
-        """The run's results, read after it ended; never raises."""
+        """The run's results, read after it ended; never raises.
+
+        Besides its format's source, a JUnit XML file the command wrote to
+        ``$TILT_RESULTS_FILE`` is read (any runner, one file per shard).
+        """
+        own = self.format is not ResultsFormat.PYTEST and os.path.exists(self.junit_path)
+        found = self._read(exit_code)
+        if not own:
+            return found
+        mine = parse_junit_file(self.junit_path)
+        if found.status in (ResultsStatus.NONE, ResultsStatus.MISSING):
+            return mine
+        return merge([found, mine])
+
+    def _read(self, exit_code: int | None) -> TestResults:
         match self.format:
             case ResultsFormat.JUNIT:
                 return parse_junit_glob(
