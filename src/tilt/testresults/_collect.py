@@ -85,6 +85,7 @@ class ResultsCollector:
         self._pytest_args = tuple(pytest_args)
         self._go = GoTestParser()
         self.junit_path = os.path.join(work_dir, "junit.xml")
+        self.requested = fmt
         self.format = self._effective(fmt, command)
         self._sniff = fmt is ResultsFormat.AUTO and self.format is ResultsFormat.NONE
 
@@ -126,9 +127,14 @@ class ResultsCollector:
         """The run's results, read after it ended; never raises.
 
         Besides its format's source, a JUnit XML file the command wrote to
-        ``$TILT_RESULTS_FILE`` is read (any runner, one file per shard).
+        ``$TILT_RESULTS_FILE`` is read (any runner, one file per shard), unless
+        the resource asked for no results (``none``).
         """
-        own = self.format is not ResultsFormat.PYTEST and os.path.exists(self.junit_path)
+        own = (
+            self.requested is not ResultsFormat.NONE
+            and self.format is not ResultsFormat.PYTEST
+            and os.path.exists(self.junit_path)
+        )
         found = self._read(exit_code)
         if not own:
             return found
