@@ -227,3 +227,12 @@ def test_results_file_of_each_shard_is_read(tmp_path: Path) -> None:
     assert (out.results.passed, out.results.failed) == (2, 2)
     assert sorted(c.suite for c in out.results.failures) == ["s0", "s1"]
     assert not out.ok and out.exit_code == 0
+
+
+def test_rerun_of_tests_that_no_longer_exist_runs_the_suite(tmp_path: Path) -> None:
+    make_suite(tmp_path, 2)
+    memory = RunMemory(str(tmp_path / "dev"), str(tmp_path), "unit")
+    memory.save(durations=None, failed=["tests/test_gone.py::test_renamed"])
+    out, logs = run(PYTEST, tmp_path, TestSpec(rerun_failed_first=True), memory=memory)
+    assert out.ok and out.results.total == 4
+    assert "They could not be rerun alone: running the whole suite" in texts(logs)

@@ -174,7 +174,9 @@ async def run_tests(
             first = await _run_shards(
                 job, os.path.join(work, "rerun"), groups=[tuple(failed_before)], pass_files=True
             )
-            if not first.ok:
+            if first.cancelled:
+                return first
+            if not first.ok and first.results.ok is False:
                 outcome = _annotate(
                     first,
                     f"the {len(failed_before)} test(s) that failed last time still fail; "
@@ -182,7 +184,11 @@ async def run_tests(
                 )
                 _remember(memory, outcome, pytest, durations=False)
                 return outcome
-            log("They pass now: running the whole suite", "build")
+            if first.ok:
+                log("They pass now: running the whole suite", "build")
+            else:
+                # Renamed or deleted tests, a collection error...: no verdict on them alone.
+                log("They could not be rerun alone: running the whole suite", "build")
         groups: list[tuple[str, ...]] = [()] * max(1, test.shards)
         pass_files = False
         if pytest and test.shards > 1:
