@@ -67,10 +67,10 @@ LOG_CASES: list[tuple[str, str, dict[str, str], list[str]]] = [
         ["v1", "v1", "gone"],
     ),
     (
-        "local_runs_in_the_calling_files_folder",
+        "local_runs_in_the_folder_of_the_running_load",
         "load('lib/helpers.star', 'where')\nprint(where().replace(os.getcwd(), '<here>'))",
         {"lib/helpers.star": "def where():\n    return local('pwd', quiet=True).strip()\n"},
-        ["local: pwd", "<here>/lib"],
+        ["local: pwd", "<here>"],
     ),
     (
         "read_file_and_default",
@@ -160,8 +160,8 @@ LOG_CASES: list[tuple[str, str, dict[str, str], list[str]]] = [
         ["b.txt /a a/b/c.txt /abs", "True True False", "p/q q", "True"],
     ),
     (
-        "os_getcwd_in_a_loaded_function_is_that_files_folder",
-        "load('./foo/Tiltfile', 'get_cwd')\nprint(get_cwd() == os.getcwd() + '/foo')",
+        "os_getcwd_in_a_loaded_function_is_the_running_loads_folder",
+        "load('./foo/Tiltfile', 'get_cwd')\nprint(get_cwd() == os.getcwd())",
         {"foo/Tiltfile": "def get_cwd():\n    return os.getcwd()\n"},
         ["True"],
     ),

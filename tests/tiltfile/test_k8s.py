@@ -230,13 +230,13 @@ def test_k8s_yaml_inputs(
     assert [r["name"] for r in data["resources"]] == names
 
 
-def test_k8s_yaml_in_loaded_file_is_relative_to_that_file(tiltfile: Any) -> None:
+def test_k8s_yaml_in_loaded_file_is_relative_to_the_running_load(tiltfile: Any) -> None:
     data = tiltfile(
         "load('lib/k.star', 'deploy')\ndeploy()\n",
-        {"lib/k.star": "def deploy():\n    k8s_yaml('app.yaml')\n", "lib/app.yaml": WEB},
+        {"lib/k.star": "def deploy():\n    k8s_yaml('app.yaml')\n", "app.yaml": WEB},
     )
     assert [r["name"] for r in data["resources"]] == ["web"]
-    assert any(p.endswith("lib/app.yaml") for p in data["files_read"])
+    assert any(p.endswith("/app.yaml") and "lib" not in p for p in data["files_read"])
 
 
 @pytest.mark.parametrize(

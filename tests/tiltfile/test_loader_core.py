@@ -56,8 +56,9 @@ def test_ext_load_from_tilt_modules(tiltfile) -> None:  # type: ignore[no-untype
     )
     (res,) = data["resources"]
     assert res["name"] == "greet"
-    # deps resolve against the extension's own folder, as with any load()ed file
-    assert res["local"]["deps"][0].endswith("tilt_modules/hello/src")
+    # called from the main Tiltfile: deps resolve against the main Tiltfile's folder (Tilt's rule)
+    assert res["local"]["deps"][0].endswith("/src")
+    assert "tilt_modules" not in res["local"]["deps"][0]
 
 
 def test_ext_load_from_extensions_dir_env(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

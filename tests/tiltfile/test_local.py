@@ -501,18 +501,18 @@ def test_default_dirs_are_the_loaded_files_folder(tiltfile, tmp_path: Path) -> N
     assert res["local"]["serve_dir"] == str(tmp_path / "sub")
 
 
-def test_function_of_a_loaded_file_resolves_against_that_file(  # type: ignore[no-untyped-def]
+def test_function_of_a_loaded_file_resolves_against_the_running_load(  # type: ignore[no-untyped-def]
     tiltfile, tmp_path: Path
 ) -> None:
-    # Tilt resolves against the file of the innermost Starlark frame (starkit.CurrentExecPath):
-    # the file that holds the local_resource call, even when main calls the function.
+    # Tilt resolves against the file whose load is running (starkit.execingTiltfileKey):
+    # the main Tiltfile when it calls a function a loaded file defines.
     data = tiltfile(
         "load('ext/lib.star', 'svc')\nsvc('a', 'src')\n",
         files={"ext/lib.star": "def svc(name, dep):\n  local_resource(name, 'x', deps=dep)\n"},
     )
     res = only(data)
-    assert res["local"]["deps"] == [str(tmp_path / "ext" / "src")]
-    assert res["local"]["dir"] == str(tmp_path / "ext")
+    assert res["local"]["deps"] == [str(tmp_path / "src")]
+    assert res["local"]["dir"] == str(tmp_path)
     assert res["location"] == {"file": os.path.join("ext", "lib.star"), "line": 2}
 
 

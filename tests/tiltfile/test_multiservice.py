@@ -157,7 +157,8 @@ def test_images_with_their_own_contexts_and_ignores(graph: dict[str, Any]) -> No
         f"{dockerignore}:3",
         "built-in",
     ]
-    # The helper is load()ed from tilt/: its relative paths resolve against tilt/.
+    # The helper is load()ed from tilt/ and called by the main Tiltfile: its relative paths
+    # resolve against the main Tiltfile's folder (the file whose load is running).
     web = images["example.com/web"]
     assert web["context"] == str(ROOT / "services/web")
     assert web["image_deps"] == ["example.com/api"]

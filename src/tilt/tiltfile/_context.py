@@ -145,7 +145,7 @@ class Ctx:
         return os.path.dirname(self.file)
 
     def abspath(self, path: str) -> str:
-        """A path relative to the calling file's folder, made absolute (Tilt's rule)."""
+        """A path relative to the running load's folder, made absolute (Tilt's rule)."""
         path = os.path.expanduser(path)
         return os.path.normpath(os.path.join(self.dir, path))
 

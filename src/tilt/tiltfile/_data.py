@@ -4,7 +4,7 @@
 builtin here reads (``read_file``, ``read_json``, ``read_yaml*``, ``listdir``'s
 folder, ``watch_file``, ``os.path.exists``) is recorded with
 ``state.record_read`` so that a change to it reloads the Tiltfile. Paths are
-relative to the folder of the file that makes the call (Tilt's rule).
+relative to the folder of the file whose load is running (Tilt's rule).
 
 Tilt's Blob is a plain ``str`` here: ``local()``, ``read_file()`` and
 ``blob()`` return strings, and every builtin that takes a blob takes a string.

@@ -1,8 +1,10 @@
 """Runs a Tiltfile on the Starlark interpreter: modules, load()/include(), errors.
 
-Each Starlark file gets its own module with every builtin bound to that file,
-so relative paths resolve against the folder of the file that makes the call
-(Tilt's rule), also inside functions a loaded file defines.
+Each Starlark file gets its own module. A builtin resolves relative paths against
+the folder of the file whose *load is running* (Tilt's rule, `starkit.AbsWorkingDir`):
+while ``ext/Tiltfile`` runs its top-level code that is ``ext/``; when the main
+Tiltfile later calls a function defined in ``ext/Tiltfile``, it is the main
+Tiltfile's folder.
 """
 
 from __future__ import annotations
@@ -271,6 +273,7 @@ class _Run:
         self.loading: list[str] = []
         self.inner_error: TiltfileLoadError | None = None
         self.real_path: dict[str, str] = {}
+        self.display: dict[str, str] = {}
         self.exited = False
 
     def resolve(self, spec: str, from_file: str) -> str:
@@ -305,28 +308,35 @@ class _Run:
         for name, b in BUILTINS.items():
             flat = name.replace(".", "_")
             if b.located:
-                mod.add_callable("__l_" + flat, self._located(b, base))
+                mod.add_callable("__l_" + flat, self._located(b))
             else:
-                mod.add_callable("__b_" + flat, self._plain(b, base))
+                mod.add_callable("__b_" + flat, self._plain(b))
         for name, (value, _doc) in CONSTANTS.items():
             mod["__c_" + name.replace(".", "_")] = _constant_value(value, base)
         mod.add_callable("__tilt_print", state.log)
+        # Tilt predeclares __file__ in every file: the path of that file.
+        mod["__file__"] = path
         sl.eval(mod, sl.parse(PRELUDE, _prelude_src(), _dialect()), _globals())
         return mod
 
-    @staticmethod
-    def _plain(b: Builtin, base: Ctx) -> Callable[..., object]:
+    def ctx(self) -> Ctx:
+        """The context of a builtin call: the file whose load is running (Tilt's rule)."""
+        path = self.loading[-1]
+        display = self.display.get(path)
+        if display is None:
+            display = self.display[path] = display_path(path)
+        return Ctx(state=self.state, file=path, display_file=display)
+
+    def _plain(self, b: Builtin) -> Callable[..., object]:
         def call(*args: Any, **kwargs: Any) -> object:
-            return _call(b, base, args, kwargs)
+            return _call(b, self.ctx(), args, kwargs)
 
         return call
 
-    @staticmethod
-    def _located(b: Builtin, base: Ctx) -> Callable[..., object]:
+    def _located(self, b: Builtin) -> Callable[..., object]:
         def call(stack: str, *args: Any, **kwargs: Any) -> object:
-            loc = _location_from_stack(stack)
-            ctx = Ctx(state=base.state, file=base.file, display_file=base.display_file)
-            ctx.location = loc
+            ctx = self.ctx()
+            ctx.location = _location_from_stack(stack)
             return _call(b, ctx, args, kwargs)
 
         return call
