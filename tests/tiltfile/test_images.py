@@ -628,11 +628,6 @@ LIVE_UPDATE_ERRORS = [
         "live_update=[sync('app', 'relative/dest')]",
         "docker_build: live_update: sync destination 'relative/dest' (Tiltfile:2) is not absolute",
     ),
-    (
-        "live_update=[sync('app/src', '/src'), run('make', trigger=['app/Makefile'])]",
-        "docker_build: live_update: run step trigger '@/app/Makefile' is not inside any "
-        "sync step's local path [@/app/src]",
-    ),
 ]
 
 

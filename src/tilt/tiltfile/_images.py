@@ -344,7 +344,7 @@ def live_update_steps(ctx: Ctx, fn: str, value: object) -> tuple[LiveUpdateStep,
     first, then ``sync`` steps, then ``run`` steps; ``restart_container`` may only be
     last; sync destinations are absolute container paths. Beyond Tilt (which would
     silently never run such a step): ``initial_sync`` comes at most once, before any
-    sync or run, and every ``run`` trigger lies inside some sync's local path.
+    sync or run; a ``run`` trigger outside every sync's local path is a warning.
 
     Args:
         ctx: the calling builtin's context.
@@ -411,15 +411,18 @@ def live_update_steps(ctx: Ctx, fn: str, value: object) -> tuple[LiveUpdateStep,
                 f"{fn}: live_update: restart container is only valid as the last step"
             )
 
+    # Tilt accepts such a trigger (the step just never fires): a warning, not an error.
     sync_sources = [s.local_path for s in steps if isinstance(s, SyncStep)]
     for step in steps:
         if isinstance(step, RunStep):
             for trigger in step.triggers:
                 if not any(_is_within(trigger, src) for src in sync_sources):
-                    raise TiltfileError(
+                    rec = st.steps.get(id(step))
+                    ctx.state.warn(
                         f"{fn}: live_update: run step trigger '{trigger}' is not inside any "
                         f"sync step's local path {_go_list(sync_sources)}; a change there "
-                        "is never synced, so the run step would never fire"
+                        "is never synced, so the run step will never fire",
+                        rec.location if rec else ctx.location,
                     )
     st.used_steps.update(id(s) for s in steps)
     return tuple(steps)

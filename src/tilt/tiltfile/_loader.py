@@ -21,6 +21,7 @@ import starlark as sl
 
 from tilt.model import SourceLocation
 from tilt.tiltfile._context import BUILTINS, CONSTANTS, Builtin, Ctx, LoadState, TiltfileError
+from tilt.tiltfile._dialect import WHILE_ITERATOR, Rewritten, rewrite
 
 __all__ = ["TiltfileLoadError", "call_column", "current_run", "display_path", "evaluate"]
 
@@ -118,11 +119,12 @@ def call_column(path: str, line: int, name: str) -> int:
     return 0
 
 
-def _location_from_stack(stack: str) -> SourceLocation | None:
+def _location_from_stack(stack: str, run: _Run | None = None) -> SourceLocation | None:
     frames = [f for f in _frames(stack) if f.file != PRELUDE]
     if not frames:
         return None
-    return SourceLocation(file=frames[-1].file, line=frames[-1].line)
+    line = frames[-1].line if run is None else run.user_line(frames[-1].file, frames[-1].line)
+    return SourceLocation(file=frames[-1].file, line=line)
 
 
 def _convert_error(err: sl.StarlarkError, state: _Run) -> TiltfileLoadError:
@@ -145,7 +147,7 @@ def _convert_error(err: sl.StarlarkError, state: _Run) -> TiltfileLoadError:
         m = _ARROW_RE.match(line)
         if m and in_msg:
             in_msg = False
-            loc = SourceLocation(file=m.group(1), line=int(m.group(2)))
+            loc = SourceLocation(file=m.group(1), line=state.user_line(m.group(1), int(m.group(2))))
             col = int(m.group(3))
             continue
         if in_msg:
@@ -158,7 +160,7 @@ def _convert_error(err: sl.StarlarkError, state: _Run) -> TiltfileLoadError:
         # The failing call went through a prelude shim: name the user's line instead.
         col = 0
         builtin_name = _failing_builtin(text)
-        loc = _location_from_stack(text) or loc
+        loc = _location_from_stack(text, state) or loc
         if loc is not None and loc.file == PRELUDE:
             loc = None
         if loc is not None:
@@ -245,7 +247,42 @@ def _build_prelude() -> str:
     for top, node in tree.items():
         lines.append(f"{top} = {expr(node)}")
     lines.append("def print(*args, sep = ' '):\n    __tilt_print(sep.join([str(a) for a in args]))")
+    lines.append(_DIALECT_PRELUDE)
     return "\n".join(lines) + "\n"
+
+
+# Tilt's dialect beyond what starlark-pyo3 has (see _dialect.py):
+# - `while` loops iterate this (the rewrite turns them into guarded `for` loops);
+# - `set` (go.starlark.net's AllowSet): starlark-pyo3 has no set type, so a set is a dict
+#   whose keys are the elements: `in`, `len`, iteration, `list()`, `sorted()` and `|`
+#   behave as Tilt's set does; its methods (`union`, ...) are not there;
+# - `load_dynamic(path)`: Tilt's builtin, returning the file's globals as a dict. A Starlark
+#   value cannot cross from one module to another except through `load`, so functions come
+#   back as proxies that call into the loaded module (plain values as arguments and results).
+_DIALECT_PRELUDE = f"""
+def {WHILE_ITERATOR}():
+    return range(2147483647)
+
+def set(*args):
+    if len(args) > 1:
+        fail("set: got %d arguments, want at most 1" % len(args))
+    return {{x: None for x in (args[0] if args else [])}}
+
+def __tilt_dyn_fn(handle, name):
+    def call(*args, **kwargs):
+        return __tilt_dyn_call(handle, name, *args, **kwargs)
+    return call
+
+def load_dynamic(path):
+    info = __tilt_load_dynamic(path)
+    out = {{}}
+    for name in info["names"]:
+        if name in info["functions"]:
+            out[name] = __tilt_dyn_fn(info["handle"], name)
+        else:
+            out[name] = info["values"][name]
+    return out
+"""
 
 
 @functools.cache
@@ -274,7 +311,12 @@ class _Run:
         self.inner_error: TiltfileLoadError | None = None
         self.real_path: dict[str, str] = {}
         self.display: dict[str, str] = {}
+        # Files the dialect rewrite changed, by the name the interpreter knows them by.
+        self.rewritten: dict[str, Rewritten] = {}
         self.exited = False
+        self.sources: dict[str, str] = {}
+        self.dynamic: dict[str, tuple[int, sl.FrozenModule]] = {}
+        self.dynamic_modules: dict[int, sl.FrozenModule] = {}
 
     def resolve(self, spec: str, from_file: str) -> str:
         if spec.startswith("ext://"):
@@ -314,10 +356,17 @@ class _Run:
         for name, (value, _doc) in CONSTANTS.items():
             mod["__c_" + name.replace(".", "_")] = _constant_value(value, base)
         mod.add_callable("__tilt_print", state.log)
+        mod.add_callable("__tilt_load_dynamic", self.load_dynamic)
+        mod.add_callable("__tilt_dyn_call", self.dynamic_call)
         # Tilt predeclares __file__ in every file: the path of that file.
         mod["__file__"] = path
         sl.eval(mod, sl.parse(PRELUDE, _prelude_src(), _dialect()), _globals())
         return mod
+
+    def user_line(self, file: str, line: int) -> int:
+        """The line of the user's file for a line of the (maybe rewritten) text we ran."""
+        got = self.rewritten.get(file)
+        return line if got is None else got.original_line(line)
 
     def ctx(self) -> Ctx:
         """The context of a builtin call: the file whose load is running (Tilt's rule)."""
@@ -336,7 +385,7 @@ class _Run:
     def _located(self, b: Builtin) -> Callable[..., object]:
         def call(stack: str, *args: Any, **kwargs: Any) -> object:
             ctx = self.ctx()
-            ctx.location = _location_from_stack(stack)
+            ctx.location = _location_from_stack(stack, self)
             return _call(b, ctx, args, kwargs)
 
         return call
@@ -359,7 +408,11 @@ class _Run:
         self.loading.append(path)
         try:
             mod = self.new_module(path)
-            ast = sl.parse(display_path(path), src, _dialect())
+            code = rewrite(src)
+            self.sources[path] = code.text
+            if code.line_map:
+                self.rewritten[display_path(path)] = code
+            ast = sl.parse(display_path(path), code.text, _dialect())
             loader = sl.FileLoader(lambda spec: self.load(spec, path))
             try:
                 sl.eval(mod, ast, _globals(), loader)
@@ -390,6 +443,97 @@ class _Run:
 
     def include(self, spec: str, from_file: str) -> None:
         self.load(spec, from_file)
+
+    def load_dynamic(self, spec: object) -> dict[str, object]:
+        """``load_dynamic(path)``: run the file (once) and describe its globals."""
+        if not isinstance(spec, str):
+            raise TiltfileError(
+                f"load_dynamic: for parameter path: got {type(spec).__name__}, want string"
+            )
+        path = self.resolve(spec, self.loading[-1])
+        frozen = self.load(spec, self.loading[-1])
+        handle = self.dynamic.setdefault(path, (len(self.dynamic), frozen))[0]
+        self.dynamic_modules[handle] = frozen
+        names, functions, values = self._exports(path, frozen)
+        return {"handle": handle, "names": names, "functions": functions, "values": values}
+
+    def _exports(
+        self, path: str, frozen: sl.FrozenModule
+    ) -> tuple[list[str], list[str], dict[str, object]]:
+        names = _global_names(self.sources.get(path, ""))
+        functions: list[str] = []
+        values: dict[str, object] = {}
+        kept: list[str] = []
+        for name in names:
+            # One small module per name: a name bound only on a branch not taken is absent.
+            probe = sl.Module()
+            src = f"load('m', v='{name}')\nkind = type(v)\n" + _VALUE_UNLESS_FUNCTION
+            try:
+                sl.eval(
+                    probe,
+                    sl.parse("<load_dynamic>", src, _dialect()),
+                    _globals(),
+                    sl.FileLoader(lambda _spec: frozen),
+                )
+            except sl.StarlarkError:
+                continue
+            kept.append(name)
+            if probe["kind"] == "function":
+                functions.append(name)
+            else:
+                values[name] = probe["value"]
+        return kept, functions, values
+
+    def dynamic_call(self, *args: Any, **kwargs: Any) -> object:
+        """Call a function of a module ``load_dynamic`` returned: (handle, name, *args)."""
+        handle, name, *rest = args
+        frozen = self.dynamic_modules[handle]
+        try:
+            return _wrap_result(frozen.call_with(sl.EvalOptions(), name, *rest, **kwargs).value)
+        except sl.StarlarkError as e:
+            if self.inner_error is None:
+                self.inner_error = _convert_error(e, self)
+            raise
+
+
+_VALUE_UNLESS_FUNCTION = "value = None if kind == 'function' else v\n"
+
+
+def _global_names(src: str) -> list[str]:
+    """The public names a file binds at its top level (what Tilt's load_dynamic returns)."""
+    import ast
+
+    try:
+        tree = ast.parse(src)
+    except (SyntaxError, ValueError):
+        return []
+    names: dict[str, None] = {}
+
+    def targets(node: ast.AST) -> None:
+        if isinstance(node, ast.Name):
+            names[node.id] = None
+        elif isinstance(node, ast.Tuple | ast.List):
+            for elt in node.elts:
+                targets(elt)
+
+    def walk(body: list[ast.stmt]) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.FunctionDef):
+                names[stmt.name] = None
+            elif isinstance(stmt, ast.Assign):
+                for t in stmt.targets:
+                    targets(t)
+            elif isinstance(stmt, ast.AugAssign | ast.AnnAssign):
+                targets(stmt.target)
+            elif isinstance(stmt, ast.For):
+                targets(stmt.target)
+                walk(stmt.body)
+            elif isinstance(stmt, ast.If):
+                walk(stmt.body)
+                walk(stmt.orelse)
+
+    walk(tree.body)
+    return [n for n in names if not n.startswith("_")]
 
 
 def _constant_value(value: object, ctx: Ctx) -> object:
