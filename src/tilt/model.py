@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tilt.refs import Registry
 
 __all__ = [
+    "ApiObject",
     "Cmd",
     "ComposeTarget",
     "ConfigState",
@@ -477,6 +478,24 @@ class TiltfileWarning:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApiObject:
+    """A Tilt API object declared with a ``v1alpha1.*`` builtin, kept in the graph.
+
+    ``kind`` is Tilt's (``UIButton``, ``Cmd``, ``ConfigMap``, ``Extension``,
+    ``ExtensionRepo``, ``FileWatch``); ``spec`` uses Tilt's JSON field names
+    (``ConfigMap`` keeps its ``data`` there). `tilt.buttons` derives the TUI's
+    button actions from the UIButton and Cmd objects.
+    """
+
+    kind: str
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    spec: dict[str, Any] = field(default_factory=dict)
+    location: SourceLocation | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     max_parallel_updates: int = 3
     k8s_upsert_timeout_secs: int = 30
@@ -532,6 +551,7 @@ class TiltfileResult:
     files_read: tuple[str, ...]
     warnings: tuple[TiltfileWarning, ...] = ()
     logs: tuple[str, ...] = ()
+    api_objects: tuple[ApiObject, ...] = ()
 
     def resource(self, name: str) -> Resource:
         for r in self.resources:

@@ -54,3 +54,19 @@ def tiltfile_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ig
         return info.value.render()
 
     return load
+
+
+@pytest.fixture(autouse=True)
+def _no_github(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loader tests never reach the network: GitHub URLs point at a folder that does not exist.
+
+    ``load('ext://NAME')`` of an extension that is not vendored fetches Tilt's extension
+    repository with git; git rewrites the URL (``url.<base>.insteadOf``) to this local path,
+    so a test that forgets to vendor fails fast instead of going online. The data folder
+    where fetched repositories are kept is a temp folder too.
+    """
+    data = tmp_path_factory.mktemp("xdg-data")
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", f"url.file://{data}/no-github/.insteadOf")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "https://github.com/")

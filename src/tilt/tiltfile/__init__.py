@@ -6,6 +6,7 @@ Pure: it starts no engine and draws no UI. ``local()``, ``helm()`` and
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 
@@ -22,10 +23,12 @@ def _register_builtins() -> None:
         _compose,
         _config,
         _data,
+        _extensions,
         _images,
         _k8s,
         _local,
         _settings,
+        _v1alpha1,
     )
 
 
@@ -58,9 +61,13 @@ def load_tiltfile(
     )
     evaluate(state)
     try:
-        return assemble(state)
+        result = assemble(state)
     except TiltfileError as e:
         raise TiltfileLoadError(e.message, e.location, _column_of(e)) from None
+    from tilt.tiltfile._v1alpha1 import api_objects
+
+    objects = api_objects(state)
+    return dataclasses.replace(result, api_objects=objects) if objects else result
 
 
 def _column_of(e: TiltfileError) -> int:

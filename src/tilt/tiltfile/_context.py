@@ -25,6 +25,7 @@ from tilt.model import Cmd, SourceLocation, TiltfileWarning
 __all__ = [
     "BUILTINS",
     "CONSTANTS",
+    "DOC_SECTIONS",
     "Builtin",
     "Ctx",
     "LoadState",
@@ -37,6 +38,7 @@ __all__ = [
     "as_str_list",
     "builtin",
     "constant",
+    "doc_section",
     "typename",
 ]
 
@@ -67,6 +69,15 @@ class Builtin:
 
 BUILTINS: dict[str, Builtin] = {}
 CONSTANTS: dict[str, tuple[object, str]] = {}
+# Prose sections of docs/tiltfile-api.md that are not one builtin: title -> markdown.
+DOC_SECTIONS: dict[str, str] = {}
+
+
+def doc_section(title: str, markdown: str) -> None:
+    """Register a section of docs/tiltfile-api.md (the dialect, extensions, buttons ...)."""
+    if title in DOC_SECTIONS:
+        raise RuntimeError(f"doc section {title!r} registered twice")
+    DOC_SECTIONS[title] = markdown.strip()
 
 
 def builtin(name: str, *, located: bool = False) -> Callable[[F], F]:

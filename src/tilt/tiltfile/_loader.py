@@ -20,13 +20,20 @@ from typing import Any
 import starlark as sl
 
 from tilt.model import SourceLocation
-from tilt.tiltfile._context import BUILTINS, CONSTANTS, Builtin, Ctx, LoadState, TiltfileError
+from tilt.tiltfile._context import (
+    BUILTINS,
+    CONSTANTS,
+    Builtin,
+    Ctx,
+    LoadState,
+    TiltfileError,
+    doc_section,
+)
 from tilt.tiltfile._dialect import WHILE_ITERATOR, Rewritten, rewrite
 
 __all__ = ["TiltfileLoadError", "call_column", "current_run", "display_path", "evaluate"]
 
 PRELUDE = "<tilt prelude>"
-EXTENSIONS_ENV = "TILT_EXTENSIONS_DIR"
 
 _FRAME_RE = re.compile(r"^\s*\* (.+):(\d+), in (.+)$")
 _ARROW_RE = re.compile(r"^\s*--> (.+):(\d+):(\d+)$")
@@ -324,22 +331,9 @@ class _Run:
         return os.path.normpath(os.path.join(os.path.dirname(from_file), spec))
 
     def resolve_extension(self, name: str) -> str:
-        name = name.strip("/")
-        roots = []
-        env_dir = self.state.env.get(EXTENSIONS_ENV, "")
-        if env_dir:
-            roots.append(os.path.abspath(env_dir))
-        roots.append(os.path.join(self.state.main_dir, "tilt_modules"))
-        for root in roots:
-            candidate = os.path.join(root, name, "Tiltfile")
-            if os.path.isfile(candidate):
-                return candidate
-        where = " or ".join(os.path.join(r, name, "Tiltfile") for r in roots)
-        raise TiltfileError(
-            f"extension {name!r} not found: put its Tiltfile at {where} "
-            f"(or point {EXTENSIONS_ENV} at a folder of extensions); "
-            "extensions are never fetched from the network"
-        )
+        from tilt.tiltfile._extensions import resolve_extension
+
+        return resolve_extension(self.state, name)
 
     def new_module(self, path: str) -> sl.Module:
         display = display_path(path)
@@ -564,3 +558,42 @@ def current_run(state: LoadState) -> _Run:
     run = state.family(_RunHolder).run
     assert run is not None
     return run
+
+
+doc_section(
+    "Starlark dialect",
+    """
+Tilt runs go.starlark.net with recursion, `while`, `set`, global reassignment and top-level
+`if`/`for` allowed, and its scanner takes tab indentation; all of that works here too (on
+starlark-pyo3, a file with a tab or a `while` is rewritten before it is parsed; error
+locations stay the file's own lines).
+
+- **Relative paths** resolve against the folder of the file whose *load is running*
+  (Tilt's rule): while `lib/Tiltfile` runs its own top-level code, against `lib/`; when the
+  main Tiltfile later calls a function `lib/Tiltfile` defines, against the main Tiltfile's
+  folder. A helper that wants its own folder uses `os.path.dirname(__file__)`.
+- **`__file__`** is predeclared in every file: that file's absolute path.
+- **`set(iterable=[])`**: starlark-pyo3 has no set type, so a set is a dict whose keys
+  are the elements: `in`, `len`, iteration, `list()`, `sorted()` and `|` behave as Tilt's
+  set does; set methods (`union`, `add`, ...) are not available and `type()` says `dict`.
+- **`load_dynamic(path)`** runs a file whose path is computed (once, like `load`) and
+  returns its public top-level names as a dict. Functions in it are proxies that call the
+  loaded file's function: their arguments and results must be plain values (strings,
+  numbers, lists, dicts, None, and values builtins return), not functions.
+""",
+)
+
+doc_section(
+    "Checks where Tilt is silent",
+    """
+Where Tilt accepts a Tiltfile, so does this tilt; a check Tilt does not make is at most a
+warning (shown in the Tiltfile log and in `tilt dump tiltfile`'s `warnings`). The places
+where this tilt warns and Tilt says nothing:
+
+- `live_update`: a `run(..., trigger=[...])` path that lies outside every `sync()` source
+  of the same live_update (the step can never fire: no change there is synced).
+- `ext://` loads: a branch of an extension repository that cannot be updated at
+  `tilt up` (offline); the copy fetched earlier is used. (Tilt logs the fetch error on the
+  ExtensionRepo object and retries with a back-off instead.)
+""",
+)

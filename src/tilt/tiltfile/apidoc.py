@@ -10,7 +10,7 @@ import inspect
 import sys
 
 from tilt.tiltfile import _register_builtins
-from tilt.tiltfile._context import BUILTINS, CONSTANTS, Builtin
+from tilt.tiltfile._context import BUILTINS, CONSTANTS, DOC_SECTIONS, Builtin
 
 __all__ = ["render"]
 
@@ -22,6 +22,7 @@ FAMILY_TITLES = {
     "data": "Files, data, commands and the os/sys modules",
     "config": "Config (arguments after --)",
     "settings": "Settings",
+    "v1alpha1": "v1alpha1 API objects",
 }
 
 
@@ -50,10 +51,13 @@ def render() -> str:
         "Generated from the builtins' docstrings by `python -m tilt.tiltfile.apidoc`;",
         "do not edit by hand (a test compares this file with the code).",
         "",
-        "Starlark here is Tilt's dialect: `load()`, `include()`, `struct`, lambdas, nested",
-        "functions and top-level `if`/`for`. Tilt's Blob values are plain strings.",
+        "Starlark here is Tilt's dialect: `load()`, `include()`, `load_dynamic()`, `struct`,",
+        "lambdas, nested functions, recursion, `while`, `set`, top-level `if`/`for`, tab",
+        "indentation and `__file__`. Tilt's Blob values are plain strings.",
         "",
     ]
+    for title, text in DOC_SECTIONS.items():
+        out += [f"## {title}", "", text, ""]
     families: dict[str, list[Builtin]] = {}
     for b in BUILTINS.values():
         families.setdefault(b.family, []).append(b)
