@@ -125,6 +125,8 @@ def _cmd_remote(ns: argparse.Namespace, tilt_args: list[str]) -> int:
             return remote.trigger(port, ns.names)
         case "cancel":
             return remote.cancel(port, ns.names)
+        case "button":
+            return remote.button(port, ns.resource, ns.button, ns.inputs)
         case "enable" | "disable":
             return remote.enable(port, ns.names, ns.command == "enable")
         case "down":
@@ -224,6 +226,18 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
             p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
             p.add_argument("--tail", type=int, default=None, help="only the last N lines")
         p.set_defaults(func=_cmd_remote)
+    p = sub.add_parser(
+        "button",
+        help="run a button (v1alpha1.ui_button) of a resource",
+        description="Run a button (v1alpha1.ui_button) of a resource in the running `tilt up`: "
+        "its command runs with the inputs in its environment, its output in the resource's "
+        "log. Inputs not given take their defaults.",
+    )
+    p.add_argument("resource", metavar="RESOURCE", help="the resource the button is on")
+    p.add_argument("button", metavar="NAME", help="the button's name")
+    p.add_argument("inputs", nargs="*", metavar="INPUT=VALUE", help="input values")
+    _port_arg(p)
+    p.set_defaults(func=_cmd_remote)
 
 
 def build_parser() -> argparse.ArgumentParser:

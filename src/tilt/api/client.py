@@ -108,6 +108,11 @@ class ApiClient:
         body = {"resource": name, "enabled": enabled}
         return str(self._json("POST", "/api/enable", body)["message"])
 
+    def button(self, name: str, button: str, inputs: dict[str, str]) -> str:
+        """Run button ``button`` of resource ``name`` with ``inputs``; the server's message."""
+        body = {"resource": name, "button": button, "inputs": inputs}
+        return str(self._json("POST", "/api/button", body)["message"])
+
     def shutdown(self) -> str:
         """Make `tilt up` stop everything and exit."""
         return str(self._json("POST", "/api/shutdown")["message"])

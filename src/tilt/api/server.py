@@ -14,6 +14,8 @@ Endpoints (JSON in and out; one request per connection):
 - ``POST /api/cancel`` ``{"resource": NAME}`` - cancel the running update.
 - ``POST /api/enable`` ``{"resource": NAME, "enabled": BOOL}`` - enable/disable.
 - ``POST /api/shutdown`` - stop everything and exit (`tilt down`).
+- ``POST /api/button`` ``{"resource": NAME, "button": BUTTON, "inputs": {NAME: VALUE}}`` -
+  run a ``v1alpha1.ui_button`` of a resource (`tilt button`).
 - ``GET /api/logs?resource=A&resource=B&since=SEQ&tail=N&follow=1`` - log lines as
   JSON, one per line (``{"seq", "ts", "resource", "span", "text"}``); with
   ``follow`` the response stays open and streams new lines.
@@ -204,6 +206,27 @@ class ApiServer:
                     msg = f"{'enabled' if enabled else 'disabled'} {name}"
             except EngineError as e:
                 status = 404 if "no resource named" in str(e) else 409
+                raise _HttpError(status, str(e)) from None
+            await self._send_json(writer, 200, {"ok": True, "message": msg})
+            return
+        if path == "/api/button":
+            self._need(method, "POST")
+            data = self._json_body(body)
+            name, button, inputs = data.get("resource"), data.get("button"), data.get("inputs", {})
+            if (
+                not isinstance(name, str)
+                or not isinstance(button, str)
+                or not (
+                    isinstance(inputs, dict) and all(isinstance(v, str) for v in inputs.values())
+                )
+            ):
+                raise _HttpError(
+                    400, 'expected {"resource": NAME, "button": BUTTON, "inputs": {NAME: VALUE}}'
+                )
+            try:
+                msg = engine.run_button(name, button, inputs)
+            except EngineError as e:
+                status = 404 if "no resource named" in str(e) or "has no button" in str(e) else 409
                 raise _HttpError(status, str(e)) from None
             await self._send_json(writer, 200, {"ok": True, "message": msg})
             return

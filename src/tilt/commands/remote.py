@@ -14,7 +14,7 @@ from typing import Any
 
 from tilt.api.client import ApiClient, ApiError
 
-__all__ = ["cancel", "down", "enable", "get", "logs", "trigger"]
+__all__ = ["button", "cancel", "down", "enable", "get", "logs", "trigger"]
 
 
 def _fail(e: ApiError) -> int:
@@ -28,6 +28,22 @@ def trigger(port: int, names: Sequence[str]) -> int:
         client = ApiClient(port)
         for n in names:
             print(client.trigger(n))
+    except ApiError as e:
+        return _fail(e)
+    return 0
+
+
+def button(port: int, name: str, button_name: str, assignments: Sequence[str]) -> int:
+    """Run a resource's ``v1alpha1.ui_button`` with INPUT=VALUE assignments."""
+    inputs: dict[str, str] = {}
+    for a in assignments:
+        key, sep, value = a.partition("=")
+        if not sep or not key:
+            print(f"Error: expected INPUT=VALUE, got {a!r}", file=sys.stderr)
+            return 2
+        inputs[key] = value
+    try:
+        print(ApiClient(port).button(name, button_name, inputs))
     except ApiError as e:
         return _fail(e)
     return 0

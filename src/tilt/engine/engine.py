@@ -49,6 +49,7 @@ from tilt.engine.state import (
 from tilt.logstore import LogStore
 
 if TYPE_CHECKING:
+    from tilt.buttons import ButtonAction, ButtonCommand
     from tilt.engine.compose import ComposeRunner
     from tilt.engine.images import ImageBuilds
     from tilt.model import TiltfileResult
@@ -136,6 +137,7 @@ class Engine:
         self._ci_ok_since: float | None = None
         self._ci_readiness_at: float | None = None
         self.ready_event = asyncio.Event()
+        self._button_tasks: set[asyncio.Future[None]] = set()
 
     # ---- public API (event loop thread) ------------------------------------------------------
 
@@ -221,6 +223,83 @@ class Engine:
     def shutdown(self, reason: str = "shutting down", exit_code: int = 0) -> None:
         """Stop everything and make `run` return ``exit_code``."""
         self.post(ShutdownRequested(reason=reason, at=time.time(), exit_code=exit_code))
+
+    # ---- buttons (v1alpha1.ui_button) -------------------------------------------------------
+
+    def buttons(self, name: str) -> tuple[ButtonAction, ...]:
+        """The buttons located on resource ``name`` (empty when none, or no Tiltfile yet)."""
+        from tilt.buttons import actions
+
+        result = self.state.result
+        if result is None or not result.api_objects:
+            return ()
+        return tuple(a for a in actions(result) if a.resource == name)
+
+    def run_button(self, name: str, button: str, values: dict[str, str]) -> str:
+        """Run button ``button`` of resource ``name``: each of its commands, with its inputs.
+
+        The commands run in the background, in their own process groups (the supervisor
+        stops them with everything else); their output goes to the resource's log.
+
+        Raises:
+            EngineError: no such resource or button, a disabled button, a bad input value.
+        """
+        from tilt.buttons import ButtonError, environment
+
+        self._resource(name)
+        found = {a.name: a for a in self.buttons(name)}
+        action = found.get(button)
+        if action is None:
+            known = ", ".join(found) or "none"
+            raise EngineError(f"resource {name!r} has no button {button!r} (buttons: {known})")
+        if action.disabled:
+            raise EngineError(f"button {button!r} of {name!r} is disabled")
+        try:
+            inputs = environment(action, values)
+        except ButtonError as e:
+            raise EngineError(str(e)) from None
+        if not action.commands:
+            raise EngineError(f"button {button!r} of {name!r} starts no command (v1alpha1.cmd)")
+        for c in action.commands:
+            task = asyncio.ensure_future(self._run_button_cmd(action.name, c, inputs))
+            self._button_tasks.add(task)
+            task.add_done_callback(self._button_tasks.discard)
+        return f"{name}: running button {action.text or action.name}"
+
+    async def _run_button_cmd(
+        self, button: str, cmd: ButtonCommand, inputs: dict[str, str]
+    ) -> None:
+        from tilt.engine.local import _start_error, describe_exit
+        from tilt.model import Cmd
+
+        def log(text: str) -> None:
+            self.logs.append(cmd.log_resource, text, span="runtime")
+
+        env: dict[str, str] = {}
+        for item in cmd.env:
+            key, _, value = item.partition("=")
+            env[key] = value
+        env.update(inputs)
+        shown = " ".join(f"{k}={v}" for k, v in inputs.items())
+        log(
+            f"Button {button}: running {Cmd(argv=cmd.argv).display}"
+            + (f" ({shown})" if shown else "")
+        )
+        assert self._supervisor is not None
+        try:
+            proc = await self._supervisor.start(
+                cmd.argv,
+                cwd=cmd.dir or os.path.dirname(self.tiltfile_path),
+                env=env,
+                on_output=log,
+                on_system=log,
+            )
+        except (OSError, ValueError) as e:
+            err = _start_error(Cmd(argv=cmd.argv), e) if isinstance(e, OSError) else str(e)
+            log(f"Button {button}: {err}")
+            return
+        status = await proc.wait()
+        log(f"Button {button}: {'done' if status.success else describe_exit(status)}")
 
     def _resource(self, name: str) -> Any:
         r = self.state.resources.get(name)
@@ -447,6 +526,8 @@ class Engine:
             await self._compose.close()
         if self._supervisor is not None:
             await self._supervisor.stop_all()
+        for task in list(self._button_tasks):
+            task.cancel()
 
     # ---- Tiltfile ----------------------------------------------------------------------------
 
