@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Input
 
 from tilt.logstore import LogLine
 from tilt.ui.bridge import Bridge, LogBatch, StateChanged
+from tilt.ui.buttons import ButtonsBar, ButtonsScreen, Run
 from tilt.ui.controller import Controller
 from tilt.ui.format import ResourceRow, resource_row
 from tilt.ui.logpane import LogPane
@@ -44,6 +45,7 @@ BINDINGS: list[Binding] = [
     Binding("m", "toggle_trigger_mode", "Auto/manual", id="resource.trigger_mode"),
     Binding("e", "events", "Events", id="resource.events"),
     Binding("n", "next_failure", "Next failing test's log", id="tests.next_failure", show=False),
+    Binding("b", "buttons", "Buttons (v1alpha1.ui_button)", id="resource.buttons", show=False),
     Binding("l", "toggle_scope", "Log scope", id="logs.scope"),
     Binding("0", "log_view('all')", "Logs: all spans", id="logs.view.all", show=False),
     Binding("1", "log_view('build')", "Logs: build only", id="logs.view.build", show=False),
@@ -104,6 +106,7 @@ class TiltApp(App[int]):
         yield StatusBar(id="status")
         yield ResourceTable(id="resources")
         yield DetailsBar(id="details")
+        yield ButtonsBar(id="buttons")
         yield LogPane(id="logs", window=self._log_window)
         yield Input(placeholder="search the logs (Enter keeps, Esc clears)", id="search")
         yield Footer()
@@ -161,6 +164,8 @@ class TiltApp(App[int]):
         name = self._table.selected
         row = self._table.rows_by_name.get(name) if name else None
         self.query_one(DetailsBar).show(self._by_name.get(name or ""), row)
+        buttons = self.controller.buttons(name) if name and name in self._by_name else ()
+        self.query_one(ButtonsBar).show(buttons)
 
     def on_data_table_row_highlighted(self, msg: DataTable.RowHighlighted) -> None:
         """The cursor moved: describe the new resource; a scoped log follows it."""
@@ -268,6 +273,22 @@ class TiltApp(App[int]):
         where = f" ({f['location']})" if f.get("location") else ""
         note = "" if found is not None else " · not in the log window"
         self._say(f"failure {k + 1}/{len(failures)}: {f.get('name', '')}{where}{note}")
+
+    def action_buttons(self) -> None:
+        """Open the selected resource's buttons; the one chosen runs with its inputs."""
+        name = self._selected_resource("run a button of")
+        if name is None:
+            return
+        actions = self.controller.buttons(name)
+        if not actions:
+            self._say(f"{name} has no buttons (v1alpha1.ui_button)")
+            return
+
+        def chosen(run: Run | None) -> None:
+            if run is not None:
+                self._intent(lambda: self.controller.run_button(name, run.name, run.values), "")
+
+        self.push_screen(ButtonsScreen(name, actions), chosen)
 
     def action_toggle_scope(self) -> None:
         """Switch the logs between every resource and the selected one."""

@@ -11,9 +11,12 @@ Everything is called on the event loop's thread that runs the app.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tilt.logstore import LogStore
+
+if TYPE_CHECKING:
+    from tilt.buttons import ButtonAction
 
 __all__ = ["Controller"]
 
@@ -52,6 +55,14 @@ class Controller(Protocol):
 
     def set_trigger_mode(self, name: str, mode: str | None) -> None:
         """Override ``name``'s trigger mode (``"auto"``/``"manual"``; None: the Tiltfile's)."""
+        ...
+
+    def buttons(self, name: str) -> tuple[ButtonAction, ...]:
+        """The ``v1alpha1.ui_button`` actions on resource ``name``."""
+        ...
+
+    def run_button(self, name: str, button: str, values: dict[str, str]) -> str:
+        """Run button ``button`` of ``name`` with input ``values``; returns what was done."""
         ...
 
     def shutdown(self, reason: str = "shutting down", exit_code: int = 0) -> None:

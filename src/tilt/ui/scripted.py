@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tilt.buttons import ButtonAction
 from tilt.logstore import LogStore
 
 __all__ = ["Frame", "ScriptedController", "resource"]
@@ -157,8 +158,10 @@ class ScriptedController:
         *,
         logs: LogStore | None = None,
         tiltfile: str = "/project/Tiltfile",
+        buttons: Iterable[ButtonAction] = (),
     ) -> None:
         self.logs = logs if logs is not None else LogStore()
+        self.button_actions = tuple(buttons)
         self.resources: dict[str, dict[str, Any]] = {r["name"]: r for r in resources}
         self.tiltfile = {
             "path": tiltfile,
@@ -242,6 +245,24 @@ class ScriptedController:
             self.update(name, trigger_mode_overridden=False)
         else:
             self.update(name, trigger_mode=mode, trigger_mode_overridden=True)
+
+    def buttons(self, name: str) -> tuple[ButtonAction, ...]:
+        """The scripted buttons on ``name``."""
+        return tuple(a for a in self.button_actions if a.resource == name)
+
+    def run_button(self, name: str, button: str, values: dict[str, str]) -> str:
+        """Record the intent with the environment the command would get."""
+        from tilt.buttons import environment
+
+        self._get(name)
+        action = next((a for a in self.buttons(name) if a.name == button), None)
+        if action is None:
+            raise ValueError(f"resource {name!r} has no button {button!r}")
+        env = environment(action, values)
+        self.intents.append(
+            ("button", f"{name}/{button} " + " ".join(f"{k}={v}" for k, v in env.items()))
+        )
+        return f"{name}: running button {action.text or action.name}"
 
     def shutdown(self, reason: str = "shutting down", exit_code: int = 0) -> None:
         """Record the intent and show the state as shutting down."""
