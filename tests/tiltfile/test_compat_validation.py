@@ -38,3 +38,11 @@ def test_run_trigger_inside_a_sync_has_no_warning(tiltfile: Any) -> None:
         files=DOCKERFILE,
     )
     assert not [w for w in data["warnings"] if "run step trigger" in w["message"]]
+
+
+def test_empty_k8s_kind_is_a_warning(tiltfile: Any) -> None:
+    # Tilt compiles the empty kind as a regexp that matches every kind.
+    data = tiltfile("k8s_kind('')\n")
+    assert [w["message"] for w in data["warnings"]] == [
+        "k8s_kind: kind is empty, so every kind of object matches"
+    ]

@@ -310,7 +310,8 @@ def k8s_kind(
     fn = "k8s_kind"
     kind_s = as_str(fn, "kind", kind)
     if not kind_s:
-        raise TiltfileError(f"{fn}: kind must not be empty")
+        # Tilt accepts it: an empty regexp matches every kind. Say so, as a warning.
+        ctx.state.warn(f"{fn}: kind is empty, so every kind of object matches", ctx.here())
     sel = _selector(
         fn, kind=kind_s, api_version=as_str(fn, "api_version", api_version, allow_none=True)
     )

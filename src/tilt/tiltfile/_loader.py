@@ -592,6 +592,7 @@ where this tilt warns and Tilt says nothing:
 
 - `live_update`: a `run(..., trigger=[...])` path that lies outside every `sync()` source
   of the same live_update (the step can never fire: no change there is synced).
+- `k8s_kind('')`: an empty kind (an empty regexp: every kind of object matches).
 - `ext://` loads: a branch of an extension repository that cannot be updated at
   `tilt up` (offline); the copy fetched earlier is used. (Tilt logs the fetch error on the
   ExtensionRepo object and retries with a back-off instead.)
