@@ -229,3 +229,69 @@ def test_missing_extension_in_the_repo_names_the_path(tmp_path: Path, origin: Pa
     first = info.value.render().splitlines()[0]
     assert "loading extension nope: extension path not found: " in first
     assert str(_cache(tmp_path) / "nope" / "Tiltfile") in first
+
+
+# --- a repository of extensions written for these tests (fixtures/extrepo), served as the
+# default repository, with each extension's own test/Tiltfile (as tilt-extensions has them).
+
+EXTREPO = Path(__file__).parent / "fixtures" / "extrepo"
+
+
+@pytest.fixture
+def extrepo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import shutil
+
+    repo = tmp_path / "extrepo"
+    shutil.copytree(EXTREPO, repo)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "extensions")
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", f"url.file://{repo}.insteadOf")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", _extensions.DEFAULT_REPO_URL)
+    _extensions._UPDATED.clear()
+    return repo
+
+
+@pytest.mark.parametrize(
+    ("extension", "resources"), [("greeting", ["greeted"]), ("action_button", ["svc"])]
+)
+def test_each_extensions_own_test_tiltfile_loads(
+    extrepo: Path, extension: str, resources: list[str]
+) -> None:
+    result = load_tiltfile(str(extrepo / extension / "test" / "Tiltfile"))
+    assert [r.name for r in result.resources] == resources
+
+
+def test_configmap_extension_test_tiltfile(extrepo: Path) -> None:
+    result = load_tiltfile(str(extrepo / "configmap_from_file" / "test" / "Tiltfile"))
+    (res,) = result.resources
+    # As in Tilt, a lone ConfigMap goes to the "uncategorized" resource.
+    assert res.name == "uncategorized"
+    assert res.k8s is not None
+    assert [o.name for o in res.k8s.objects] == ["settings"]
+    # read relative to the test Tiltfile (the running load), not the extension's folder
+    assert str(extrepo / "configmap_from_file" / "test" / "settings.ini") in result.files_read
+
+
+def test_extensions_from_the_default_repo_work_together(tmp_path: Path, extrepo: Path) -> None:
+    write_tree(tmp_path / "app", {"input.txt": "", "conf.ini": "x=1\n"})
+    data = _load(
+        tmp_path / "app",
+        "load('ext://say_hello', 'say_hello')\n"
+        "load('ext://configmap_from_file', 'configmap_from_file')\n"
+        "load('ext://action_button', 'action_button')\n"
+        "print(say_hello(['ann', 'bob']))\n"
+        "configmap_from_file('conf', 'conf.ini')\n"
+        "action_button('again', 'hello-ann', ['true'])\n",
+    )
+    assert data["logs"] == ["hello"]
+    assert [r["name"] for r in data["resources"]] == ["hello-ann", "hello-bob", "uncategorized"]
+    by_name = {r["name"]: r for r in data["resources"]}
+    assert by_name["hello-ann"]["labels"] == ["greeting"]
+    assert by_name["hello-ann"]["local"]["cmd"]["argv"] == ["sh", "-c", "echo hello hello-ann"]
+    cmd = next(o for o in data["api_objects"] if o["kind"] == "Cmd")
+    assert cmd["spec"]["dir"] == str(tmp_path / "app")  # config.main_dir
+    kinds = sorted({(o["kind"], o["name"]) for o in data["api_objects"]})
+    assert ("Extension", "greeting") in kinds  # loaded by say_hello, from the same repo
+    assert ("ExtensionRepo", "default") in kinds
