@@ -19,10 +19,12 @@ nor ``while`` are passed through untouched (the common case costs one substring 
 
 from __future__ import annotations
 
-import io
 import re
-import tokenize
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tokenize
 
 __all__ = ["WHILE_ITERATOR", "Rewritten", "rewrite"]
 
@@ -48,7 +50,8 @@ class Rewritten:
 def rewrite(src: str) -> Rewritten:
     """The source in the dialect starlark-pyo3 parses (see the module docstring)."""
     has_tab = "\t" in src
-    has_while = _WHILE_RE.search(src) is not None
+    # The substring test first: a regexp over a large Tiltfile costs milliseconds.
+    has_while = "while" in src and _WHILE_RE.search(src) is not None
     if not has_tab and not has_while:
         return Rewritten(text=src)
     text = _expand_tabs(src) if has_tab else src
@@ -58,6 +61,9 @@ def rewrite(src: str) -> Rewritten:
 
 
 def _tokens(src: str) -> list[tokenize.TokenInfo] | None:
+    import io
+    import tokenize
+
     try:
         return list(tokenize.generate_tokens(io.StringIO(src).readline))
     except (tokenize.TokenError, SyntaxError, IndentationError):
@@ -73,6 +79,8 @@ def _line_offsets(src: str) -> list[int]:
 
 
 def _string_spans(src: str, tokens: list[tokenize.TokenInfo]) -> list[tuple[int, int]]:
+    import tokenize
+
     lines = _line_offsets(src)
     return [
         (lines[t.start[0]] + t.start[1], lines[t.end[0]] + t.end[1])
@@ -139,6 +147,8 @@ class _Builder:
 
 
 def _rewrite_while(src: str) -> Rewritten:
+    import tokenize
+
     tokens = _tokens(src)
     if tokens is None:
         return Rewritten(text=src)
@@ -206,6 +216,8 @@ def _rewrite_while(src: str) -> Rewritten:
 
 def _header_colon(tokens: list[tokenize.TokenInfo], start: int) -> int | None:
     """The index of the ``:`` that ends a compound statement's header (bracket depth 0)."""
+    import tokenize
+
     depth = 0
     for j in range(start, len(tokens)):
         t = tokens[j]

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 
@@ -247,6 +246,8 @@ def _checkout(state: LoadState, repo: ApiObject, ext_name: str) -> str:
 
     # First fetch (or another ref than the copy has): into a fresh folder, then swap it in,
     # so a failed or interrupted fetch never leaves a half checkout behind.
+    import shutil
+
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     tmp = f"{dest}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -317,7 +317,7 @@ class _Run:
         self.loading: list[str] = []
         self.inner_error: TiltfileLoadError | None = None
         self.real_path: dict[str, str] = {}
-        self.display: dict[str, str] = {}
+        self.contexts: dict[str, Ctx] = {}
         # Files the dialect rewrite changed, by the name the interpreter knows them by.
         self.rewritten: dict[str, Rewritten] = {}
         self.exited = False
@@ -363,12 +363,17 @@ class _Run:
         return line if got is None else got.original_line(line)
 
     def ctx(self) -> Ctx:
-        """The context of a builtin call: the file whose load is running (Tilt's rule)."""
+        """The context of a builtin call: the file whose load is running (Tilt's rule).
+
+        One per file, shared by the calls that carry no location.
+        """
         path = self.loading[-1]
-        display = self.display.get(path)
-        if display is None:
-            display = self.display[path] = display_path(path)
-        return Ctx(state=self.state, file=path, display_file=display)
+        got = self.contexts.get(path)
+        if got is None:
+            got = self.contexts[path] = Ctx(
+                state=self.state, file=path, display_file=display_path(path)
+            )
+        return got
 
     def _plain(self, b: Builtin) -> Callable[..., object]:
         def call(*args: Any, **kwargs: Any) -> object:
@@ -378,7 +383,8 @@ class _Run:
 
     def _located(self, b: Builtin) -> Callable[..., object]:
         def call(stack: str, *args: Any, **kwargs: Any) -> object:
-            ctx = self.ctx()
+            base = self.ctx()
+            ctx = Ctx(state=base.state, file=base.file, display_file=base.display_file)
             ctx.location = _location_from_stack(stack, self)
             return _call(b, ctx, args, kwargs)
 
