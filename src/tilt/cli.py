@@ -111,6 +111,33 @@ def _cmd_up(ns: argparse.Namespace, tilt_args: list[str]) -> int:
     )
 
 
+def _cmd_apply(ns: argparse.Namespace, _tilt_args: list[str]) -> int:
+    from tilt.tiltfile._apply import SPOOL_ENV, ApplyError, parse_objects, write_spool
+
+    spool = os.environ.get(SPOOL_ENV)
+    if not spool:
+        print(
+            "Error: tilt apply works only inside a Tiltfile's local() here (the objects join "
+            "the graph of the Tiltfile being loaded); use the v1alpha1.* builtins otherwise",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        if ns.filename == "-":
+            text = sys.stdin.read()
+        else:
+            with open(ns.filename, encoding="utf-8") as f:
+                text = f.read()
+        objects = parse_objects(text)
+    except (OSError, ApplyError) as e:
+        print(f"Error: tilt apply: {e}", file=sys.stderr)
+        return 1
+    write_spool(spool, objects)
+    for o in objects:
+        print(f"{o.kind.lower()}.tilt.dev/{o.name} created")
+    return 0
+
+
 def _cmd_remote(ns: argparse.Namespace, tilt_args: list[str]) -> int:
     from tilt.api.client import ApiError
     from tilt.commands import remote
@@ -226,6 +253,15 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
             p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
             p.add_argument("--tail", type=int, default=None, help="only the last N lines")
         p.set_defaults(func=_cmd_remote)
+    p = sub.add_parser(
+        "apply",
+        help="register Tilt API objects (tilt.dev/v1alpha1 YAML) from a Tiltfile's local()",
+        description="Register Tilt API objects (tilt.dev/v1alpha1: UIButton, Cmd, ConfigMap, "
+        "...) from YAML, as extensions do with local('... | tilt apply -f -'). Only inside a "
+        "Tiltfile's local(): the objects join the graph of the Tiltfile being loaded.",
+    )
+    p.add_argument("-f", "--filename", required=True, help="a YAML file, or - for stdin")
+    p.set_defaults(func=_cmd_apply)
     p = sub.add_parser(
         "button",
         help="run a button (v1alpha1.ui_button) of a resource",

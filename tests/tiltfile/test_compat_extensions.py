@@ -295,3 +295,48 @@ def test_extensions_from_the_default_repo_work_together(tmp_path: Path, extrepo:
     kinds = sorted({(o["kind"], o["name"]) for o in data["api_objects"]})
     assert ("Extension", "greeting") in kinds  # loaded by say_hello, from the same repo
     assert ("ExtensionRepo", "default") in kinds
+
+
+def test_objects_applied_with_tilt_apply_from_local_join_the_graph(extrepo: Path) -> None:
+    from tilt.buttons import actions
+
+    result = load_tiltfile(str(extrepo / "applied_button" / "test" / "Tiltfile"))
+    assert [(o.kind, o.name) for o in result.api_objects] == [
+        ("Cmd", "btn-rebuild"),
+        ("UIButton", "rebuild"),
+    ]
+    (action,) = actions(result)
+    assert (action.resource, action.text) == ("builder", "Rebuild")
+    assert [(i.name, i.default) for i in action.inputs] == [("TARGET", "all")]
+    (cmd,) = action.commands
+    assert cmd.argv == ("sh", "-c", "echo rebuilding $TARGET")
+    assert cmd.dir == str(extrepo / "applied_button" / "test")
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("kind: Pod\napiVersion: v1\nmetadata: {name: p}\n", "v1/Pod is not an object"),
+        (
+            "apiVersion: tilt.dev/v1alpha1\nkind: UIButton\nmetadata: {name: b}\n"
+            "spec: {location: {componentType: Resource, componentID: r}}\n",
+            "UIButton b: spec.text: Required value: Button text cannot be empty",
+        ),
+        ("apiVersion: tilt.dev/v1alpha1\nkind: Cmd\nmetadata: {}\n", "metadata.name is required"),
+    ],
+)
+def test_tilt_apply_refuses_what_tilt_would(tmp_path: Path, yaml_text: str, message: str) -> None:
+    write_tree(tmp_path, {"objs.yaml": yaml_text})
+    write_tree(tmp_path, {"Tiltfile": "local('%s apply -f objs.yaml' % sys.executable)\n"})
+    with pytest.raises(TiltfileLoadError) as info:
+        load_tiltfile(str(tmp_path / "Tiltfile"))
+    assert message in info.value.render()
+
+
+def test_tilt_apply_outside_a_load_says_so(tmp_path: Path) -> None:
+    from tests.conftest import run_tilt
+
+    write_tree(tmp_path, {"objs.yaml": "apiVersion: tilt.dev/v1alpha1\nkind: Cmd\n"})
+    proc = run_tilt("apply", "-f", "objs.yaml", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: tilt apply works only inside a Tiltfile's local()")

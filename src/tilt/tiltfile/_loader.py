@@ -548,12 +548,25 @@ def evaluate(state: LoadState) -> None:
     Raises:
         TiltfileLoadError: the first error, with its location.
     """
+    import tempfile
+
+    from tilt.tiltfile._apply import SPOOL_ENV, read_spool, remove_spool
+    from tilt.tiltfile._v1alpha1 import ensure_object
+
     run = _Run(state)
     state.family(_RunHolder).run = run
+    # `tilt apply -f` run by local() during the load appends its objects here (see _apply).
+    fd, spool = tempfile.mkstemp(prefix="tilt-apply-", suffix=".jsonl")
+    os.close(fd)
+    state.env = {**state.env, SPOOL_ENV: spool}
     try:
         run.run_file(state.main_path)
+        for obj in read_spool(spool):
+            ensure_object(state, obj)  # the Tiltfile's own object of that name wins
     except TiltfileError as e:
         raise TiltfileLoadError(e.message, e.location) from None
+    finally:
+        remove_spool(spool)
 
 
 class _RunHolder:

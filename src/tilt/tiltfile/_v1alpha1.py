@@ -875,6 +875,12 @@ builtins (`ui_input_spec`, `ui_text_input_spec`, `ui_bool_input_spec`,
 `restart_on_spec`, `disable_source`, `config_map_disable_source`, `ignore_def`) return a
 dict of the fields given, and a plain dict works wherever they are expected.
 
+Extensions that build the objects as YAML and pipe them into `tilt apply -f -` through
+`local()` (as Tilt's own `uibutton` extension does) work too: during a load, `tilt apply`
+checks the `tilt.dev/v1alpha1` objects and adds them to the graph being loaded (a
+Tiltfile's own object of the same kind and name wins). Outside a Tiltfile's `local()`,
+`tilt apply` refuses (there is no API server for objects here).
+
 **Buttons.** Tilt shows a `ui_button` in its web UI and runs the `cmd` whose `start_on`
 (or `restart_on`) names it, with the button's inputs as environment variables. Here a
 button located on a resource (`location={'component_type': 'resource', 'component_id':
