@@ -98,3 +98,17 @@ async def test_escape_closes_without_running() -> None:
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ButtonsScreen))
         assert not [i for i in c.intents if i[0] == "button"]
+
+
+@aio
+async def test_form_focuses_the_first_field_and_enter_runs() -> None:
+    app, c = _app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _select(pilot, app, "db")
+        await pilot.press("b", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ButtonFormScreen))
+        await pilot.pause(0.05)
+        assert app.screen.focused is not None and app.screen.focused.id == "input-ROWS"
+        await pilot.press("end", "backspace", "backspace", "backspace", "7", "enter")
+        await wait_for(pilot, lambda: any(k == "button" for k, _ in c.intents))
+        assert c.intents[-1] == ("button", "db/db-seed ROWS=7 RESET=no TABLE=users TOKEN=s3cret")

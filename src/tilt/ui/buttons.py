@@ -141,6 +141,11 @@ class ButtonFormScreen(ModalScreen[Run | None]):
                 yield Button("Run", variant="primary", id="button-run")
                 yield Button("Cancel", id="button-cancel")
 
+    def on_mount(self) -> None:
+        # The first field has the focus: type a value, Enter runs.
+        fields = self.query("Input, Checkbox, Select")
+        (fields.first() if fields else self.query_one("#button-run", Button)).focus()
+
     def values(self) -> dict[str, str]:
         """The values in the form, by input name."""
         out: dict[str, str] = {}
