@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import time
 
 from tilt.model import ApiObject
@@ -156,6 +155,8 @@ class _GitError(Exception):
 
 
 def _git(env: dict[str, str], cwd: str, *args: str) -> str:
+    import subprocess  # not at the top: most loads never fetch, and it costs ~4 ms to import
+
     try:
         proc = subprocess.run(
             ["git", *args],
