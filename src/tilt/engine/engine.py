@@ -138,6 +138,8 @@ class Engine:
         self._ci_readiness_at: float | None = None
         self.ready_event = asyncio.Event()
         self._button_tasks: set[asyncio.Future[None]] = set()
+        self._buttons_of: TiltfileResult | None = None
+        self._buttons: tuple[ButtonAction, ...] = ()
 
     # ---- public API (event loop thread) ------------------------------------------------------
 
@@ -233,7 +235,9 @@ class Engine:
         result = self.state.result
         if result is None or not result.api_objects:
             return ()
-        return tuple(a for a in actions(result) if a.resource == name)
+        if self._buttons_of is not result:  # derived once per loaded graph (the TUI asks often)
+            self._buttons_of, self._buttons = result, actions(result)
+        return tuple(a for a in self._buttons if a.resource == name)
 
     def run_button(self, name: str, button: str, values: dict[str, str]) -> str:
         """Run button ``button`` of resource ``name``: each of its commands, with its inputs.
