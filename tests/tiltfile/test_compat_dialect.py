@@ -115,3 +115,13 @@ def test_rewrite_while_keeps_a_line_map() -> None:
         "a = 1\nfor __tilt_w in __tilt_while():\n    if not (a): break\n    a = 0\nb = 2\n"
     )
     assert got.line_map == (1, 2, 2, 3, 4)
+
+
+def test_load_dynamic_leaves_out_values_holding_functions_with_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "lib.star").write_text("S = struct(a=1)\nT = struct(f=lambda: 1)\nN = None\n")
+    (tmp_path / "Tiltfile").write_text("d = load_dynamic('lib.star')\nprint(sorted(d.keys()))\n")
+    result = load_tiltfile(str(tmp_path / "Tiltfile"))
+    assert result.logs[-1] == '["N", "S"]'
+    (warning,) = result.warnings
+    assert warning.message.startswith("load_dynamic: 'T' of ")
+    assert "holds functions and is left out of the result" in warning.message

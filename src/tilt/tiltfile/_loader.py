@@ -477,11 +477,19 @@ class _Run:
                 )
             except sl.StarlarkError:
                 continue
-            kept.append(name)
             if probe["kind"] == "function":
+                kept.append(name)
                 functions.append(name)
-            else:
+                continue
+            try:
                 values[name] = probe["value"]
+            except Exception:  # a value holding functions cannot cross modules here
+                self.state.warn(
+                    f"load_dynamic: {name!r} of {display_path(path)} holds functions and "
+                    "is left out of the result; load() the file to use it"
+                )
+                continue
+            kept.append(name)
         return kept, functions, values
 
     def dynamic_call(self, *args: Any, **kwargs: Any) -> object:
@@ -598,7 +606,8 @@ locations stay the file's own lines).
 - **`load_dynamic(path)`** runs a file whose path is computed (once, like `load`) and
   returns its public top-level names as a dict. Functions in it are proxies that call the
   loaded file's function: their arguments and results must be plain values (strings,
-  numbers, lists, dicts, None, and values builtins return), not functions.
+  numbers, lists, dicts, None, and values builtins return), not functions; a top-level
+  value that holds functions (a `struct` of them, say) is left out, with a warning.
 """,
 )
 
