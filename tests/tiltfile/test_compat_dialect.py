@@ -125,3 +125,13 @@ def test_load_dynamic_leaves_out_values_holding_functions_with_a_warning(tmp_pat
     (warning,) = result.warnings
     assert warning.message.startswith("load_dynamic: 'T' of ")
     assert "holds functions and is left out of the result" in warning.message
+
+
+def test_rewrite_leaves_a_malformed_while_to_the_parser(tmp_path: Path) -> None:
+    src = "x = 1\nwhile x:\nx = 2\nwhile x < 3:\n    x += 1\n"
+    got = rewrite(src)
+    # the malformed loop is left alone (once, not duplicated), the good one rewritten
+    assert got.text.count("x = 1\n") == 1
+    assert got.text.startswith("x = 1\nwhile x:\nx = 2\nfor __tilt_w in __tilt_while():\n")
+    msg = _error(tmp_path, {"Tiltfile": src})
+    assert ":2:" in msg.splitlines()[0]

@@ -159,6 +159,7 @@ def _rewrite_while(src: str) -> Rewritten:
 
     out = _Builder()
     pos = 0  # offset in src copied so far
+    changed = False
     pos_line = 1
     prev = tokenize.NEWLINE  # the previous significant token's type
     for i, tok in enumerate(tokens):
@@ -179,16 +180,20 @@ def _rewrite_while(src: str) -> Rewritten:
         indent = " " * tok.start[1]
         cond = src[off(tok.end) : off(tokens[colon].start)].strip(" ")
         cond_line = tokens[i + 1].start[0]
-        out.add(src[pos : off(tok.start)], pos_line)
-        header = f"for __tilt_w in {WHILE_ITERATOR}():"
-        if tokens[after].type == tokenize.NEWLINE:
-            # Block body: the guard goes first in the body, at the body's indentation.
+        block = tokens[after].type == tokenize.NEWLINE
+        body_indent = ""
+        if block:
             body = after + 1
             while body < len(tokens) and tokens[body].type in (tokenize.NL, tokenize.COMMENT):
                 body += 1
             if body >= len(tokens) or tokens[body].type != tokenize.INDENT:
-                continue
+                continue  # not a well-formed loop: the parser will say why
             body_indent = tokens[body].string
+        changed = True
+        out.add(src[pos : off(tok.start)], pos_line)
+        header = f"for __tilt_w in {WHILE_ITERATOR}():"
+        if block:
+            # Block body: the guard goes first in the body, at the body's indentation.
             eol = off(tokens[after].end)
             out.add(header, row, synthetic=True)
             out.add(src[off(tokens[colon].end) : eol], tokens[colon].start[0])
@@ -208,7 +213,7 @@ def _rewrite_while(src: str) -> Rewritten:
             while start < len(src) and src[start] == " ":
                 start += 1
             pos, pos_line = start, tokens[colon].end[0]
-    if pos == 0:
+    if not changed:
         return Rewritten(text=src)
     out.add(src[pos:], pos_line)
     return Rewritten(text="".join(out.parts), line_map=tuple(out.line_map))
