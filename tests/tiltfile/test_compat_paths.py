@@ -39,9 +39,12 @@ def helper(tag):
     custom_build('custom-' + tag, 'true', deps=['ctx'])
     local_resource('lr-' + tag, 'true', deps=['ctx'], serve_cmd='true', serve_dir='ctx',
                    ignore=['ctx/ignored'])
+    k8s_custom_deploy('cd-' + tag, apply_cmd='true', delete_cmd='true', deps=['ctx'])
+    docker_compose('compose.yaml', project_name='p-' + tag)
 """
 
 
+COMPOSE = "services:\n  svc-{where}:\n    image: busybox\n"
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{where}\n"
 
 
@@ -56,6 +59,7 @@ def _tree(root: Path, main: str) -> None:
             f"{prefix}app.yaml": CONFIGMAP.format(where=where),
             f"{prefix}ctx/Dockerfile": "FROM scratch\n",
             f"{prefix}ctx/src/x": "",
+            f"{prefix}compose.yaml": COMPOSE.format(where=where),
         }
     write_tree(root, files)
 
@@ -101,6 +105,13 @@ def _check_declarations(data: dict[str, Any], tag: str, base: Path) -> None:
     assert res["dir"] == str(base)
     assert str(base / f"watched-{tag}") in data["files_read"]
     assert str(base / "app.yaml") in data["files_read"]
+    assert res_by(data, f"cd-{tag}")["custom_deploy"]["deps"] == [str(base / "ctx")]
+    compose = res_by(data, f"svc-{tag}")["compose"]
+    assert compose["config_files"] == [str(base / "compose.yaml")]
+
+
+def res_by(data: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(r for r in data["resources"] if r["name"] == name)
 
 
 @pytest.fixture
