@@ -341,3 +341,40 @@ def test_push_to_default_registry(
     assert built.deploy_ref == built.pushed_ref
     assert registry_tags(registry, repo) == [tag]
     assert any(line.startswith("Pushing ") for line in lines)
+
+
+def test_host_from_cluster_names_what_the_cluster_pulls(
+    tmp_path: Path, docker_client: Any, fresh_client: None, registry: str
+) -> None:
+    # default_registry(host, host_from_cluster=): pushed to host, pulled by the cluster
+    # under the other name (Tilt's RegistryHosting.hostFromContainerRuntime).
+    copy_busybox(tmp_path / "app")
+    result = load(
+        tmp_path,
+        f"default_registry('{registry}', host_from_cluster='registry.cluster:5000')\n"
+        f"docker_build('{APP}', 'app')",
+        {"app/Dockerfile": busybox_dockerfile("COPY . /app"), "app/y.txt": "y\n"},
+    )
+    built, _ = build(ImageBuilder(settings=result.settings), result.image(APP))
+    repo = APP.replace("/", "_")
+    tag = built.ref.rsplit(":", 1)[1]
+    assert built.ref == f"{APP}:{tag}"
+    assert built.pushed_ref == f"{registry}/{repo}:{tag}"
+    assert built.cluster_ref == f"registry.cluster:5000/{repo}:{tag}"
+    assert built.pull_ref == built.cluster_ref
+    assert registry_tags(registry, repo) == [tag]
+
+
+def test_no_registry_keeps_the_image_local(
+    tmp_path: Path, docker_client: Any, fresh_client: None
+) -> None:
+    copy_busybox(tmp_path / "app")
+    result = load(
+        tmp_path,
+        f"docker_build('{APP}', 'app')",
+        {"app/Dockerfile": busybox_dockerfile("COPY . /app"), "app/z.txt": "z\n"},
+    )
+    built, lines = build(ImageBuilder(settings=result.settings), result.image(APP))
+    assert built.pushed_ref == ""
+    assert built.cluster_ref == built.ref == built.pull_ref == built.deploy_ref
+    assert not any(line.startswith("Pushing ") for line in lines)

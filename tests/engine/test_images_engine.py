@@ -100,6 +100,11 @@ docker_compose('compose.yaml', project_name='{proj.name}')
         # The base is built once, before the three built FROM it; custom_build ran.
         assert sorted(first) == sorted([base, img["a"], img["b"], img["c"], img["d"]])
         assert all(first.index(base) < first.index(img[n]) for n in "abc")
+        # Which image runs as which ref reached the engine state as events.
+        facts = eng.state.built_images
+        assert sorted(facts) == sorted([base, *img.values()])
+        assert all(f.local_ref.startswith(ref + ":tilt-") for ref, f in facts.items())
+        assert all(f.cluster_ref == f.deploy_ref == f.local_ref for f in facts.values())
         before, mark = cids(eng), len(eng.images.history if eng.images else [])
 
         # One service's file: exactly its image, exactly its container.
