@@ -34,7 +34,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from tilt.docker.build import BuildError, BuildResult, OnOutput, wait_process
+from tilt.docker.build import wait_process
+from tilt.image_build import BuildError, BuildResult, OnOutput
 
 if TYPE_CHECKING:
     from tilt.model import ImageTarget, Settings

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from tilt.model import ImageBuildKind
 
 if TYPE_CHECKING:
-    from tilt.docker.build import OnOutput
+    from tilt.image_build import OnOutput
     from tilt.model import ImageTarget, Settings
     from tilt.refs import Registry
 
@@ -74,7 +74,7 @@ class ImageDestination(Protocol):
         """Make ``built`` available where it runs; cancelling the caller aborts it.
 
         Raises:
-            tilt.docker.build.BuildError: delivering failed (step names how).
+            tilt.image_build.BuildError: delivering failed (step names how).
         """
         ...
 

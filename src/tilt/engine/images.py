@@ -12,7 +12,7 @@
   accepts a changed file, then every image built ``FROM`` one of them, plus
   images never built in this session; everything for a full update (a first
   update or a trigger), in which case unchanged docker_builds are found by
-  their content tag and skipped by `tilt.docker.build.ImageBuilder`;
+  their content tag and skipped by the builder;
 - `build`: base images first, independent images in parallel, at most
   ``max_parallel_updates`` builds at once across every resource, and one build
   of an image at a time (two resources sharing an image wait for each other;
@@ -26,7 +26,11 @@ so the engine state knows which image runs as which ref. `history` keeps the
 last `HISTORY_LIMIT` builds only.
 
 Cancelling the task that awaits `build` cancels every build it started (they
-run in one `asyncio.TaskGroup`, see `tilt.docker.build.build_all`).
+run in one `asyncio.TaskGroup`, see `tilt.image_build.build_all`).
+
+The builder is a `tilt.image_build.Builder`, given by whoever creates the
+engine; without one, the Docker builder (`tilt.docker.build.ImageBuilder`) is
+created on the first build.
 """
 
 from __future__ import annotations
@@ -40,8 +44,8 @@ from typing import TYPE_CHECKING
 from tilt.model import ImageTarget, Resource, Settings, WatchSpec
 
 if TYPE_CHECKING:
-    from tilt.docker.build import BuildResult, ImageBuilder
     from tilt.engine.events import Event
+    from tilt.image_build import Builder, BuildResult
     from tilt.process import ProcessSupervisor
     from tilt.watch.matcher import TargetMatcher
 
@@ -102,14 +106,19 @@ class ImageBuilds:
         supervisor: Runs custom_build commands and ``docker buildx``.
         post: Receives an `ImageBuilt` event per finished build (the engine's
             ``post``); None: builds are only kept here.
+        builder: Builds one image; default: the Docker builder, made on first use.
     """
 
     def __init__(
-        self, *, supervisor: ProcessSupervisor, post: Callable[[Event], None] | None = None
+        self,
+        *,
+        supervisor: ProcessSupervisor,
+        post: Callable[[Event], None] | None = None,
+        builder: Builder | None = None,
     ) -> None:
         self._supervisor = supervisor
         self._post = post
-        self._builder: ImageBuilder | None = None
+        self._builder: Builder | None = builder
         self._settings = Settings()
         self._images: dict[str, ImageTarget] = {}
         self._matchers: dict[str, TargetMatcher] = {}
@@ -217,7 +226,7 @@ class ImageBuilds:
 
     # ---- building --------------------------------------------------------------------------
 
-    def _get_builder(self) -> ImageBuilder:
+    def _get_builder(self) -> Builder:
         if self._builder is None:
             from tilt.docker.build import ImageBuilder
 
@@ -255,16 +264,11 @@ class ImageBuilds:
         Raises:
             ImageBuildFailedError: a build failed (the message names the image,
                 the failing step and its output).
-            DockerUnavailableError: the engine cannot be reached.
             BuildCancelledError: ``cancel`` was set.
+            Exception: what the builder raised besides a `BuildError` (e.g.
+                `tilt.docker.client.DockerUnavailableError`), as it is.
         """
-        from tilt.docker.build import (
-            BuildCancelledError,
-            DependencyFailedError,
-            build_all,
-            cancel_on,
-        )
-        from tilt.docker.client import DockerUnavailableError
+        from tilt.image_build import BuildError, DependencyFailedError, build_all, cancel_on
 
         builder = self._get_builder()
         sem = self._semaphore()
@@ -279,12 +283,7 @@ class ImageBuilds:
         async def one(img: ImageTarget, base_refs: Mapping[str, str]) -> BuildResult:
             lock = self._locks.setdefault(img.ref, asyncio.Lock())
             async with lock, sem:
-                result = await builder.build(
-                    img,
-                    on_output=out_for(img),
-                    cancel=cancel,
-                    base_refs=base_refs,
-                )
+                result = await builder.build(img, on_output=out_for(img), base_refs=base_refs)
             self._record(result, resource)
             return result
 
@@ -303,7 +302,7 @@ class ImageBuilds:
             # The root cause first: an image skipped because its base failed says less.
             failures.sort(key=lambda e: isinstance(e, DependencyFailedError))
             first = failures[0]
-            if isinstance(first, DockerUnavailableError | BuildCancelledError):
+            if not isinstance(first, BuildError):
                 raise first
             raise ImageBuildFailedError(str(first)) from first
         return done
