@@ -23,6 +23,7 @@ the cluster pulls).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -105,17 +106,16 @@ def ref_error(ref: str) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_ref(ref: str) -> ImageRef:
-    """Parse and normalize a Docker image reference.
+    """Parse and normalize a Docker image reference (results are cached: refs repeat).
 
     Raises:
         ValueError: ``ref`` is not a valid reference (the message is Docker's).
     """
-    err = ref_error(ref)
-    if err:
-        raise ValueError(err)
     m = _REF_RE.match(ref)
-    assert m is not None
+    if m is None or len(m.group(1)) > _NAME_MAX:
+        raise ValueError(ref_error(ref))
     name, tag, digest = m.group(1), m.group(2) or "", m.group(3) or ""
     first, sep, rest = name.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
