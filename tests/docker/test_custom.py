@@ -169,3 +169,33 @@ def test_push_and_disable_push_and_image_deps(
 
     not_pushed = run(builder.build(result.image(f"{REF}-np"), on_output=lambda _: None))
     assert not_pushed.pushed_ref == ""
+
+
+def test_cancelling_the_task_stops_the_command_and_its_output(tmp_path: Path) -> None:
+    # Task cancellation, as an update's cancel does it: the command's group is
+    # stopped and none of its lines reach the log once the cancel has returned.
+    import asyncio
+
+    result = load(
+        tmp_path,
+        f"custom_build('{REF}', 'echo started; while true; do echo tick; sleep 0.02; done',"
+        " ['src'])",
+        {"src/a.txt": "a\n"},
+    )
+    lines: list[str] = []
+
+    async def go() -> int:
+        builder = ImageBuilder(settings=result.settings)
+        task = asyncio.create_task(builder.build(result.image(REF), on_output=lines.append))
+        while "tick" not in lines:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        seen = len(lines)
+        await asyncio.sleep(0.3)  # a running loop would print ~15 more ticks meanwhile
+        return seen
+
+    seen = run(go())
+    assert lines[seen:] == []
+    assert "started" in lines

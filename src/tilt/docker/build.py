@@ -1,4 +1,4 @@
-"""Image builds: docker_build through the Docker Engine API, custom_build, and build order.
+"""Image builds: docker_build through the Docker Engine API, and custom_build.
 
 `ImageBuilder.build` is what the engine calls for one image target. For a
 docker_build it:
@@ -27,9 +27,9 @@ returns only once the worker thread is done, so no line arrives afterwards.
 
 custom_build targets go to `tilt.docker.custom.run_custom_build`.
 
-`build_all` builds images so that base images (``ImageTarget.image_deps``,
-ordered by `tilt.image_graph`) build first while independent images build in
-parallel, within ``max_parallel_updates``.
+Scheduling several builds (bases first, in parallel, one TaskGroup) is
+`tilt.image_build.build_all`, which this module re-exports with the other
+runtime-neutral names.
 
 Engine down: `tilt.docker.client.DockerUnavailableError` (one message) is
 raised from `ImageBuilder.build` as it is; the next trigger simply calls
@@ -562,11 +562,12 @@ class ImageBuilder:
                 on_output(line)
 
             proc = await self.supervisor.start(argv, cwd=ctx.context_dir, on_output=collect)
-            try:
-                status = await wait_process(proc)
-            except asyncio.CancelledError:
+
+            def mute() -> None:
+                nonlocal cancelled
                 cancelled = True
-                raise
+
+            status = await wait_process(proc, on_cancel=mute)
             if not status.success:
                 raise BuildError(
                     image.ref,
@@ -641,11 +642,16 @@ async def run_abortable(fn: Callable[[], _T], abort: Callable[[], None], emit: _
         raise
 
 
-async def wait_process(proc: Any) -> Any:
-    """Wait for a supervised process; when the calling task is cancelled, stop its group."""
+async def wait_process(proc: Any, *, on_cancel: Callable[[], None] | None = None) -> Any:
+    """Wait for a supervised process; when the calling task is cancelled, stop its group.
+
+    ``on_cancel`` runs first (e.g. to stop forwarding the process's output).
+    """
     try:
         return await proc.wait()
     except asyncio.CancelledError:
+        if on_cancel is not None:
+            on_cancel()
         await asyncio.shield(proc.stop())
         raise
 

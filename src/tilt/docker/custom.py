@@ -125,8 +125,11 @@ async def run_custom_build(
         on_output(f"  {key}={expected[key]}")
     on_output(f"Running custom build cmd {image.command.display!r}")
     output: list[str] = []
+    cancelled = False
 
     def collect(line: str) -> None:
+        if cancelled:
+            return  # nothing of a cancelled build reaches the log
         output.append(line)
         del output[: -_OUTPUT_LINES * 2]
         on_output(line)
@@ -136,7 +139,12 @@ async def run_custom_build(
         proc = await supervisor.start(image.command.argv, cwd=cwd, env=env, on_output=collect)
     except (CommandNotFoundError, FileNotFoundError, PermissionError) as e:
         raise BuildError(image.ref, str(e), step="custom_build command") from None
-    status = await wait_process(proc)
+
+    def mute() -> None:
+        nonlocal cancelled
+        cancelled = True
+
+    status = await wait_process(proc, on_cancel=mute)
     if not status.success:
         raise BuildError(
             image.ref,
