@@ -21,8 +21,8 @@ from tilt.engine.scheduler import plan
 from tilt.engine.state import (
     CancelUpdate,
     EngineState,
-    StartServe,
-    StopServe,
+    StartRuntime,
+    StopRuntime,
     UpdateStatus,
 )
 from tilt.model import Resource, TriggerMode
@@ -165,7 +165,7 @@ def test_first_update_waits_for_deps_ready() -> None:
     assert step(st, 0.0) == ["db"]
     assert st.resources["api"].hold.startswith("waiting on dependencies: db")
     effects = finish(st, "db")
-    assert effects == [StartServe(name="db", serve_id=st.resources["db"].serve_id)]
+    assert effects == [StartRuntime(name="db", run_id=st.resources["db"].serve_id)]
     assert step(st, 1.0) == []
     st.apply(ServeStarted(name="db", serve_id=st.resources["db"].serve_id, pid=123, at=1.1))
     assert st.resources["db"].ready
@@ -298,7 +298,7 @@ def test_reload_keeps_unchanged_updates_changed_and_stops_removed() -> None:
     effects = st.apply(
         TiltfileReloaded(result=result(local("same"), local("changed", cmd="echo 2")), at=5.0)
     )
-    assert StopServe(name="gone") in effects
+    assert StopRuntime(name="gone") in effects
     assert list(st.resources) == ["same", "changed"]
     assert st.resources["same"] is same_before and not same_before.queued
     assert st.resources["changed"].queued

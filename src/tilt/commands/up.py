@@ -81,6 +81,7 @@ async def _main(
     output_junit: str = "",
 ) -> int:
     from tilt.engine.engine import Engine
+    from tilt.engine.runner import standard_runners
     from tilt.logstore import LogStore
     from tilt.process import ProcessSupervisor
     from tilt.stream import StreamPrinter
@@ -101,6 +102,8 @@ async def _main(
         ci=ci,
         ci_timeout_s=timeout_s,
         subcommand="ci" if ci else "up",
+        # The runtimes: local processes and Docker Compose (Kubernetes: not yet).
+        runners=standard_runners,
     )
 
     def say(text: str) -> None:

@@ -35,7 +35,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tilt.engine.events import (
@@ -45,7 +44,7 @@ from tilt.engine.events import (
     RuntimeChanged,
     Tick,
 )
-from tilt.engine.runner import Runner
+from tilt.engine.runner import RunnerBase, UpdateRequest
 
 if TYPE_CHECKING:
     from tilt.docker.compose import ComposeProject, ServiceStatus
@@ -56,30 +55,10 @@ if TYPE_CHECKING:
     from tilt.model import ComposeTarget, ImageTarget, Resource
     from tilt.process import ProcessSupervisor
 
-__all__ = ["ComposeRunner", "ComposeUpdate", "runtime_of"]
+__all__ = ["ComposeRunner", "runtime_of"]
 
 #: Wait this long before following a project's Docker events again after the stream broke.
 EVENTS_RETRY_S = 2.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class ComposeUpdate:
-    """What the engine asks of one update of a compose resource.
-
-    Attributes:
-        update_id: The update's id (events carry it back).
-        reason: Why it updates (the log's first line).
-        files: The changed files it covers.
-        full: Build and deploy in full (first update, trigger, Tiltfile change,
-            crash after a live update); otherwise a live update may do.
-        triggered: The user asked for it (the container is recreated).
-    """
-
-    update_id: int
-    reason: str
-    files: tuple[str, ...] = ()
-    full: bool = True
-    triggered: bool = False
 
 
 class _UpdateFailed(Exception):
@@ -114,7 +93,7 @@ def runtime_of(status: ServiceStatus) -> tuple[str, str]:
     return "pending", text
 
 
-class ComposeRunner(Runner):
+class ComposeRunner(RunnerBase):
     """Updates and follows DOCKER_COMPOSE resources.
 
     Args:
@@ -150,8 +129,9 @@ class ComposeRunner(Runner):
 
     # ---- engine interface ------------------------------------------------------------------
 
-    def start_update(self, spec: Resource, req: ComposeUpdate) -> None:
-        """Update ``spec`` in the background; posts `UpdateFinished` when done."""
+    def start_update(self, req: UpdateRequest) -> None:
+        """Update the resource in the background; posts `UpdateFinished` when done."""
+        spec = req.spec
         self._start(
             self._updates,
             spec.name,
@@ -163,7 +143,10 @@ class ComposeRunner(Runner):
         # A removal of a disabled resource's container.
         return self._chores
 
-    def stop(self, spec: Resource | None, name: str, *, remove: bool) -> None:
+    def start_runtime(self, spec: Resource, run_id: int) -> None:
+        """Nothing: the update itself deploys the container."""
+
+    def stop(self, name: str, spec: Resource | None, *, remove: bool) -> None:
         """Stop following ``name``; with ``remove``, stop and remove its container (disable)."""
         for task in self._followers.pop(name, []):
             task.cancel()
@@ -231,7 +214,7 @@ class ComposeRunner(Runner):
 
     # ---- one update --------------------------------------------------------------------------
 
-    async def _update(self, spec: Resource, req: ComposeUpdate) -> None:
+    async def _update(self, spec: Resource, req: UpdateRequest) -> None:
         from tilt.docker.build import BuildCancelledError
         from tilt.docker.client import DockerUnavailableError, get_client
         from tilt.docker.compose import ComposeError
@@ -292,7 +275,7 @@ class ComposeRunner(Runner):
     async def _live_update(
         self,
         spec: Resource,
-        req: ComposeUpdate,
+        req: UpdateRequest,
         client: Any,
         log: Callable[[str], None],
         t0: float,
@@ -346,7 +329,7 @@ class ComposeRunner(Runner):
         self,
         spec: Resource,
         *,
-        req: ComposeUpdate,
+        req: UpdateRequest,
         project: ComposeProject,
         client: Any,
         log: Callable[[str], None],

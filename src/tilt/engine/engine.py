@@ -30,9 +30,10 @@ from tilt.engine.events import (
     TriggerDirtyRequested,
     TriggerModeOverridden,
     TriggerRequested,
+    UpdateFinished,
     UpdateStarted,
 )
-from tilt.engine.local import LocalRunner
+from tilt.engine.runner import Runner, RunnerContext, RunnerFactory, UpdateRequest
 from tilt.engine.scheduler import plan
 from tilt.engine.state import (
     TILTFILE_NAME,
@@ -41,18 +42,17 @@ from tilt.engine.state import (
     EngineState,
     Matcher,
     ReloadTiltfile,
-    StartServe,
-    StopCompose,
-    StopServe,
+    ResourceState,
+    StartRuntime,
+    StopRuntime,
     WatchChanged,
 )
 from tilt.logstore import LogStore
 
 if TYPE_CHECKING:
     from tilt.buttons import ButtonAction, ButtonCommand
-    from tilt.engine.compose import ComposeRunner
     from tilt.engine.images import ImageBuilds
-    from tilt.model import TiltfileResult
+    from tilt.model import ResourceKind, TiltfileResult
     from tilt.process import ProcessSupervisor
     from tilt.watch.watcher import FileWatcher
 
@@ -90,6 +90,9 @@ class Engine:
         quiet_period_s: How long a burst of changes must pause before its follow-up update.
         subcommand: What the Tiltfile sees as ``config.tilt_subcommand``.
         loader: Loads the Tiltfile (for tests: returns a prepared graph).
+        runners: Builds the runner of each resource kind when the engine starts
+            (default: `tilt.engine.runner.standard_runners`, local processes and
+            Docker Compose). A kind without a runner fails its updates.
     """
 
     def __init__(
@@ -106,6 +109,7 @@ class Engine:
         quiet_period_s: float = 0.2,
         subcommand: str = "up",
         loader: Callable[[], TiltfileResult] | None = None,
+        runners: RunnerFactory | None = None,
     ) -> None:
         path = os.path.abspath(tiltfile_path)
         if os.path.isdir(path):
@@ -122,9 +126,9 @@ class Engine:
         self._loader = loader if loader is not None else self._load_tiltfile
         self._queue: asyncio.Queue[Event] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: LocalRunner | None = None
+        self._runner_factory = runners
+        self._runners: dict[ResourceKind, Runner] = {}
         self.images: ImageBuilds | None = None
-        self._compose: ComposeRunner | None = None
         self._watcher: FileWatcher | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._reload_task: asyncio.Task[None] | None = None
@@ -147,11 +151,6 @@ class Engine:
         """Queue an event (call from the event loop's thread)."""
         if self._queue is not None:
             self._queue.put_nowait(ev)
-
-    def post_threadsafe(self, ev: Event) -> None:
-        """Queue an event from another thread."""
-        if self._loop is not None and self._queue is not None:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, ev)
 
     def add_observer(self, fn: Callable[[], None]) -> Callable[[], None]:
         """Call ``fn`` after each batch of events changed the state; returns an unsubscribe."""
@@ -322,22 +321,21 @@ class Engine:
             from tilt.process import ProcessSupervisor
 
             self._supervisor = ProcessSupervisor()
-        self._runner = LocalRunner(
-            supervisor=self._supervisor,
-            logs=self.logs,
-            post=self.post,
-            base_dir=os.path.dirname(self.tiltfile_path),
-        )
-        from tilt.engine.compose import ComposeRunner
         from tilt.engine.images import ImageBuilds
+        from tilt.engine.runner import standard_runners
 
         self.images = ImageBuilds(supervisor=self._supervisor, post=self.post)
-        self._compose = ComposeRunner(
-            supervisor=self._supervisor,
-            logs=self.logs,
-            post=self.post,
-            images=self.images,
-            base_dir=os.path.dirname(self.tiltfile_path),
+        factory = self._runner_factory or standard_runners
+        self._runners = dict(
+            factory(
+                RunnerContext(
+                    supervisor=self._supervisor,
+                    logs=self.logs,
+                    post=self.post,
+                    base_dir=os.path.dirname(self.tiltfile_path),
+                    images=self.images,
+                )
+            )
         )
         if self._ci and self._ci_timeout_s is not None:
             self._loop.call_later(self._ci_timeout_s, self._ci_timed_out, self._ci_timeout_s)
@@ -358,10 +356,8 @@ class Engine:
             if self._ci and self.ci_outcome is None:
                 self._check_ci()
             if self.state.shutting_down:
-                assert self._runner is not None
                 reloading = self._reload_task is not None and not self._reload_task.done()
-                compose_busy = self._compose is not None and self._compose.busy()
-                if not self._runner.busy() and not compose_busy and not reloading:
+                if not reloading and not any(r.busy() for r in self._distinct_runners()):
                     break
             else:
                 self._schedule()
@@ -374,25 +370,24 @@ class Engine:
             self.images.set_graph(ev.result.images, ev.result.settings)
         previous = dict(self.state.resources)
         effects = self.state.apply(ev)
-        runner = self._runner
-        assert runner is not None
         for eff in effects:
             match eff:
-                case StartServe():
-                    runner.start_serve(self.state.resources[eff.name].spec, eff.serve_id)
-                case StopServe():
-                    runner.stop_serve(eff.name)
+                case StartRuntime():
+                    spec = self.state.resources[eff.name].spec
+                    runner = self._runners.get(spec.kind)
+                    if runner is not None:
+                        runner.start_runtime(spec, eff.run_id)
+                case StopRuntime():
+                    r = self.state.resources.get(eff.name) or previous.get(eff.name)
+                    runner = self._runners.get(r.spec.kind) if r is not None else None
+                    if r is not None and runner is not None:
+                        runner.stop(eff.name, r.spec, remove=eff.remove)
                 case CancelUpdate():
-                    runner.cancel_update(eff.name)
-                    if self._compose is not None:
-                        self._compose.cancel_update(eff.name)
+                    # The resource may be gone (or have changed kind) by now.
+                    for runner in self._distinct_runners():
+                        runner.cancel(eff.name)
                 case AppendLog():
                     self.logs.append(eff.name, eff.text, span=eff.span)
-                case StopCompose():
-                    if self._compose is not None:
-                        r = self.state.resources.get(eff.name) or previous.get(eff.name)
-                        spec = r.spec if r is not None else None
-                        self._compose.stop(spec, eff.name, remove=eff.remove)
                 case ReloadTiltfile():
                     self._start_reload(initial=False)
                 case WatchChanged():
@@ -409,30 +404,25 @@ class Engine:
                 self._reload_again = False
                 self._start_reload(initial=False)
 
+    def _distinct_runners(self) -> list[Runner]:
+        """Each runner once (one runner may serve several kinds)."""
+        seen: dict[int, Runner] = {}
+        for runner in self._runners.values():
+            seen.setdefault(id(runner), runner)
+        return list(seen.values())
+
     def _schedule(self) -> None:
         now = time.time()
         p = plan(self.state, now)
-        runner = self._runner
-        assert runner is not None
         for name in p.start:
             uid = self.state.new_id()
             self._handle(UpdateStarted(name=name, update_id=uid, at=now))
             r = self.state.resources[name]
-            if r.is_compose and self._compose is not None:
-                from tilt.engine.compose import ComposeUpdate
-
-                self._compose.start_update(
-                    r.spec,
-                    ComposeUpdate(
-                        update_id=uid,
-                        reason=r.update_reason,
-                        files=r.update_files,
-                        full=r.update_force,
-                        triggered=r.update_triggered,
-                    ),
-                )
+            runner = self._runners.get(r.spec.kind)
+            if runner is None:
+                self._no_runner(r, uid, now)
                 continue
-            runner.start_update(r.spec, uid, r.update_reason)
+            runner.start_update(self._request(r, uid))
         self.state.set_holds(p.holds)
         if p.wake_at is not None and (self._timer_at is None or p.wake_at < self._timer_at):
             if self._timer is not None:
@@ -441,6 +431,35 @@ class Engine:
             delay = max(0.0, p.wake_at - now)
             self._timer_at = p.wake_at
             self._timer = self._loop.call_later(delay, self._on_timer)
+
+    def _request(self, r: ResourceState, update_id: int) -> UpdateRequest:
+        images: dict[str, str] = {}
+        if self.images is not None:
+            for ref in r.spec.image_refs:
+                built = self.images.deploy_ref(ref)
+                if built is not None:
+                    images[ref] = built
+        return UpdateRequest(
+            spec=r.spec,
+            update_id=update_id,
+            reason=r.update_reason,
+            files=r.update_files,
+            full=r.update_force,
+            triggered=r.update_triggered,
+            images=images,
+        )
+
+    def _no_runner(self, r: ResourceState, update_id: int, now: float) -> None:
+        """A kind this tilt cannot deploy: the update fails and says so (never a false ok)."""
+        kind = r.spec.kind.value
+        msg = (
+            f"cannot deploy {kind} resources yet: this tilt has no runtime for them "
+            "(nothing was deployed)"
+        )
+        self.logs.append(r.name, "", span="build")
+        self.logs.append(r.name, r.update_reason, span="build")
+        self.logs.append(r.name, f"ERROR: {msg}", span="build")
+        self.post(UpdateFinished(name=r.name, update_id=update_id, at=now, ok=False, error=msg))
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -525,9 +544,9 @@ class Engine:
                 await self._watcher.close()
         if self._reload_task is not None and not self._reload_task.done():
             self._reload_task.cancel()
-        if self._compose is not None:
-            # Log and event followers stop; the containers keep running (Tilt's `up`).
-            await self._compose.close()
+        for runner in self._distinct_runners():
+            # Followers stop; deployed workloads keep running (Tilt's `up`).
+            await runner.close()
         if self._supervisor is not None:
             await self._supervisor.stop_all()
         for task in list(self._button_tasks):

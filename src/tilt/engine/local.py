@@ -21,7 +21,7 @@ from tilt.engine.events import (
     ServeExited,
     ServeStarted,
 )
-from tilt.engine.runner import Runner
+from tilt.engine.runner import RunnerBase, UpdateRequest
 from tilt.model import Cmd, Resource
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def _start_error(cmd: Cmd, err: OSError) -> str:
     return f'could not start "{prog}": {err.strerror or err}'
 
 
-class LocalRunner(Runner):
+class LocalRunner(RunnerBase):
     """Starts and stops the processes of local resources.
 
     Args:
@@ -84,8 +84,9 @@ class LocalRunner(Runner):
 
     # ---- updates ---------------------------------------------------------------------------
 
-    def start_update(self, spec: Resource, update_id: int, reason: str) -> None:
-        """Run ``spec``'s cmd in the background; posts `UpdateFinished` when done."""
+    def start_update(self, req: UpdateRequest) -> None:
+        """Run the resource's cmd in the background; posts `UpdateFinished` when done."""
+        spec, update_id, reason = req.spec, req.update_id, req.reason
         coro = self._update(spec, update_id, reason)
         if spec.test is not None and spec.local is not None and spec.local.cmd is not None:
             # A test() resource: shards, timeout, per-test results (tilt.engine.testrun).
@@ -94,6 +95,17 @@ class LocalRunner(Runner):
             coro.close()
             coro = run_test_update(self, spec, update_id, reason)
         self._start(self._updates, spec.name, coro, task_name=f"update:{spec.name}")
+
+    def start_runtime(self, spec: Resource, run_id: int) -> None:
+        """Start ``spec``'s serve_cmd as run ``run_id`` (see `start_serve`)."""
+        self.start_serve(spec, run_id)
+
+    def stop(self, name: str, spec: Resource | None, *, remove: bool) -> None:
+        """Stop ``name``'s serve_cmd (a process leaves nothing to remove)."""
+        self.stop_serve(name)
+
+    async def close(self) -> None:
+        """Nothing to do: the supervisor stops every process at shutdown."""
 
     def _other_tasks(self) -> Iterable[asyncio.Task[None]]:
         # A serve process being run or stopped.

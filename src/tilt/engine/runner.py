@@ -1,12 +1,29 @@
-"""The base of the engine's runners (`tilt.engine.local`, `tilt.engine.compose`).
+"""The runner contract: how the engine hands a resource's update to a runtime.
 
-A runner starts one background update task per resource and reports the
-outcome as `UpdateFinished`. The bookkeeping is the same for every kind of
-resource and lives here: the running tasks per resource, cancelling one,
-dropping a task when it ends (posting a `Tick` so a waiting shutdown wakes),
-and whether anything still runs. Besides the update itself, a runner differs
-only in the hook `_other_tasks`: its work besides updates that a shutdown must
-wait for.
+A *runtime* (local processes, Docker Compose, Kubernetes...) is one `Runner`.
+The engine keeps a mapping from `tilt.model.ResourceKind` to runner, built by
+whoever creates the engine (`commands/up.py`; `standard_runners` by default),
+and never looks at a resource's kind itself:
+
+- the scheduler decides that ``name`` updates now; the engine calls
+  ``runners[kind].start_update(UpdateRequest(...))``;
+- the runner does the work in the background and reports every fact it
+  learns as an event through ``post`` (`UpdateFinished` always, exactly once
+  per request; `RuntimeChanged`, `ContainerUpdated`, `RuntimeEventReceived`,
+  `ServeStarted`... as they happen). It keeps no fact of its own between
+  updates: what it needs (the deployed container, whether it drifted from its
+  image) is in the request;
+- the state answers with effects the engine carries out through the same
+  runner: `start_runtime` (after a successful update, for a runtime that runs
+  apart from the update: a serve_cmd), `stop` (resource removed, disabled,
+  its runtime left its definition), `cancel` (the user cancelled, the
+  resource was disabled); `busy` and `close` at shutdown.
+
+A kind with no runner in the mapping is not deployed: its update ends in an
+error that says so (never ok), so `tilt ci` fails on it.
+
+`RunnerBase` holds the bookkeeping every runner shares (one update task per
+resource, cancelling it, waking the engine when a task ends).
 """
 
 from __future__ import annotations
@@ -14,20 +31,160 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tilt.engine.events import Event, Tick, UpdateFinished
 
 if TYPE_CHECKING:
+    from tilt.engine.images import ImageBuilds
     from tilt.logstore import LogStore
+    from tilt.model import Resource, ResourceKind
     from tilt.process import ProcessSupervisor
 
-__all__ = ["Runner"]
+__all__ = [
+    "Runner",
+    "RunnerBase",
+    "RunnerContext",
+    "RunnerFactory",
+    "UpdateRequest",
+    "standard_runners",
+]
 
 
-class Runner:
+@dataclass(frozen=True, kw_only=True)
+class UpdateRequest:
+    """Everything a runner needs for one update of one resource.
+
+    Attributes:
+        spec: The resource as the Tiltfile declares it.
+        update_id: The update's id; every event about this update carries it
+            back (the state ignores events of a replaced update).
+        reason: Why it updates, Tilt's words (``Initial Build``, ``1 File
+            Changed: [src/a.py]``, ``Triggered``): the first line of its log.
+        files: The changed files this update covers (absolute paths).
+        full: Build and deploy in full (first update, trigger, Tiltfile change,
+            crash after a live update...). False: only file changes asked for
+            it, so a live update may do.
+        triggered: The user asked for it (`tilt trigger`, the UI): a runtime
+            that can recreate its workload does.
+        images: Per image ref the resource deploys, the ref its last
+            successful build produced (what to deploy when nothing is rebuilt).
+            A runner that builds during its update (compose today) builds
+            through `RunnerContext.images`.
+    """
+
+    spec: Resource
+    update_id: int
+    reason: str
+    files: tuple[str, ...] = ()
+    full: bool = True
+    triggered: bool = False
+    images: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The resource's name."""
+        return self.spec.name
+
+
+class Runner(Protocol):
+    """One runtime, as the engine drives it. Every method is called on the event loop."""
+
+    def start_update(self, req: UpdateRequest) -> None:
+        """Start ``req`` in the background; post `UpdateFinished` exactly once when it ends.
+
+        A cancelled update posts `UpdateFinished` with ``cancelled=True``.
+        """
+        ...
+
+    def start_runtime(self, spec: Resource, run_id: int) -> None:
+        """(Re)start the long-running part of ``spec`` as run ``run_id``.
+
+        Called after a successful update when the state asks for it
+        (`StartRuntime`); events about the run carry ``run_id``. A runtime
+        whose update already deploys what runs (containers, pods) does nothing.
+        """
+        ...
+
+    def stop(self, name: str, spec: Resource | None, *, remove: bool) -> None:
+        """Stop running and following resource ``name``.
+
+        Args:
+            name: The resource.
+            spec: Its last known definition (None when unknown).
+            remove: Also remove what it deployed (disabled: Tilt removes a
+                disabled service's container); False leaves it (removed from
+                the Tiltfile, shutting down).
+        """
+        ...
+
+    def cancel(self, name: str) -> bool:
+        """Cancel ``name``'s running update; False when none runs."""
+        ...
+
+    def busy(self) -> bool:
+        """Whether anything still runs that a shutdown must wait for."""
+        ...
+
+    async def close(self) -> None:
+        """Stop every background task (followers, watchers); deployed workloads stay."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunnerContext:
+    """What the engine gives the runners it is built with.
+
+    Attributes:
+        supervisor: Owns every child process (one process group each).
+        logs: The log store (spans ``build``, ``runtime``, ``event``).
+        post: Hands an event to the engine (call on the event loop).
+        base_dir: The Tiltfile's folder.
+        images: The engine's image targets, matchers and builds.
+    """
+
+    supervisor: ProcessSupervisor
+    logs: LogStore
+    post: Callable[[Event], None]
+    base_dir: str
+    images: ImageBuilds
+
+
+#: Builds the engine's runners, once, when the engine starts.
+RunnerFactory = Callable[[RunnerContext], "Mapping[ResourceKind, Runner]"]
+
+
+def standard_runners(ctx: RunnerContext) -> dict[ResourceKind, Runner]:
+    """The runtimes this tilt has: local processes and Docker Compose.
+
+    Kubernetes kinds have no runner yet: their updates fail with a message
+    saying so.
+    """
+    # Imported here: the engine package imports no concrete runtime at import time.
+    from tilt.engine.compose import ComposeRunner
+    from tilt.engine.local import LocalRunner
+    from tilt.model import ResourceKind
+
+    local = LocalRunner(
+        supervisor=ctx.supervisor, logs=ctx.logs, post=ctx.post, base_dir=ctx.base_dir
+    )
+    compose = ComposeRunner(
+        supervisor=ctx.supervisor,
+        logs=ctx.logs,
+        post=ctx.post,
+        images=ctx.images,
+        base_dir=ctx.base_dir,
+    )
+    return {ResourceKind.LOCAL: local, ResourceKind.DOCKER_COMPOSE: compose}
+
+
+class RunnerBase:
     """Tracks a runner's update tasks, one per resource.
+
+    Besides the update itself, a runner differs only in the hook
+    `_other_tasks`: its work besides updates that a shutdown must wait for.
 
     Args:
         supervisor: Owns every child process.
@@ -58,7 +215,7 @@ class Runner:
 
     # ---- engine interface --------------------------------------------------------------------
 
-    def cancel_update(self, name: str) -> bool:
+    def cancel(self, name: str) -> bool:
         """Cancel ``name``'s running update (stopping its processes); False if none runs."""
         task = self._updates.get(name)
         if task is None or task.done():

@@ -49,9 +49,8 @@ __all__ = [
     "ReloadTiltfile",
     "ResourceState",
     "RuntimeStatus",
-    "StartServe",
-    "StopCompose",
-    "StopServe",
+    "StartRuntime",
+    "StopRuntime",
     "UpdateStatus",
     "WatchChanged",
     "enabled_closure",
@@ -95,18 +94,24 @@ class Matcher(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True)
-class StartServe:
-    """(Re)start ``name``'s serve_cmd as run ``serve_id`` (stopping a previous run first)."""
+class StartRuntime:
+    """(Re)start ``name``'s long-running part as run ``run_id`` (a serve_cmd), after its update."""
 
     name: str
-    serve_id: int
+    run_id: int
 
 
 @dataclass(frozen=True, kw_only=True)
-class StopServe:
-    """Stop ``name``'s serve_cmd (resource removed, disabled, or shutting down)."""
+class StopRuntime:
+    """Stop ``name``'s runtime and stop following it; with ``remove``, remove what it deployed.
+
+    Removed from the Tiltfile or shutting down: ``remove=False`` (a container
+    keeps running, as Tilt's ``up``); disabled: ``remove=True`` (Tilt removes a
+    disabled service's container).
+    """
 
     name: str
+    remove: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,17 +140,7 @@ class AppendLog:
     span: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class StopCompose:
-    """Stop following ``name``'s container; with ``remove``, also stop and remove it."""
-
-    name: str
-    remove: bool
-
-
-Effect = (
-    StartServe | StopServe | CancelUpdate | ReloadTiltfile | WatchChanged | AppendLog | StopCompose
-)
+Effect = StartRuntime | StopRuntime | CancelUpdate | ReloadTiltfile | WatchChanged | AppendLog
 
 
 def enabled_closure(resources: Sequence[Resource], selected: Iterable[str] | None) -> set[str]:
@@ -644,7 +639,7 @@ class EngineState:
                 for r in self.resources.values():
                     r.queued = False
                 stops: list[Effect] = [CancelUpdate(name=r.name) for r in self.in_progress()]
-                stops += [StopServe(name=r.name) for r in self.resources.values() if r.pid]
+                stops += [StopRuntime(name=r.name) for r in self.resources.values() if r.pid]
                 return stops
         return []  # pragma: no cover - every event is matched above
 
@@ -738,7 +733,7 @@ class EngineState:
             r.runtime_status = RuntimeStatus.PENDING
             r.runtime_message = "starting"
             r.probe_ready = False
-            effects.append(StartServe(name=r.name, serve_id=r.serve_id))
+            effects.append(StartRuntime(name=r.name, run_id=r.serve_id))
         elif not r.has_runtime:
             r.ready_once = True
         # Beyond Tilt: dependents that asked for it update again (or turn dirty).
@@ -835,10 +830,10 @@ class EngineState:
             if r.in_progress:
                 effects.append(CancelUpdate(name=r.name))
             if r.pid is not None:
-                effects.append(StopServe(name=r.name))
+                effects.append(StopRuntime(name=r.name))
             if r.is_compose and (r.update_count > 0 or r.container_id):
                 # Tilt removes a disabled Compose service's container.
-                effects.append(StopCompose(name=r.name, remove=True))
+                effects.append(StopRuntime(name=r.name, remove=True))
                 r.runtime_status = RuntimeStatus.NONE
                 r.runtime_message = "disabled"
         else:
@@ -868,10 +863,8 @@ class EngineState:
             old = self.resources.pop(name)
             if old.in_progress:
                 effects.append(CancelUpdate(name=name))
-            if old.pid is not None:
-                effects.append(StopServe(name=name))
-            if old.is_compose:
-                effects.append(StopCompose(name=name, remove=False))
+            if old.pid is not None or old.is_compose:
+                effects.append(StopRuntime(name=name, remove=False))
         ordered: dict[str, ResourceState] = {}
         order = list(res.order) or [r.name for r in res.resources]
         for name in order:
@@ -898,10 +891,10 @@ class EngineState:
                     if r.in_progress:
                         effects.append(CancelUpdate(name=name))
                     if r.pid is not None:
-                        effects.append(StopServe(name=name))
+                        effects.append(StopRuntime(name=name))
                 elif changed and r.enabled:
                     if not r.has_serve and r.pid is not None:
-                        effects.append(StopServe(name=name))
+                        effects.append(StopRuntime(name=name))
                     # A changed definition updates again; a manual one turns dirty.
                     if r.update_count > 0:
                         if r.trigger_mode is TriggerMode.AUTO:
