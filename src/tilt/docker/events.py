@@ -9,11 +9,10 @@ state that takes (Docker reports a ``kill`` before the ``die`` of a container
 it was asked to stop, so that death is a stop, not a crash; a ``start`` right
 after a crash is a restart by the restart policy).
 
-`EventKeeper` keeps one resource's events in the shape the Kubernetes events
-display uses as well - type (Normal/Warning), reason, object, message, count,
-first and last seen - folding repeats into a count, renders each as an
-``[event] ...`` log line, and names the newest problem as the resource's
-one-line status reason.
+`ContainerEvent.to_runtime_event` gives the engine the neutral record
+(`tilt.runtime_events.RuntimeEvent`): Docker's words stay here, the engine
+only learns whether the event is a crash. The per-resource keeper
+(`EventKeeper`) lives in `tilt.runtime_events` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -23,10 +22,13 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
+from tilt.runtime_events import NORMAL, WARNING, EventKeeper, KeptEvent, RuntimeEvent
+
 __all__ = [
+    "CRASH_REASONS",
     "NORMAL",
     "WARNING",
     "ContainerEvent",
@@ -36,8 +38,8 @@ __all__ = [
     "watch_events",
 ]
 
-NORMAL = "Normal"
-WARNING = "Warning"
+#: The reasons that mean the container's process crashed.
+CRASH_REASONS = ("Died", "OOMKilled", "Restarted")
 
 #: A ``die`` this soon after a ``kill`` of the same container was asked for.
 _KILL_WINDOW_S = 30.0
@@ -77,23 +79,23 @@ class ContainerEvent:
     def is_problem(self) -> bool:
         return self.type == WARNING
 
+    @property
+    def is_crash(self) -> bool:
+        """The process crashed (died with an error, OOM-killed, restarted after a crash)."""
+        return self.is_problem and self.reason in CRASH_REASONS
 
-@dataclass(frozen=True, kw_only=True)
-class KeptEvent:
-    """An event as a resource keeps it: repeats folded into ``count``."""
-
-    type: str
-    reason: str
-    object: str
-    message: str
-    count: int
-    first_seen: float
-    last_seen: float
-
-    def render(self) -> str:
-        """The resource-log line: ``[event] container web-1: OOMKilled: ... (x3)``."""
-        times = f" (x{self.count})" if self.count > 1 else ""
-        return f"[event] {self.object}: {self.reason}: {self.message}{times}"
+    def to_runtime_event(self) -> RuntimeEvent:
+        """The neutral record the engine keeps."""
+        return RuntimeEvent(
+            type=self.type,
+            reason=self.reason,
+            object=self.object,
+            message=self.message,
+            time=self.time,
+            instance_id=self.container_id,
+            exit_code=self.exit_code,
+            crash=self.is_crash,
+        )
 
 
 class EventTranslator:
@@ -188,73 +190,6 @@ def _int(v: object) -> int | None:
         return int(str(v))
     except ValueError:
         return None
-
-
-class EventKeeper:
-    """One resource's container events.
-
-    Args:
-        max_events: how many distinct events to keep (oldest dropped first).
-    """
-
-    def __init__(self, *, max_events: int = 100) -> None:
-        self._events: list[KeptEvent] = []
-        self._max = max_events
-        self._cleared_at = 0.0
-
-    def add(self, ev: ContainerEvent) -> KeptEvent:
-        """Record ``ev``, folding it into an equal earlier one (count + 1)."""
-        for i, kept in enumerate(self._events):
-            if (kept.type, kept.reason, kept.object, kept.message) == (
-                ev.type,
-                ev.reason,
-                ev.object,
-                ev.message,
-            ):
-                updated = replace(
-                    kept, count=kept.count + 1, last_seen=max(kept.last_seen, ev.time)
-                )
-                del self._events[i]
-                self._events.append(updated)
-                return updated
-        kept = KeptEvent(
-            type=ev.type,
-            reason=ev.reason,
-            object=ev.object,
-            message=ev.message,
-            count=1,
-            first_seen=ev.time,
-            last_seen=ev.time,
-        )
-        self._events.append(kept)
-        if len(self._events) > self._max:
-            del self._events[0]
-        return kept
-
-    @property
-    def events(self) -> list[KeptEvent]:
-        """Kept events, least recently seen first."""
-        return list(self._events)
-
-    def newest_problem(self) -> str:
-        """The newest Warning as one line (``""`` when there is none).
-
-        A later ``Healthy`` event settles an ``Unhealthy`` one; `clear` (called
-        by the engine on a new deploy) forgets everything before it.
-        """
-        healthy_at = max((e.last_seen for e in self._events if e.reason == "Healthy"), default=-1.0)
-        for e in sorted(self._events, key=lambda e: e.last_seen, reverse=True):
-            if e.last_seen < self._cleared_at or e.type != WARNING:
-                continue
-            if e.reason == "Unhealthy" and healthy_at > e.last_seen:
-                continue
-            times = f" (x{e.count})" if e.count > 1 else ""
-            return f"{e.reason}: {e.message}{times}"
-        return ""
-
-    def clear(self, at: float | None = None) -> None:
-        """Forget the problems seen before ``at`` (now by default)."""
-        self._cleared_at = time.time() if at is None else at
 
 
 async def watch_events(

@@ -38,13 +38,14 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from tilt.engine.events import (
-    ContainerEventReceived,
     ContainerUpdated,
     Event,
     RuntimeChanged,
+    RuntimeEventReceived,
     Tick,
 )
 from tilt.engine.runner import RunnerBase, UpdateRequest
+from tilt.engine.runtime import ContainerRuntime, RuntimeStatus
 
 if TYPE_CHECKING:
     from tilt.docker.compose import ComposeProject, ServiceStatus
@@ -61,12 +62,18 @@ __all__ = ["ComposeRunner", "runtime_of"]
 EVENTS_RETRY_S = 2.0
 
 
+def _runtime(req: UpdateRequest) -> ContainerRuntime:
+    """The container the engine knows for this resource (none before the first deploy)."""
+    rt = req.runtime
+    return rt if isinstance(rt, ContainerRuntime) else ContainerRuntime()
+
+
 class _UpdateFailed(Exception):
     """The update failed; the message is the resource's error."""
 
 
-def runtime_of(status: ServiceStatus) -> tuple[str, str]:
-    """The engine's runtime status (a `RuntimeStatus` value) and message for a container.
+def runtime_of(status: ServiceStatus) -> tuple[RuntimeStatus, str]:
+    """The engine's runtime status and message for a container.
 
     As Tilt: running (and healthy, with a healthcheck) or exited with code 0 is
     ok; a non-zero exit, an error, unhealthy or restarting is an error; created,
@@ -77,20 +84,20 @@ def runtime_of(status: ServiceStatus) -> tuple[str, str]:
     s = status.state
     text = status.describe()
     if s is ServiceState.NOT_FOUND:
-        return "none", "no container"
+        return RuntimeStatus.NONE, "no container"
     if s in (ServiceState.RUNNING, ServiceState.HEALTHY):
-        return "ok", text
+        return RuntimeStatus.OK, text
     if s is ServiceState.EXITED:
         if status.exit_code == 0 and not status.error and not status.oom_killed:
-            return "ok", text
-        return "error", text
+            return RuntimeStatus.OK, text
+        return RuntimeStatus.ERROR, text
     if s in (ServiceState.UNHEALTHY, ServiceState.RESTARTING, ServiceState.DEAD):
         if s is ServiceState.UNHEALTHY:
             text = "unhealthy: its healthcheck is failing"
-        return "error", text
+        return RuntimeStatus.ERROR, text
     if s is ServiceState.STARTING:
-        return "pending", "starting: waiting for its healthcheck to pass"
-    return "pending", text
+        return RuntimeStatus.PENDING, "starting: waiting for its healthcheck to pass"
+    return RuntimeStatus.PENDING, text
 
 
 class ComposeRunner(RunnerBase):
@@ -122,9 +129,6 @@ class ComposeRunner(RunnerBase):
         self._pokes: dict[str, asyncio.Event] = {}
         # (project, service) -> resource name, for routing Docker events.
         self._services: dict[tuple[str, str], str] = {}
-        self._containers: dict[str, str] = {}
-        self._drifted: set[str] = set()
-        self._retired: set[str] = set()
         self._syncers: dict[str, ContainerSyncer] = {}
 
     # ---- engine interface ------------------------------------------------------------------
@@ -151,9 +155,6 @@ class ComposeRunner(RunnerBase):
         for task in self._followers.pop(name, []):
             task.cancel()
         self._pokes.pop(name, None)
-        cid = self._containers.pop(name, "")
-        self._syncers.pop(cid, None)
-        self._drifted.discard(name)
         if remove and spec is not None and spec.compose is not None:
             target = spec.compose
             chore = asyncio.create_task(self._remove(name, target), name=f"compose-rm:{name}")
@@ -233,7 +234,7 @@ class ComposeRunner(RunnerBase):
             project = await self._project(target)
             self._services[(project.name, target.service)] = name
             self._watch_project(project, client)
-            deployed = name in self._containers
+            deployed = bool(_runtime(req).container_id)
             if not req.full and deployed and await self._live_update(spec, req, client, log, t0):
                 self._finish(name, req.update_id, ok=True)
                 return
@@ -288,7 +289,7 @@ class ComposeRunner(RunnerBase):
         if image is None or not image.live_update:
             return False
         name = spec.name
-        cid = self._containers.get(name, "")
+        cid = _runtime(req).container_id
         affected = self._images.affected(spec, req.files)
         others = [i.ref for i in affected if i.ref != image.ref]
         if others:
@@ -311,7 +312,6 @@ class ComposeRunner(RunnerBase):
         if not result.ok:
             log(f"Live update failed ({result.fall_back}): falling back to a full build + deploy")
             return False
-        self._drifted.add(name)
         self._post(
             ContainerUpdated(
                 name=name,
@@ -340,7 +340,8 @@ class ComposeRunner(RunnerBase):
         assert spec.compose is not None
         target = spec.compose
         name = spec.name
-        first = name not in self._containers
+        runtime = _runtime(req)
+        first = not runtime.container_id
         to_build = self._images.to_build(spec, req.files, full=req.full or first)
         if to_build:
             await self._images.build(to_build, resource=name, on_output=log, cancel=cancel)
@@ -349,7 +350,7 @@ class ComposeRunner(RunnerBase):
         if spec.image_refs:
             image = self._images.image(target.image_ref)
             override = self._images.deploy_ref(target.image_ref)
-        recreate = req.triggered or name in self._drifted
+        recreate = req.triggered or runtime.live_updated
         # A service Compose builds itself is rebuilt on each update (`up --build`, as
         # Tilt): its build cache makes an unchanged context cheap.
         compose_builds = not spec.image_refs and bool(target.build_context)
@@ -373,13 +374,10 @@ class ComposeRunner(RunnerBase):
             raise _UpdateFailed(result.error())
         status = await project.status_async(target.service, client)
         cid = status.container_id
-        old = self._containers.get(name, "")
+        old = runtime.container_id
         new_container = cid != old
         if new_container and old:
-            self._retired.add(old)
             self._syncers.pop(old, None)
-        self._containers[name] = cid
-        self._drifted.discard(name)
         self._post(
             ContainerUpdated(
                 name=name,
@@ -393,7 +391,14 @@ class ComposeRunner(RunnerBase):
         self._follow(name, project, target.service, client)
         if new_container and image is not None and has_initial_sync(image.live_update):
             await self._initial_sync(
-                name, image, project=project, service=target.service, client=client, log=log
+                name,
+                image,
+                cid=cid,
+                update_id=req.update_id,
+                project=project,
+                service=target.service,
+                client=client,
+                log=log,
             )
 
     async def _initial_sync(
@@ -401,6 +406,8 @@ class ComposeRunner(RunnerBase):
         name: str,
         image: ImageTarget,
         *,
+        cid: str,
+        update_id: int,
         project: ComposeProject,
         service: str,
         client: Any,
@@ -409,7 +416,6 @@ class ComposeRunner(RunnerBase):
         """``initial_sync()``: bring a new container up to date with the local sources."""
         from tilt.liveupdate import plan_initial_sync
 
-        cid = self._containers[name]
         plan = plan_initial_sync(
             image.live_update,
             path_filter=self._images.watch_matcher(image.ref),
@@ -417,7 +423,17 @@ class ComposeRunner(RunnerBase):
         )
         sync = await self._syncer(client, name, cid).apply(plan, check=False)
         if sync.ok:
-            self._drifted.add(name)
+            # The container now differs from its image, as after a live update: a
+            # crash from here on rebuilds it.
+            self._post(
+                ContainerUpdated(
+                    name=name,
+                    update_id=update_id,
+                    container_id=cid,
+                    live_update=True,
+                    at=time.time(),
+                )
+            )
             return
         status = await project.status_async(service, client)
         if not status.ready and status.state.value != "starting":
@@ -478,7 +494,7 @@ class ComposeRunner(RunnerBase):
                 self._post(
                     RuntimeChanged(
                         name=name,
-                        status="error",
+                        status=RuntimeStatus.ERROR,
                         state="unknown",
                         message=f"cannot read the container's status: {e}",
                         at=time.time(),
@@ -503,10 +519,7 @@ class ComposeRunner(RunnerBase):
             name = self._services.get((ev.project, ev.service))
             if name is None:
                 return
-            # A replaced container stopping during a recreate is no news.
-            if ev.container_id in self._retired:
-                return
-            self._post(ContainerEventReceived(name=name, event=ev, at=time.time()))
+            self._post(RuntimeEventReceived(name=name, event=ev.to_runtime_event(), at=time.time()))
             self._poke(name)
 
         while True:

@@ -447,6 +447,7 @@ class Engine:
             full=r.update_force,
             triggered=r.update_triggered,
             images=images,
+            runtime=r.runtime.copy(),
         )
 
     def _no_runner(self, r: ResourceState, update_id: int, now: float) -> None:
@@ -504,9 +505,10 @@ class Engine:
         for r in self.state.resources.values():
             if not (r.enabled and r.runtime_status is RuntimeStatus.PENDING):
                 continue
-            if r.serve_started_at is None:
+            started_at = r.runtime.started_at
+            if started_at is None:
                 continue
-            deadline = r.serve_started_at + limit
+            deadline = started_at + limit
             if now >= deadline:
                 msg = f"not ready after {limit:g}s (ci_settings readiness_timeout)"
                 if r.runtime_message:

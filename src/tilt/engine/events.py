@@ -14,12 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tilt.engine.runtime import RuntimeStatus
+
 if TYPE_CHECKING:
     from tilt.model import TiltfileResult, TriggerMode
+    from tilt.runtime_events import RuntimeEvent
 
 __all__ = [
     "CancelRequested",
-    "ContainerEventReceived",
     "ContainerUpdated",
     "DisableRequested",
     "Event",
@@ -27,6 +29,7 @@ __all__ = [
     "ImageBuilt",
     "ProbeChanged",
     "RuntimeChanged",
+    "RuntimeEventReceived",
     "ServeExited",
     "ServeStarted",
     "ShutdownRequested",
@@ -193,32 +196,32 @@ class ShutdownRequested:
 
 @dataclass(frozen=True, kw_only=True)
 class RuntimeChanged:
-    """A container-backed resource's runtime status, as Docker reports it.
+    """A resource's runtime (container, pods) reports its status.
 
-    ``status`` is a `tilt.engine.state.RuntimeStatus` value (``ok``, ``pending``,
-    ``error``, ``none``); ``state`` is Docker's own word (``healthy``,
-    ``exited (code 3)``...), ``message`` the one line shown as the reason.
+    Attributes:
+        status: Where it is now.
+        message: The one line shown as the reason (the newest problem the
+            runtime's events reported wins over it).
+        state: The runtime's own word (``healthy``, ``exited (code 3)``...).
+        container_id: The instance it is about ("" when unknown).
+        exit_code: How it ended, when it did.
     """
 
     name: str
-    status: str
-    state: str
+    status: RuntimeStatus
     message: str
     at: float
+    state: str = ""
     container_id: str = ""
     exit_code: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class ContainerEventReceived:
-    """A Docker event of one of the resource's containers (OOM kill, death, unhealthy...).
-
-    ``event`` is a `tilt.docker.events.ContainerEvent` (typed loosely here so this
-    module stays free of Docker imports).
-    """
+class RuntimeEventReceived:
+    """Something happened to one of the resource's instances (OOM kill, crash, unhealthy...)."""
 
     name: str
-    event: Any
+    event: RuntimeEvent
     at: float
 
 
@@ -228,7 +231,8 @@ class ContainerUpdated:
 
     ``live_update``: the files were synced into the running container (it now
     differs from its image); False: the container was (re)created from a
-    freshly built image, so earlier problems are history.
+    freshly built image, so earlier problems are history. ``restarts``: its
+    restart count right after a sync (a higher count later means it crashed).
     """
 
     name: str
@@ -236,6 +240,7 @@ class ContainerUpdated:
     container_id: str
     live_update: bool
     at: float
+    restarts: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -276,7 +281,7 @@ Event = (
     | Tick
     | ShutdownRequested
     | RuntimeChanged
-    | ContainerEventReceived
+    | RuntimeEventReceived
     | ContainerUpdated
     | ImageBuilt
 )

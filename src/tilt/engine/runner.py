@@ -39,6 +39,7 @@ from tilt.engine.events import Event, Tick, UpdateFinished
 
 if TYPE_CHECKING:
     from tilt.engine.images import ImageBuilds
+    from tilt.engine.runtime import RuntimeState
     from tilt.logstore import LogStore
     from tilt.model import Resource, ResourceKind
     from tilt.process import ProcessSupervisor
@@ -73,6 +74,9 @@ class UpdateRequest:
             successful build produced (what to deploy when nothing is rebuilt).
             A runner that builds during its update (compose today) builds
             through `RunnerContext.images`.
+        runtime: A copy of the resource's runtime state as the engine knows
+            it (e.g. the container deployed, whether it drifted from its image).
+            Read-only: what changes goes back as events.
     """
 
     spec: Resource
@@ -82,6 +86,7 @@ class UpdateRequest:
     full: bool = True
     triggered: bool = False
     images: Mapping[str, str] = field(default_factory=dict)
+    runtime: RuntimeState | None = None
 
     @property
     def name(self) -> str:

@@ -69,7 +69,7 @@ def plan(state: EngineState, now: float) -> Plan:
         return Plan(holds={r.name: "waiting for the Tiltfile to load" for _, r in queued})
     queued.sort(key=lambda ir: _priority(ir[1], ir[0]))
     running = state.in_progress()
-    exclusive = next((r for r in running if r.is_local and not r.allow_parallel), None)
+    exclusive = next((r for r in running if r.runs_alone), None)
     slots = state.settings.max_parallel_updates - len(running)
     busy = bool(running)
     start: list[str] = []
@@ -86,7 +86,7 @@ def plan(state: EngineState, now: float) -> Plan:
         if exclusive is not None:
             holds[r.name] = f"waiting for {exclusive.name} (local, not parallelizable)"
             continue
-        if r.is_local and not r.allow_parallel and busy:
+        if r.runs_alone and busy:
             holds[r.name] = "waiting for other updates to finish (local, not parallelizable)"
             continue
         if slots <= 0:
@@ -98,6 +98,6 @@ def plan(state: EngineState, now: float) -> Plan:
         start.append(r.name)
         slots -= 1
         busy = True
-        if r.is_local and not r.allow_parallel:
+        if r.runs_alone:
             exclusive = r
     return Plan(start=tuple(start), holds=holds, wake_at=wake_at)

@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 from tilt.engine.events import (
     CancelRequested,
-    ContainerEventReceived,
     ContainerUpdated,
     DisableRequested,
     Event,
@@ -25,6 +24,7 @@ from tilt.engine.events import (
     ImageBuilt,
     ProbeChanged,
     RuntimeChanged,
+    RuntimeEventReceived,
     ServeExited,
     ServeStarted,
     ShutdownRequested,
@@ -37,6 +37,13 @@ from tilt.engine.events import (
     TriggerRequested,
     UpdateFinished,
     UpdateStarted,
+)
+from tilt.engine.runtime import (
+    ContainerRuntime,
+    LocalRuntime,
+    RuntimeState,
+    RuntimeStatus,
+    runtime_for,
 )
 from tilt.model import Resource, Settings, TiltfileResult, TriggerMode
 
@@ -57,8 +64,6 @@ __all__ = [
 ]
 
 TILTFILE_NAME = "(Tiltfile)"
-# Container events that mean the process crashed (a live update may have caused it).
-_CRASH_REASONS = ("Died", "OOMKilled", "Restarted")
 # How many of a resource's changed files a snapshot lists (the count is always exact).
 MAX_LISTED_FILES = 100
 
@@ -72,16 +77,6 @@ class UpdateStatus(enum.Enum):
     OK = "ok"
     ERROR = "error"
     CANCELLED = "cancelled"
-
-
-class RuntimeStatus(enum.Enum):
-    """The state of a resource's long-running part (``serve_cmd``)."""
-
-    NOT_APPLICABLE = "not_applicable"
-    NONE = "none"
-    PENDING = "pending"
-    OK = "ok"
-    ERROR = "error"
 
 
 class Matcher(Protocol):
@@ -219,35 +214,47 @@ class ResourceState:
     pending_files: dict[str, None] = field(default_factory=dict)
     pending_reasons: list[str] = field(default_factory=list)
     last_change_at: float = float("-inf")
-    # --- runtime (serve_cmd)
-    serve_id: int = 0
-    pid: int | None = None
-    runtime_status: RuntimeStatus = RuntimeStatus.NOT_APPLICABLE
-    runtime_message: str = ""
-    serve_started_at: float | None = None
-    serve_exit_code: int | None = None
-    probe_ready: bool = False
-    # --- container runtime (Docker Compose): filled from Docker's status and events
-    container_id: str = ""
-    docker_state: str = ""
-    runtime_reason: str = ""
-    # The container was live-updated since it was created (differs from its image).
-    live_updated: bool = False
-    # A `tilt.docker.events.EventKeeper`, created on the first event.
-    event_keeper: Any = None
+    # --- the runtime: one of `tilt.engine.runtime`'s family, chosen by the kind
+    runtime: RuntimeState = field(default_factory=RuntimeState)
     # --- what the next update must do: a full build (not only a live update)
     force_update: bool = False
     update_force: bool = False
     update_triggered: bool = False
     # --- readiness
-    ready_once: bool = False
     hold: str = ""
     # --- a test() resource's last per-test results (`tilt.testresults.TestResults`)
     test_results: Any = None
 
+    def __post_init__(self) -> None:
+        if type(self.runtime) is RuntimeState:
+            self.runtime = runtime_for(self.spec)
+
     @property
     def name(self) -> str:
         return self.spec.name
+
+    # Shortcuts to the runtime's common face (and the serve run, for local resources).
+
+    @property
+    def runtime_status(self) -> RuntimeStatus:
+        return self.runtime.status
+
+    @property
+    def runtime_message(self) -> str:
+        return self.runtime.reason
+
+    @property
+    def ready_once(self) -> bool:
+        return self.runtime.ever_ready
+
+    @property
+    def serve_id(self) -> int:
+        """The current serve run's id (0 for a resource that is not local)."""
+        return self.runtime.run_id if isinstance(self.runtime, LocalRuntime) else 0
+
+    @property
+    def pid(self) -> int | None:
+        return self.runtime.pid if isinstance(self.runtime, LocalRuntime) else None
 
     @property
     def trigger_mode(self) -> TriggerMode:
@@ -261,29 +268,22 @@ class ResourceState:
         return self.spec.local is not None and self.spec.local.serve_cmd is not None
 
     @property
-    def has_cmd(self) -> bool:
-        return self.spec.local is not None and self.spec.local.cmd is not None
-
-    @property
     def has_probe(self) -> bool:
         return self.spec.local is not None and self.spec.local.readiness_probe is not None
 
     @property
-    def is_local(self) -> bool:
-        return self.spec.local is not None
-
-    @property
-    def is_compose(self) -> bool:
-        return self.spec.compose is not None
-
-    @property
     def has_runtime(self) -> bool:
         """Whether readiness comes from something long-running (serve_cmd, container)."""
-        return self.has_serve or self.is_compose
+        return self.runtime.long_running(self.spec)
 
     @property
     def allow_parallel(self) -> bool:
         return self.spec.local is None or self.spec.local.allow_parallel
+
+    @property
+    def runs_alone(self) -> bool:
+        """A local cmd without ``allow_parallel``: no other update runs beside it (Tilt)."""
+        return self.spec.local is not None and not self.spec.local.allow_parallel
 
     @property
     def dirty(self) -> bool:
@@ -326,9 +326,7 @@ class ResourceState:
         if self.update_status is UpdateStatus.CANCELLED:
             return "update cancelled"
         if self.runtime_status is RuntimeStatus.ERROR:
-            return self.runtime_message or (
-                "container failed" if self.is_compose else "serve_cmd failed"
-            )
+            return self.runtime_message or f"{self.runtime.noun} failed"
         if self.in_progress:
             return "updating"
         if not self.enabled:
@@ -368,6 +366,8 @@ class ResourceState:
         spec = self.spec
         files = list(self.pending_files)
         local = spec.local
+        rt = self.runtime
+        container = rt if isinstance(rt, ContainerRuntime) else None
         return {
             "name": spec.name,
             "kind": spec.kind.value,
@@ -397,32 +397,28 @@ class ResourceState:
                 "exit_code": self.last_exit_code,
             },
             "runtime": {
-                "status": self.runtime_status.value,
+                "status": rt.status.value,
                 "pid": self.pid,
-                "message": self.runtime_message,
-                "started_at": self.serve_started_at,
-                "exit_code": self.serve_exit_code,
-                "container_id": self.container_id[:12],
-                "state": self.docker_state,
-                "reason": self.runtime_reason,
-                "live_updated": self.live_updated,
+                "message": rt.reason,
+                "started_at": rt.started_at,
+                "exit_code": rt.exit_code,
+                "container_id": container.container_id[:12] if container else "",
+                "state": container.state if container else "",
+                "reason": container.problem if container else "",
+                "live_updated": container.live_updated if container else False,
             },
-            "events": (
-                [
-                    {
-                        "type": e.type,
-                        "reason": e.reason,
-                        "object": e.object,
-                        "message": e.message,
-                        "count": e.count,
-                        "first_seen": e.first_seen,
-                        "last_seen": e.last_seen,
-                    }
-                    for e in self.event_keeper.events
-                ]
-                if self.event_keeper is not None
-                else []
-            ),
+            "events": [
+                {
+                    "type": e.type,
+                    "reason": e.reason,
+                    "object": e.object,
+                    "message": e.message,
+                    "count": e.count,
+                    "first_seen": e.first_seen,
+                    "last_seen": e.last_seen,
+                }
+                for e in (container.events.events if container else ())
+            ],
             "dirty": self.dirty,
             "pending_files": [
                 os.path.relpath(f, base_dir) if base_dir and f.startswith(base_dir + os.sep) else f
@@ -529,28 +525,32 @@ class EngineState:
                 return self._update_finished(ev)
             case ServeStarted():
                 r = self.resources.get(ev.name)
-                if r is not None and r.serve_id == ev.serve_id:
-                    r.pid = ev.pid
-                    r.serve_started_at = ev.at
-                    r.serve_exit_code = None
-                    if r.has_probe:
-                        r.runtime_status = RuntimeStatus.PENDING
-                        r.runtime_message = "waiting for readiness probe"
-                    else:
-                        self._set_ready(r)
+                if r is not None and isinstance(r.runtime, LocalRuntime):
+                    rt = r.runtime
+                    if rt.run_id == ev.serve_id:
+                        rt.pid = ev.pid
+                        rt.started_at = ev.at
+                        rt.exit_code = None
+                        if r.has_probe:
+                            rt.status = RuntimeStatus.PENDING
+                            rt.reason = "waiting for readiness probe"
+                        else:
+                            rt.set_ready()
                 return []
             case ServeExited():
                 return self._serve_exited(ev)
             case ProbeChanged():
                 r = self.resources.get(ev.name)
-                if r is not None and r.serve_id == ev.serve_id and r.pid is not None:
-                    r.probe_ready = ev.ready
-                    if ev.ready:
-                        self._set_ready(r)
-                        r.runtime_message = ev.message
-                    else:
-                        r.runtime_status = RuntimeStatus.PENDING
-                        r.runtime_message = ev.message or "readiness probe failing"
+                if r is not None and isinstance(r.runtime, LocalRuntime):
+                    rt = r.runtime
+                    if rt.run_id == ev.serve_id and rt.pid is not None:
+                        rt.probe_ready = ev.ready
+                        if ev.ready:
+                            rt.set_ready()
+                            rt.reason = ev.message
+                        else:
+                            rt.status = RuntimeStatus.PENDING
+                            rt.reason = ev.message or "readiness probe failing"
                 return []
             case TriggerRequested():
                 r = self.resources.get(ev.name)
@@ -598,34 +598,10 @@ class EngineState:
                 return [WatchChanged()]
             case RuntimeChanged():
                 return self._runtime_changed(ev)
-            case ContainerEventReceived():
-                return self._container_event(ev)
+            case RuntimeEventReceived():
+                return self._runtime_event(ev)
             case ContainerUpdated():
-                r = self.resources.get(ev.name)
-                if r is not None and r.update_id == ev.update_id:
-                    if ev.container_id != r.container_id or not ev.live_update:
-                        r.live_updated = False
-                        if r.event_keeper is not None:
-                            # A new container: problems seen before this update are
-                            # history (the new container's own come after its start).
-                            r.event_keeper.clear(r.update_started_at or ev.at)
-                            r.runtime_reason = r.event_keeper.newest_problem()
-                            if r.runtime_reason:
-                                r.runtime_message = r.runtime_reason
-                    r.container_id = ev.container_id
-                    r.live_updated = r.live_updated or ev.live_update
-                    if ev.live_update and r.event_keeper is not None:
-                        # The crash may have been reported before the update finished.
-                        since = r.update_started_at or ev.at
-                        crashed = any(
-                            e.type == "Warning"
-                            and e.reason in _CRASH_REASONS
-                            and e.last_seen >= since
-                            for e in r.event_keeper.events
-                        )
-                        if crashed:
-                            return self._rebuild_after_crash(r, ev.at)
-                return []
+                return self._container_updated(ev)
             case ImageBuilt():
                 self.built_images[ev.image_ref] = ev
                 return []
@@ -642,10 +618,6 @@ class EngineState:
                 stops += [StopRuntime(name=r.name) for r in self.resources.values() if r.pid]
                 return stops
         return []  # pragma: no cover - every event is matched above
-
-    def _set_ready(self, r: ResourceState) -> None:
-        r.runtime_status = RuntimeStatus.OK
-        r.ready_once = True
 
     def _files_changed(self, ev: FilesChanged) -> list[Effect]:
         effects: list[Effect] = []
@@ -692,6 +664,8 @@ class EngineState:
                 reason = "Triggered"
         r.update_reason = reason
         r.update_files = files
+        if files and isinstance(r.runtime, ContainerRuntime):
+            r.runtime.crash_rebuild_of = ""
         # Only a burst of file changes may be served by a live update; a manual
         # resource's changes are applied by a trigger, which asks for no more.
         r.update_force = first or r.force_update or bool(r.pending_reasons)
@@ -728,14 +702,15 @@ class EngineState:
             return effects
         r.update_status = UpdateStatus.OK
         r.last_error = ""
-        if r.has_serve and not self.shutting_down:
-            r.serve_id = self._new_id()
-            r.runtime_status = RuntimeStatus.PENDING
-            r.runtime_message = "starting"
-            r.probe_ready = False
-            effects.append(StartRuntime(name=r.name, run_id=r.serve_id))
+        rt = r.runtime
+        if r.has_serve and isinstance(rt, LocalRuntime) and not self.shutting_down:
+            rt.run_id = self._new_id()
+            rt.status = RuntimeStatus.PENDING
+            rt.reason = "starting"
+            rt.probe_ready = False
+            effects.append(StartRuntime(name=r.name, run_id=rt.run_id))
         elif not r.has_runtime:
-            r.ready_once = True
+            rt.ever_ready = True
         # Beyond Tilt: dependents that asked for it update again (or turn dirty).
         for d in self.resources.values():
             if (
@@ -755,43 +730,91 @@ class EngineState:
         r = self.resources.get(ev.name)
         if r is None or not r.enabled:
             return []
-        r.container_id = ev.container_id or r.container_id
-        r.docker_state = ev.state
-        r.serve_exit_code = ev.exit_code
-        status = RuntimeStatus(ev.status)
-        if status is RuntimeStatus.OK:
-            self._set_ready(r)
+        rt = r.runtime
+        if isinstance(rt, ContainerRuntime):
+            # The deployed container is the update's word (`ContainerUpdated`).
+            rt.container_id = rt.container_id or ev.container_id
+            rt.state = ev.state
+        rt.exit_code = ev.exit_code
+        if ev.status is RuntimeStatus.OK:
+            rt.set_ready()
         else:
-            r.runtime_status = status
-        # The newest container problem (OOM kill, crash...) is the one-line reason.
-        r.runtime_message = r.runtime_reason or ev.message
+            rt.status = ev.status
+        # The newest problem (OOM kill, crash...) is the one-line reason.
+        problem = rt.problem if isinstance(rt, ContainerRuntime) else ""
+        rt.reason = problem or ev.message
         return []
 
-    def _container_event(self, ev: ContainerEventReceived) -> list[Effect]:
-        from tilt.docker.events import EventKeeper
-
+    def _runtime_event(self, ev: RuntimeEventReceived) -> list[Effect]:
         r = self.resources.get(ev.name)
-        if r is None:
+        if r is None or not isinstance(r.runtime, ContainerRuntime):
             return []
-        if r.event_keeper is None:
-            r.event_keeper = EventKeeper()
-        kept = r.event_keeper.add(ev.event)
+        rt = r.runtime
+        # A replaced container stopping during a recreate is no news.
+        if ev.event.instance_id and ev.event.instance_id in rt.retired:
+            return []
+        kept = rt.events.add(ev.event)
         effects: list[Effect] = [AppendLog(name=r.name, text=kept.render(), span="event")]
-        r.runtime_reason = r.event_keeper.newest_problem()
-        if r.runtime_reason:
-            r.runtime_message = r.runtime_reason
+        rt.problem = rt.events.newest_problem()
+        if rt.problem:
+            rt.reason = rt.problem
         # Tilt: a container that crashes after a live update is rebuilt, since the
         # synced files may be what broke it and the image is the known-good state.
-        crashed = ev.event.is_problem and ev.event.reason in _CRASH_REASONS
-        if crashed and r.live_updated and ev.event.container_id == r.container_id:
+        if ev.event.crash and rt.live_updated and ev.event.instance_id == rt.container_id:
             effects += self._rebuild_after_crash(r, ev.at)
         return effects
+
+    def _container_updated(self, ev: ContainerUpdated) -> list[Effect]:
+        r = self.resources.get(ev.name)
+        if r is None or r.update_id != ev.update_id or not isinstance(r.runtime, ContainerRuntime):
+            return []
+        rt = r.runtime
+        if ev.container_id != rt.container_id or not ev.live_update:
+            rt.live_updated = False
+            rt.restarts_at_sync = None
+            if ev.container_id != rt.container_id:
+                rt.retire(rt.container_id)
+                rt.started_at = ev.at
+            # A new container: problems seen before this update are history (the
+            # new container's own come after its start).
+            rt.events.clear(r.update_started_at or ev.at)
+            rt.problem = rt.events.newest_problem()
+            if rt.problem:
+                rt.reason = rt.problem
+        rt.container_id = ev.container_id
+        if ev.live_update:
+            # Synced files (a live update or an initial_sync): the container now
+            # differs from its image.
+            rt.live_updated = True
+            rt.restarts_at_sync = ev.restarts
+            # The crash may have been reported before the update finished.
+            if rt.events.crashed_since(r.update_started_at or ev.at):
+                return self._rebuild_after_crash(r, ev.at)
+        return []
 
     def _rebuild_after_crash(self, r: ResourceState, at: float) -> list[Effect]:
         """Queue a full rebuild of a container that crashed after a live update."""
         if not r.enabled or self.shutting_down:
             return []
-        r.live_updated = False
+        rt = r.runtime
+        if isinstance(rt, ContainerRuntime):
+            # It stays "live updated" (drifted from its image) until the rebuild
+            # replaces it: the rebuild must recreate it, not restart it.
+            crashed = rt.container_id
+            if rt.crash_rebuild_of == crashed:
+                return []  # this crash already asked for the rebuild
+            previous, rt.crash_rebuild_of = rt.crash_rebuild_of, crashed
+            if previous:
+                # The rebuilt container crashed too: the image is broken, not the sync.
+                # Another rebuild would loop; the next file change updates it.
+                return [
+                    AppendLog(
+                        name=r.name,
+                        text="Container crashed again after a full rebuild: "
+                        "waiting for a change before rebuilding",
+                        span="build",
+                    )
+                ]
         why = "container crashed after a live update: full rebuild"
         if why not in r.pending_reasons:
             r.pending_reasons.append(why)
@@ -801,22 +824,25 @@ class EngineState:
 
     def _serve_exited(self, ev: ServeExited) -> list[Effect]:
         r = self.resources.get(ev.name)
-        if r is None or r.serve_id != ev.serve_id:
+        if r is None or not isinstance(r.runtime, LocalRuntime):
             return []
-        r.pid = None
-        r.probe_ready = False
-        r.serve_exit_code = ev.returncode
+        rt = r.runtime
+        if rt.run_id != ev.serve_id:
+            return []
+        rt.pid = None
+        rt.probe_ready = False
+        rt.exit_code = ev.returncode
         if ev.stopped_by_us:
-            r.runtime_status = RuntimeStatus.NONE
-            r.runtime_message = "stopped"
+            rt.status = RuntimeStatus.NONE
+            rt.reason = "stopped"
             return []
-        r.runtime_status = RuntimeStatus.ERROR
+        rt.status = RuntimeStatus.ERROR
         if ev.error:
-            r.runtime_message = ev.error
+            rt.reason = ev.error
         elif ev.signal is not None:
-            r.runtime_message = f"serve_cmd killed by signal {ev.signal}"
+            rt.reason = f"serve_cmd killed by signal {ev.signal}"
         else:
-            r.runtime_message = f"serve_cmd exited with code {ev.returncode}"
+            rt.reason = f"serve_cmd exited with code {ev.returncode}"
         return []
 
     def _set_disabled(self, ev: DisableRequested) -> list[Effect]:
@@ -825,21 +851,24 @@ class EngineState:
             return []
         effects: list[Effect] = []
         if ev.disabled:
-            r.enabled = False
-            r.queued = False
-            if r.in_progress:
-                effects.append(CancelUpdate(name=r.name))
-            if r.pid is not None:
-                effects.append(StopRuntime(name=r.name))
-            if r.is_compose and (r.update_count > 0 or r.container_id):
-                # Tilt removes a disabled Compose service's container.
-                effects.append(StopRuntime(name=r.name, remove=True))
-                r.runtime_status = RuntimeStatus.NONE
-                r.runtime_message = "disabled"
+            effects += self._disable(r)
         else:
             r.enabled = True
             if r.spec.auto_init or r.update_count > 0:
                 r.queue("enabled", ev.at, ev.at)
+        return effects
+
+    def _disable(self, r: ResourceState) -> list[Effect]:
+        """Stop ``r`` (the API's disable and a reload that leaves it out do the same)."""
+        r.enabled = False
+        r.queued = False
+        effects: list[Effect] = []
+        if r.in_progress:
+            effects.append(CancelUpdate(name=r.name))
+        if r.runtime.deployed or (r.has_runtime and r.update_count > 0):
+            # Tilt removes a disabled Compose service's container (and stops a serve_cmd).
+            effects.append(StopRuntime(name=r.name, remove=True))
+            r.runtime.stopping("disabled")
         return effects
 
     def _reloaded(self, ev: TiltfileReloaded) -> list[Effect]:
@@ -863,7 +892,7 @@ class EngineState:
             old = self.resources.pop(name)
             if old.in_progress:
                 effects.append(CancelUpdate(name=name))
-            if old.pid is not None or old.is_compose:
+            if old.runtime.deployed or (old.has_runtime and old.update_count > 0):
                 effects.append(StopRuntime(name=name, remove=False))
         ordered: dict[str, ResourceState] = {}
         order = list(res.order) or [r.name for r in res.resources]
@@ -872,26 +901,24 @@ class EngineState:
             r = self.resources.get(name)
             if r is None:
                 r = ResourceState(spec=spec, enabled=name in enabled)
-                if r.has_runtime:
-                    r.runtime_status = RuntimeStatus.NONE
                 if r.enabled and spec.auto_init:
                     r.queue("initial", ev.at, ev.at)
             else:
                 was_enabled = r.enabled
                 # Moving a declaration to another line does not change the resource.
                 changed = replace(r.spec, location=spec.location) != spec
-                r.spec = spec
                 r.enabled = name in enabled
-                if r.has_runtime and r.runtime_status is RuntimeStatus.NOT_APPLICABLE:
-                    r.runtime_status = RuntimeStatus.NONE
-                if not r.has_runtime and r.pid is None:
-                    r.runtime_status = RuntimeStatus.NOT_APPLICABLE
-                if not r.enabled and was_enabled:
-                    r.queued = False
-                    if r.in_progress:
-                        effects.append(CancelUpdate(name=name))
-                    if r.pid is not None:
-                        effects.append(StopRuntime(name=name))
+                r.spec = spec
+                fresh = runtime_for(spec)
+                if type(fresh) is not type(r.runtime):
+                    r.runtime = fresh  # its kind changed
+                rt = r.runtime
+                if r.has_runtime and rt.status is RuntimeStatus.NOT_APPLICABLE:
+                    rt.status = RuntimeStatus.NONE
+                if not r.has_runtime and not rt.deployed:
+                    rt.status = RuntimeStatus.NOT_APPLICABLE
+                if name not in enabled and was_enabled:
+                    effects += self._disable(r)
                 elif changed and r.enabled:
                     if not r.has_serve and r.pid is not None:
                         effects.append(StopRuntime(name=name))
