@@ -32,7 +32,6 @@ Tilt's ``up`` does; `tilt down` removes them (`tilt.commands.remote.down`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -172,12 +171,15 @@ class ComposeRunner(RunnerBase):
         tasks += list(self._updates.values())
         for t in tasks:
             t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+        for t in [*tasks, *self._chores]:
+            try:
                 await t
-        for t in list(self._chores):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+            except asyncio.CancelledError:
+                pass
+            except Exception as e:
+                from tilt import debuglog
+
+                debuglog.log(f"compose: task {t.get_name()} failed while closing: {e}", exc=e)
         self._followers.clear()
         self._event_watchers.clear()
 
@@ -522,7 +524,16 @@ class ComposeRunner(RunnerBase):
             self._post(RuntimeEventReceived(name=name, event=ev.to_runtime_event(), at=time.time()))
             self._poke(name)
 
+        from tilt import debuglog
+
         while True:
-            with contextlib.suppress(Exception):
+            try:
                 await watch_events(client, project, on_event)
+                debuglog.log(f"compose: the Docker event stream of project {project} ended")
+            except Exception as e:
+                debuglog.log(
+                    f"compose: following the Docker events of project {project} failed "
+                    f"({type(e).__name__}: {e}); again in {EVENTS_RETRY_S:g}s",
+                    exc=e,
+                )
             await asyncio.sleep(EVENTS_RETRY_S)

@@ -10,7 +10,6 @@ Observers read `Engine.snapshot()` and the log store; the engine imports no UI.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -542,8 +541,12 @@ class Engine:
         if self._watch_task is not None:
             self._watch_task.cancel()
         if self._watcher is not None:
-            with contextlib.suppress(Exception):  # it is going away anyway
+            try:
                 await self._watcher.close()
+            except Exception as e:  # it is going away anyway
+                from tilt import debuglog
+
+                debuglog.log(f"engine: closing the file watcher failed: {e}", exc=e)
         if self._reload_task is not None and not self._reload_task.done():
             self._reload_task.cancel()
         for runner in self._distinct_runners():

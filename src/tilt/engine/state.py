@@ -277,10 +277,6 @@ class ResourceState:
         return self.runtime.long_running(self.spec)
 
     @property
-    def allow_parallel(self) -> bool:
-        return self.spec.local is None or self.spec.local.allow_parallel
-
-    @property
     def runs_alone(self) -> bool:
         """A local cmd without ``allow_parallel``: no other update runs beside it (Tilt)."""
         return self.spec.local is not None and not self.spec.local.allow_parallel
@@ -505,9 +501,6 @@ class EngineState:
     @property
     def base_dir(self) -> str:
         return os.path.dirname(self.tiltfile.path)
-
-    def ordered(self) -> list[ResourceState]:
-        return list(self.resources.values())
 
     def in_progress(self) -> list[ResourceState]:
         return [r for r in self.resources.values() if r.in_progress]
