@@ -32,9 +32,12 @@ rather than Tilt's "not matching any sync".
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
-from collections.abc import Callable, Iterable, Sequence
+import stat
+import tarfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,6 +54,7 @@ __all__ = [
     "FileCopy",
     "LiveUpdatePlan",
     "PathFilter",
+    "build_tar",
     "format_file_list",
     "has_initial_sync",
     "is_within",
@@ -336,3 +340,67 @@ def plan_initial_sync(
     if restart:
         log.append("initial sync: will restart the container (restart_container())")
     return LiveUpdatePlan(copies=tuple(copies), runs=runs, restart=restart, log=tuple(log))
+
+
+# ---- the copies as one tar stream (every runtime unpacks one) -------------------------
+
+
+def _tar_info(local: str, arcname: str, st: os.stat_result) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(arcname)
+    info.mode = stat.S_IMODE(st.st_mode)
+    info.mtime = int(st.st_mtime)
+    # Owned by root in the container, whoever owns them here (as `docker cp`).
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    if stat.S_ISLNK(st.st_mode):
+        info.type = tarfile.SYMTYPE
+        info.linkname = os.readlink(local)
+    elif stat.S_ISDIR(st.st_mode):
+        info.type = tarfile.DIRTYPE
+    else:
+        info.size = st.st_size
+    return info
+
+
+def _walk(copy: FileCopy) -> Iterator[tuple[str, str]]:
+    """(local path, archive name) of ``copy`` and, for a folder, everything below it."""
+    root_arc = copy.container_path.lstrip("/")
+    yield copy.local_path, root_arc
+    if os.path.isdir(copy.local_path) and not os.path.islink(copy.local_path):
+        for dirpath, dirnames, filenames in os.walk(copy.local_path):
+            dirnames.sort()
+            for name in sorted(dirnames) + sorted(filenames):
+                full = os.path.join(dirpath, name)
+                rel = os.path.relpath(full, copy.local_path).replace(os.sep, "/")
+                yield full, f"{root_arc}/{rel}"
+
+
+def build_tar(copies: tuple[FileCopy, ...] | list[FileCopy]) -> tuple[bytes, int]:
+    """A tar of exactly ``copies`` (folders recursively), names relative to ``/``.
+
+    A file that vanished between planning and now is skipped (the next change
+    event will delete it).
+
+    Returns:
+        The archive and the number of entries in it.
+    """
+    buf = io.BytesIO()
+    count = 0
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for copy in copies:
+            for local, arc in _walk(copy):
+                try:
+                    st = os.lstat(local)
+                except FileNotFoundError:
+                    continue
+                info = _tar_info(local, arc, st)
+                if info.isreg():
+                    try:
+                        with open(local, "rb") as f:
+                            tar.addfile(info, f)
+                    except FileNotFoundError:
+                        continue
+                else:
+                    tar.addfile(info)
+                count += 1
+    return buf.getvalue(), count

@@ -1,39 +1,34 @@
-"""Apply a live update plan to a running Docker container.
+"""The Docker `ContainerUpdater`: live update through the Docker Engine API.
 
-`ContainerSyncer.apply` carries out a `tilt.liveupdate.LiveUpdatePlan` on one
-container through the Docker Engine API, in Tilt's order:
+`tilt.engine.liveupdate.apply_plan` holds Tilt's step order and fallback
+rules; `DockerContainerUpdater` is how each step reaches a Docker container:
 
-1. **Deletions.** The Engine's archive API can add files but not remove them,
-   so deletions need a process in the container. We first exec ``rm -rf --``
-   (what Tilt does; most images have it). When the image has no ``rm`` (the
-   exec fails to start: exit code 126/127 - FROM scratch, distroless), we copy
-   a static ``busybox`` from the host into the container, once, at
-   `HELPER_PATH` (``/.tilt/busybox``) with the archive API, and exec
-   ``/.tilt/busybox rm -rf -- PATHS``. That works on any image of the host's
-   architecture, whatever it contains. With no static busybox on the host (or a
-   different architecture), the update falls back to a rebuild and says why.
-2. **Copies.** One tar stream of exactly the changed files (a changed directory
-   whole) goes through ``PUT /containers/{id}/archive`` and is unpacked by the
-   daemon, so the image needs no ``tar`` (Tilt execs ``tar`` in the container
-   and fails on such images: tilt-dev/tilt#4303). Files are owned by root and
-   keep their local mode and modification time; missing parent folders are
-   created by the daemon.
-3. **Run steps**, each through ``exec``, output streamed line by line into the
-   log; a non-zero exit code stops the update and falls back to a rebuild.
-4. **restart_container()**: ``POST /containers/{id}/restart`` with a zero
-   timeout, as Tilt's ``ContainerRestartNoWait``.
+- **Deletions.** The Engine's archive API can add files but not remove them,
+  so deletions need a process in the container. We first exec ``rm -rf --``
+  (what Tilt does; most images have it). When the image has no ``rm`` (the
+  exec fails to start: exit code 126/127 - FROM scratch, distroless), we copy
+  a static ``busybox`` from the host into the container, once per container,
+  at `HELPER_PATH` (``/.tilt/busybox``) with the archive API, and exec
+  ``/.tilt/busybox rm -rf -- PATHS``. That works on any image of the host's
+  architecture, whatever it contains. With no static busybox on the host (or
+  a different architecture), the update falls back to a rebuild and says why.
+- **Copies.** One tar stream of exactly the changed files goes through
+  ``PUT /containers/{id}/archive`` and is unpacked by the daemon, so the image
+  needs no ``tar`` (Tilt execs ``tar`` in the container and fails on such
+  images: tilt-dev/tilt#4303). Files are owned by root and keep their local
+  mode and modification time; missing parent folders are created.
+- **Run steps** through ``exec``, output streamed line by line.
+- **restart_container()**: ``POST /containers/{id}/restart`` with a zero
+  timeout, as Tilt's ``ContainerRestartNoWait``.
 
-Crash loops: after every successful live update the syncer records the
-container's restart count. Before the next one, `check_container` inspects the
-container: not running (exited), restarting, or restarted since our last
-update (a restart policy bringing a crashing process back) means the live
-update left the container broken, so the engine must rebuild (Tilt falls back
-the same way for a container in CrashLoopBackOff, and for a stopped container).
-The engine can also react sooner, to the ``die`` events `tilt.docker.events`
-reports after an update.
+Crash loops: `check` inspects the container: not running (exited),
+restarting, or restarted since the last sync (its restart count is above the
+``restarts_at_sync`` baseline the engine keeps) means the live update left it
+broken, so the engine must rebuild (Tilt falls back the same way for a
+container in CrashLoopBackOff, and for a stopped container).
 
-Every step logs one line through ``on_log``, which the engine puts in the
-resource's log.
+`ContainerSyncer` is the one-container convenience the tests and benchmarks
+use: an updater plus `apply_plan`, remembering its own baseline.
 """
 
 from __future__ import annotations
@@ -41,24 +36,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import io
 import os
 import platform
 import shutil
-import stat
 import struct
-import tarfile
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from tilt.liveupdate import FileCopy, LiveUpdatePlan, format_file_list
-from tilt.model import RunStep
+from tilt.engine.liveupdate import (
+    NOT_STARTED,
+    ContainerGoneError,
+    LiveUpdateResult,
+    UpdateStepError,
+    apply_plan,
+)
+from tilt.liveupdate import FileCopy, LiveUpdatePlan, build_tar
 
 __all__ = [
     "HELPER_PATH",
     "ContainerSyncer",
+    "DockerContainerUpdater",
     "SyncResult",
     "build_tar",
     "find_static_busybox",
@@ -67,40 +64,8 @@ __all__ = [
 #: Where the deletion helper is copied in a container whose image has no ``rm``.
 HELPER_PATH = "/.tilt/busybox"
 
-# Exit codes of an exec whose program could not be started (runc: 126 not
-# executable / not found in some versions, 127 not found).
-_NOT_STARTED = (126, 127)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SyncResult:
-    """What `ContainerSyncer.apply` did.
-
-    Attributes:
-        ok: the container is up to date (every step succeeded).
-        fall_back: when not ok, why the engine must rebuild and redeploy.
-        copied: files and folders copied in.
-        deleted: container paths deleted.
-        ran: the commands executed, in order.
-        restarted: whether the container was restarted.
-        synced_at: ``time.monotonic()`` when the files were in the container.
-        finished_at: ``time.monotonic()`` when everything (incl. restart) was done.
-        log: the lines logged, in order.
-    """
-
-    ok: bool
-    fall_back: str = ""
-    copied: int = 0
-    deleted: int = 0
-    ran: tuple[str, ...] = ()
-    restarted: bool = False
-    synced_at: float = 0.0
-    finished_at: float = 0.0
-    log: tuple[str, ...] = field(default=(), repr=False)
-
-
-class _Fail(Exception):
-    """A step failed; the message is the fallback reason."""
+#: What `ContainerSyncer.apply` returns (the engine's `LiveUpdateResult`).
+SyncResult = LiveUpdateResult
 
 
 def _elf_is_static(path: str) -> bool:
@@ -134,67 +99,6 @@ def find_static_busybox() -> str | None:
     return None
 
 
-def _tar_info(local: str, arcname: str, st: os.stat_result) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(arcname)
-    info.mode = stat.S_IMODE(st.st_mode)
-    info.mtime = int(st.st_mtime)
-    # Owned by root in the container, whoever owns them here (as `docker cp`).
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    if stat.S_ISLNK(st.st_mode):
-        info.type = tarfile.SYMTYPE
-        info.linkname = os.readlink(local)
-    elif stat.S_ISDIR(st.st_mode):
-        info.type = tarfile.DIRTYPE
-    else:
-        info.size = st.st_size
-    return info
-
-
-def _walk(copy: FileCopy) -> Iterator[tuple[str, str]]:
-    """(local path, archive name) of ``copy`` and, for a folder, everything below it."""
-    root_arc = copy.container_path.lstrip("/")
-    yield copy.local_path, root_arc
-    if os.path.isdir(copy.local_path) and not os.path.islink(copy.local_path):
-        for dirpath, dirnames, filenames in os.walk(copy.local_path):
-            dirnames.sort()
-            for name in sorted(dirnames) + sorted(filenames):
-                full = os.path.join(dirpath, name)
-                rel = os.path.relpath(full, copy.local_path).replace(os.sep, "/")
-                yield full, f"{root_arc}/{rel}"
-
-
-def build_tar(copies: tuple[FileCopy, ...] | list[FileCopy]) -> tuple[bytes, int]:
-    """A tar of exactly ``copies`` (folders recursively), names relative to ``/``.
-
-    A file that vanished between planning and now is skipped (the next change
-    event will delete it).
-
-    Returns:
-        The archive and the number of entries in it.
-    """
-    buf = io.BytesIO()
-    count = 0
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for copy in copies:
-            for local, arc in _walk(copy):
-                try:
-                    st = os.lstat(local)
-                except FileNotFoundError:
-                    continue
-                info = _tar_info(local, arc, st)
-                if info.isreg():
-                    try:
-                        with open(local, "rb") as f:
-                            tar.addfile(info, f)
-                    except FileNotFoundError:
-                        continue
-                else:
-                    tar.addfile(info)
-                count += 1
-    return buf.getvalue(), count
-
-
 def _close_socket(sock: Any) -> None:
     """Close an SDK raw response socket and the HTTP response it came with."""
     response = getattr(sock, "_response", None)
@@ -207,17 +111,15 @@ def _close_socket(sock: Any) -> None:
         sock.close()
 
 
-def _argv(step: RunStep) -> list[str]:
-    return list(step.command.argv)
-
-
-class ContainerSyncer:
-    """Live-updates one container (a Compose service's, or a plain Docker one).
+class DockerContainerUpdater:
+    """A `tilt.engine.liveupdate.ContainerUpdater` for one Docker container.
 
     Args:
         client: a ``docker.DockerClient``.
         container_id: the container to update.
-        on_log: receives every log line (the resource's log).
+        restarts_at_sync: its restart count after the last sync (None: unknown);
+            a higher count now means it crashed since.
+        on_log: receives the lines of its own work (installing the helper).
     """
 
     def __init__(
@@ -225,43 +127,46 @@ class ContainerSyncer:
         client: Any,
         container_id: str,
         *,
+        restarts_at_sync: int | None = None,
         on_log: Callable[[str], None] | None = None,
     ) -> None:
         self._client = client
         self.container_id = container_id
+        self.restarts_at_sync = restarts_at_sync
         self._on_log = on_log or (lambda _line: None)
-        self._lines: list[str] = []
         # None: unknown yet; True: the image's own `rm` works; False: use the helper.
         self._image_has_rm: bool | None = None
         self._helper_installed = False
-        self._restart_count_after_update: int | None = None
 
     @property
     def short_id(self) -> str:
         return self.container_id[:12]
 
-    def _log(self, line: str) -> None:
-        self._lines.append(line)
-        self._on_log(line)
+    def _api(self, fn: Callable[[], Any]) -> Any:
+        """Call the Engine API; its errors become the update's fallback reason."""
+        import docker.errors
 
-    # --- container state ------------------------------------------------------------
+        try:
+            return fn()
+        except docker.errors.NotFound as e:
+            raise ContainerGoneError(f"container {self.short_id} no longer exists") from e
+        except docker.errors.APIError as e:
+            raise ContainerGoneError(f"Docker API error: {e.explanation or e}") from e
 
     def _inspect(self) -> dict[str, Any]:
         return dict(self._client.api.inspect_container(self.container_id))
 
-    def check_container(self) -> str:
-        """Why the container cannot take a live update now ("" when it can).
+    # --- the protocol ------------------------------------------------------------------
 
-        Returns:
-            A fallback reason: the container is gone, not running, restarting,
-            or was restarted (crashed) since our last live update.
-        """
+    def check(self) -> str:
         import docker.errors
 
         try:
             info = self._inspect()
         except docker.errors.NotFound:
             return f"container {self.short_id} no longer exists"
+        except docker.errors.APIError as e:
+            return f"Docker API error: {e.explanation or e}"
         state = info["State"]
         restarts = int(info.get("RestartCount", 0))
         if state.get("Restarting"):
@@ -272,7 +177,7 @@ class ContainerSyncer:
         if not state.get("Running"):
             how = "OOM-killed" if state.get("OOMKilled") else f"exit code {state.get('ExitCode')}"
             return f"container {self.short_id} is not running ({state.get('Status')}, {how})"
-        base = self._restart_count_after_update
+        base = self.restarts_at_sync
         if base is not None and restarts > base:
             return (
                 f"container {self.short_id} crashed after the last live update "
@@ -280,15 +185,30 @@ class ContainerSyncer:
             )
         return ""
 
-    def _record_healthy_baseline(self) -> None:
+    def restart_count(self) -> int | None:
         try:
-            self._restart_count_after_update = int(self._inspect().get("RestartCount", 0))
+            return int(self._inspect().get("RestartCount", 0))
         except Exception:
-            self._restart_count_after_update = None
+            return None
+
+    def exec(self, argv: Sequence[str], on_line: Callable[[str], None] | None) -> int:
+        code, _ = self._api(lambda: self._exec(list(argv), on_line))
+        return int(code)
+
+    def delete(self, paths: Sequence[str]) -> None:
+        self._api(lambda: self._delete(tuple(paths)))
+
+    def copy_tar(self, data: bytes) -> None:
+        self._put_archive(data)
+
+    def restart(self) -> None:
+        self._api(lambda: self._client.api.restart(self.container_id, timeout=0))
 
     # --- exec --------------------------------------------------------------------------
 
-    def _exec(self, argv: list[str], *, echo: bool = True) -> tuple[int, list[str]]:
+    def _exec(
+        self, argv: list[str], on_line: Callable[[str], None] | None
+    ) -> tuple[int, list[str]]:
         """Run ``argv`` in the container; stream its output; return (exit code, lines)."""
         from docker.utils.socket import frames_iter
 
@@ -300,8 +220,8 @@ class ContainerSyncer:
         def emit(raw: bytes) -> None:
             text = raw.decode("utf-8", "replace").rstrip("\r")
             lines.append(text)
-            if echo:
-                self._log(f"  {text}")
+            if on_line is not None:
+                on_line(text)
 
         # The raw socket, not `stream=True`: the SDK's exec stream never closes
         # its connection (a leaked socket per exec).
@@ -325,37 +245,46 @@ class ContainerSyncer:
     def _install_helper(self) -> None:
         if self._helper_installed:
             return
+        # Installed by an earlier update of this container?
+        code, _ = self._exec([HELPER_PATH, "true"], None)
+        if code == 0:
+            self._helper_installed = True
+            return
         helper = find_static_busybox()
         if helper is None:
-            raise _Fail(
+            raise UpdateStepError(
                 "cannot delete files in the container: its image has no `rm`, and no static "
                 "busybox was found on this host to copy in"
             )
         arch = str(self._client.info().get("Architecture", ""))
         if arch and arch != platform.machine():
-            raise _Fail(
+            raise UpdateStepError(
                 "cannot delete files in the container: its image has no `rm`, and this "
                 f"host's busybox ({platform.machine()}) cannot run on the daemon ({arch})"
             )
         data, _ = build_tar([FileCopy(local_path=helper, container_path=HELPER_PATH)])
         self._put_archive(data)
         self._helper_installed = True
-        self._log(f"copied a static busybox to {HELPER_PATH} (the image has no `rm`)")
+        self._on_log(f"copied a static busybox to {HELPER_PATH} (the image has no `rm`)")
 
     def _delete(self, paths: tuple[str, ...]) -> None:
         args = ["rm", "-rf", "--", *paths]
         if self._image_has_rm is not False:
-            code, out = self._exec(args, echo=False)
+            code, out = self._exec(args, None)
             if code == 0:
                 self._image_has_rm = True
                 return
-            if code not in _NOT_STARTED or self._image_has_rm:
-                raise _Fail(f"deleting files in the container failed ({code}): {' '.join(out)}")
+            if code not in NOT_STARTED or self._image_has_rm:
+                raise UpdateStepError(
+                    f"deleting files in the container failed ({code}): {' '.join(out)}"
+                )
             self._image_has_rm = False
         self._install_helper()
-        code, out = self._exec([HELPER_PATH, *args], echo=False)
+        code, out = self._exec([HELPER_PATH, *args], None)
         if code != 0:
-            raise _Fail(f"deleting files in the container failed ({code}): {' '.join(out)}")
+            raise UpdateStepError(
+                f"deleting files in the container failed ({code}): {' '.join(out)}"
+            )
 
     # --- copies -------------------------------------------------------------------------
 
@@ -364,95 +293,57 @@ class ContainerSyncer:
 
         try:
             ok = self._client.api.put_archive(self.container_id, "/", data)
+        except docker.errors.NotFound as e:
+            raise ContainerGoneError(f"container {self.short_id} no longer exists") from e
         except docker.errors.APIError as e:
-            raise _Fail(f"copying files into the container failed: {e.explanation or e}") from e
+            raise UpdateStepError(
+                f"copying files into the container failed: {e.explanation or e}"
+            ) from e
         if not ok:
-            raise _Fail("copying files into the container failed")
+            raise UpdateStepError("copying files into the container failed")
 
-    # --- the whole update --------------------------------------------------------------
+
+class ContainerSyncer:
+    """Live-updates one container: a `DockerContainerUpdater` plus `apply_plan`.
+
+    It remembers the container's restart count after each successful update
+    (the engine keeps that fact in its state instead).
+
+    Args:
+        client: a ``docker.DockerClient``.
+        container_id: the container to update.
+        on_log: receives every log line (the resource's log).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        container_id: str,
+        *,
+        on_log: Callable[[str], None] | None = None,
+    ) -> None:
+        self._on_log = on_log
+        self.updater = DockerContainerUpdater(client, container_id, on_log=self._log)
+        self.container_id = container_id
+
+    def _log(self, line: str) -> None:
+        if self._on_log is not None:
+            self._on_log(line)
+
+    @property
+    def short_id(self) -> str:
+        return self.updater.short_id
+
+    def check_container(self) -> str:
+        """Why the container cannot take a live update now ("" when it can)."""
+        return self.updater.check()
 
     def apply_blocking(self, plan: LiveUpdatePlan, *, check: bool = True) -> SyncResult:
-        """Carry out ``plan`` (blocking; `apply` runs this in a thread).
-
-        Args:
-            plan: from `tilt.liveupdate.plan_live_update` or `plan_initial_sync`.
-            check: first verify the container can take an update (`check_container`).
-
-        Returns:
-            The result; ``fall_back`` says why when the engine must rebuild.
-        """
-        import docker.errors
-
-        self._lines = []
-        if plan.falls_back:
-            self._log(f"falling back to a full rebuild: {plan.fall_back}")
-            return SyncResult(ok=False, fall_back=plan.fall_back, log=tuple(self._lines))
-        if plan.is_noop:
-            self._log("live update: nothing to sync, the container is up to date")
-            now = time.monotonic()
-            return SyncResult(ok=True, synced_at=now, finished_at=now, log=tuple(self._lines))
-        for line in plan.log:
-            self._log(line)
-        copied = 0
-        ran: list[str] = []
-        restarted = False
-        try:
-            if check:
-                problem = self.check_container()
-                if problem:
-                    raise _Fail(problem)
-            if plan.deletions:
-                self._delete(plan.deletions)
-                self._log(
-                    f"deleted {len(plan.deletions)} path(s) in container {self.short_id}: "
-                    + format_file_list(plan.deletions)
-                )
-            if plan.copies:
-                data, copied = build_tar(plan.copies)
-                self._put_archive(data)
-                self._log(
-                    f"copied {copied} file(s) to container {self.short_id} "
-                    f"({len(data)} bytes through the archive API)"
-                )
-            synced_at = time.monotonic()
-            for i, step in enumerate(plan.runs, 1):
-                shown = "<hidden: echo_off>" if step.echo_off else step.command.display
-                self._log(f"[CMD {i}/{len(plan.runs)}] {shown}")
-                code, _ = self._exec(_argv(step))
-                ran.append(step.command.display)
-                if code != 0:
-                    why = "could not start" if code in _NOT_STARTED else "failed"
-                    raise _Fail(f"run step {shown!r} {why} with exit code {code}")
-            if plan.restart:
-                self._log(f"restarting container {self.short_id} (restart_container())")
-                self._client.api.restart(self.container_id, timeout=0)
-                restarted = True
-        except _Fail as e:
-            reason = str(e)
-            self._log(f"live update failed, falling back to a full rebuild: {reason}")
-            return SyncResult(
-                ok=False, fall_back=reason, copied=copied, ran=tuple(ran), log=tuple(self._lines)
-            )
-        except docker.errors.NotFound:
-            reason = f"container {self.short_id} no longer exists"
-            self._log(f"live update failed, falling back to a full rebuild: {reason}")
-            return SyncResult(ok=False, fall_back=reason, log=tuple(self._lines))
-        except docker.errors.APIError as e:
-            reason = f"Docker API error: {e.explanation or e}"
-            self._log(f"live update failed, falling back to a full rebuild: {reason}")
-            return SyncResult(ok=False, fall_back=reason, log=tuple(self._lines))
-        self._record_healthy_baseline()
-        self._log(f"container {self.short_id} updated")
-        return SyncResult(
-            ok=True,
-            copied=copied,
-            deleted=len(plan.deletions),
-            ran=tuple(ran),
-            restarted=restarted,
-            synced_at=synced_at,
-            finished_at=time.monotonic(),
-            log=tuple(self._lines),
-        )
+        """Carry out ``plan`` (blocking; `apply` runs this in a thread)."""
+        result = apply_plan(plan, self.updater, on_log=self._on_log, check=check)
+        if result.ok and (plan.copies or plan.deletions):
+            self.updater.restarts_at_sync = result.restarts
+        return result
 
     async def apply(self, plan: LiveUpdatePlan, *, check: bool = True) -> SyncResult:
         """Carry out ``plan`` without blocking the event loop (see `apply_blocking`)."""

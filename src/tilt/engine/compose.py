@@ -1,17 +1,20 @@
 """Runs Docker Compose resources: build their images, ``up`` the service, follow it.
 
-The runner owns no state (`tilt.engine.state` does). For each update of a
-DOCKER_COMPOSE resource it:
+The runner keeps no facts (`tilt.engine.state` does): the container it
+deployed and whether it drifted come in the request, and what it learns goes
+back as events (`ContainerUpdated`, `RuntimeChanged`, `RuntimeEventReceived`).
+For each update of a DOCKER_COMPOSE resource it:
 
 1. gets the Docker client (`tilt.docker.client.get_client`): when the engine is
    down, the update fails with one clear message and the next change or
    trigger tries again; resources that need no Docker are not affected;
-2. when the update comes from file changes only, the service runs a container
-   we deployed, and the image it runs has ``live_update``: plans the live
-   update (`tilt.liveupdate.plan_live_update`, paths filtered by the image's
-   matcher) and applies it with one `tilt.docker.sync.ContainerSyncer` per
-   container. A ``fall_back_on`` match, a change outside the syncs, a change to
-   a base image, a failed step or a crash-looping container falls back to:
+2. when the update comes from file changes only and the service runs a
+   container we deployed (`UpdateRequest.runtime`): asks
+   `tilt.engine.liveupdate.decide` whether the change can be live-updated and
+   applies the plan with `apply_plan` through a
+   `tilt.docker.sync.DockerContainerUpdater`. A ``fall_back_on`` match, a
+   change outside the syncs, a change to a base image, a failed step or a
+   crash-looping container falls back to:
 3. the full path: build the images the change touches (`ImageBuilds`), then
    ``docker compose up --no-deps`` the service with our image
    (``image_override``; a service with ``build:`` and no image of ours:
@@ -49,8 +52,8 @@ from tilt.engine.runtime import ContainerRuntime, RuntimeStatus
 if TYPE_CHECKING:
     from tilt.docker.compose import ComposeProject, ServiceStatus
     from tilt.docker.events import ContainerEvent
-    from tilt.docker.sync import ContainerSyncer
     from tilt.engine.images import ImageBuilds
+    from tilt.engine.liveupdate import ContainerUpdater
     from tilt.logstore import LogStore
     from tilt.model import ComposeTarget, ImageTarget, Resource
     from tilt.process import ProcessSupervisor
@@ -128,7 +131,6 @@ class ComposeRunner(RunnerBase):
         self._pokes: dict[str, asyncio.Event] = {}
         # (project, service) -> resource name, for routing Docker events.
         self._services: dict[tuple[str, str], str] = {}
-        self._syncers: dict[str, ContainerSyncer] = {}
 
     # ---- engine interface ------------------------------------------------------------------
 
@@ -206,14 +208,14 @@ class ComposeRunner(RunnerBase):
         if not result.ok:
             log(f"ERROR: could not remove service {target.service}: {result.error()}")
 
-    def _syncer(self, client: Any, name: str, cid: str) -> ContainerSyncer:
-        syncer = self._syncers.get(cid)
-        if syncer is None:
-            from tilt.docker.sync import ContainerSyncer
+    def _updater(
+        self, client: Any, name: str, cid: str, restarts_at_sync: int | None
+    ) -> ContainerUpdater:
+        from tilt.docker.sync import DockerContainerUpdater
 
-            syncer = ContainerSyncer(client, cid, on_log=self._log(name, "build"))
-            self._syncers[cid] = syncer
-        return syncer
+        return DockerContainerUpdater(
+            client, cid, restarts_at_sync=restarts_at_sync, on_log=self._log(name, "build")
+        )
 
     # ---- one update --------------------------------------------------------------------------
 
@@ -284,33 +286,31 @@ class ComposeRunner(RunnerBase):
         t0: float,
     ) -> bool:
         """Try a live update; True when it brought the container up to date."""
-        from tilt.liveupdate import plan_live_update
+        from tilt.engine.liveupdate import apply_plan_async, decide
 
         assert spec.compose is not None
         image = self._images.image(spec.compose.image_ref) if spec.image_refs else None
         if image is None or not image.live_update:
             return False
         name = spec.name
-        cid = _runtime(req).container_id
-        affected = self._images.affected(spec, req.files)
-        others = [i.ref for i in affected if i.ref != image.ref]
-        if others:
-            log(
-                "Will not perform Live Update because: files of image(s) it is built FROM "
-                f"changed ({', '.join(others)}). Falling back to a full build + deploy."
-            )
-            return False
-        if not affected:
-            log("No image is affected by these changes: nothing to do")
+        runtime = _runtime(req)
+        cid = runtime.container_id
+        decision = decide(
+            image,
+            affected=self._images.affected(spec, req.files),
+            files=req.files,
+            matcher=self._images.watch_matcher(image.ref),
+            base_dir=self._base_dir,
+        )
+        if decision.message:
+            log(decision.message)
+        if decision.nothing_to_do:
             return True
-        matcher = self._images.watch_matcher(image.ref)
-        changed = [f for f in req.files if matcher.matches(f)]
-        plan = plan_live_update(image.live_update, changed, base_dir=self._base_dir)
-        if plan.falls_back:
-            log(f"Will not perform Live Update because: {plan.fall_back}")
+        if decision.plan is None:
             return False
         log(f"Live update of container {cid[:12]} (no image build):")
-        result = await self._syncer(client, name, cid).apply(plan)
+        updater = self._updater(client, name, cid, runtime.restarts_at_sync)
+        result = await apply_plan_async(decision.plan, updater, on_log=log)
         if not result.ok:
             log(f"Live update failed ({result.fall_back}): falling back to a full build + deploy")
             return False
@@ -321,6 +321,7 @@ class ComposeRunner(RunnerBase):
                 container_id=cid,
                 live_update=True,
                 at=time.time(),
+                restarts=result.restarts,
             )
         )
         log(f"Live update done in {max(0.0, result.finished_at - t0):.2f}s")
@@ -378,8 +379,6 @@ class ComposeRunner(RunnerBase):
         cid = status.container_id
         old = runtime.container_id
         new_container = cid != old
-        if new_container and old:
-            self._syncers.pop(old, None)
         self._post(
             ContainerUpdated(
                 name=name,
@@ -416,14 +415,13 @@ class ComposeRunner(RunnerBase):
         log: Callable[[str], None],
     ) -> None:
         """``initial_sync()``: bring a new container up to date with the local sources."""
-        from tilt.liveupdate import plan_initial_sync
+        from tilt.engine.liveupdate import apply_plan_async, initial_sync_plan
 
-        plan = plan_initial_sync(
-            image.live_update,
-            path_filter=self._images.watch_matcher(image.ref),
-            base_dir=self._base_dir,
+        plan = initial_sync_plan(
+            image, matcher=self._images.watch_matcher(image.ref), base_dir=self._base_dir
         )
-        sync = await self._syncer(client, name, cid).apply(plan, check=False)
+        updater = self._updater(client, name, cid, None)
+        sync = await apply_plan_async(plan, updater, on_log=self._log(name, "build"), check=False)
         if sync.ok:
             # The container now differs from its image, as after a live update: a
             # crash from here on rebuilds it.
@@ -434,6 +432,7 @@ class ComposeRunner(RunnerBase):
                     container_id=cid,
                     live_update=True,
                     at=time.time(),
+                    restarts=sync.restarts,
                 )
             )
             return
