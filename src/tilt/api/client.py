@@ -10,10 +10,13 @@ import http.client
 import json
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from tilt.api.token import TokenError, read_token
+
+if TYPE_CHECKING:
+    from tilt.engine.snapshot import EngineSnapshot
 
 __all__ = ["DEFAULT_PORT", "ApiClient", "ApiError", "resolve_port"]
 
@@ -90,9 +93,9 @@ class ApiClient:
             raise ApiError(msg or f"request failed with HTTP {resp.status}")
         return data
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> EngineSnapshot:
         """The engine state."""
-        data: dict[str, Any] = self._json("GET", "/api/snapshot")
+        data: EngineSnapshot = self._json("GET", "/api/snapshot")
         return data
 
     def trigger(self, name: str) -> str:

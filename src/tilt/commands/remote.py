@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tilt.api.client import ApiClient, ApiError
+
+if TYPE_CHECKING:
+    from tilt.engine.snapshot import EngineSnapshot
 
 __all__ = ["button", "cancel", "down", "enable", "get", "logs", "trigger"]
 
@@ -173,7 +176,7 @@ def _age(ts: float | None, now: float) -> str:
     return f"{d / 3600:.1f}h"
 
 
-def _table(snap: dict[str, Any], names: Sequence[str]) -> str:
+def _table(snap: EngineSnapshot, names: Sequence[str]) -> str:
     import time
 
     now = time.time()

@@ -34,6 +34,7 @@ from tilt.engine.events import (
 )
 from tilt.engine.runner import Runner, RunnerContext, RunnerFactory, UpdateRequest
 from tilt.engine.scheduler import plan
+from tilt.engine.snapshot import EngineSnapshot
 from tilt.engine.state import (
     TILTFILE_NAME,
     AppendLog,
@@ -156,7 +157,7 @@ class Engine:
         self._observers.append(fn)
         return lambda: self._observers.remove(fn) if fn in self._observers else None
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> EngineSnapshot:
         """The JSON-able view of the state (see `EngineState.snapshot`)."""
         snap = self.state.snapshot()
         snap["log_seq"] = self.logs.last_seq

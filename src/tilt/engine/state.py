@@ -45,6 +45,7 @@ from tilt.engine.runtime import (
     RuntimeStatus,
     runtime_for,
 )
+from tilt.engine.snapshot import EngineSnapshot, ResourceSnapshot
 from tilt.model import Resource, Settings, TiltfileResult, TriggerMode
 
 __all__ = [
@@ -358,7 +359,7 @@ class ResourceState:
             self.ready_at = min(self.ready_at, ready_at)
         self.triggered = self.triggered or triggered
 
-    def snapshot(self, base_dir: str) -> dict[str, Any]:
+    def snapshot(self, base_dir: str) -> ResourceSnapshot:
         spec = self.spec
         files = list(self.pending_files)
         local = spec.local
@@ -377,6 +378,7 @@ class ResourceState:
             "ready": self.ready,
             "ready_once": self.ready_once,
             "links": [{"url": link.url, "name": link.name} for link in spec.links],
+            "port_forwards": [],
             "cmd": local.cmd.display if local is not None and local.cmd is not None else "",
             "serve_cmd": (
                 local.serve_cmd.display if local is not None and local.serve_cmd is not None else ""
@@ -979,7 +981,7 @@ class EngineState:
             return ("ok", "", f"{counted} resource(s) ready")
         return None
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> EngineSnapshot:
         """A JSON-able view of everything: what `tilt get -o json` and the API return."""
         base = self.base_dir
         return {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -32,6 +32,9 @@ from tilt.ui.widgets import (
     StatusBar,
     tiltfile_row,
 )
+
+if TYPE_CHECKING:
+    from tilt.engine.snapshot import EngineSnapshot, ResourceSnapshot
 
 __all__ = ["BINDINGS", "TiltApp", "create_app"]
 
@@ -90,12 +93,15 @@ class TiltApp(App[int]):
         self.controller = controller
         self.clock = clock
         self.bridge = Bridge(controller, self, frame_s=frame_s, max_lines=log_window)
-        self.snapshot: dict[str, Any] = {"resources": []}
+        self.snapshot: EngineSnapshot = cast(
+            "EngineSnapshot",
+            {"tiltfile": {}, "settings": {}, "resources": [], "shutting_down": False},
+        )
         self.message = ""
         self._log_window = log_window
         self._exit_on_shutdown = exit_on_shutdown
         self._tick_s = tick_s
-        self._by_name: dict[str, dict[str, Any]] = {}
+        self._by_name: dict[str, ResourceSnapshot] = {}
         self._rows: list[ResourceRow] = []
         self._failure_at: dict[str, int] = {}
         self.frames = 0
@@ -239,7 +245,8 @@ class TiltApp(App[int]):
         name = self._selected_resource("switch")
         if name is None:
             return
-        current = str(self._by_name.get(name, {}).get("trigger_mode", "auto"))
+        res = self._by_name.get(name)
+        current = res["trigger_mode"] if res is not None else "auto"
         new = "auto" if current == "manual" else "manual"
         self._intent(
             lambda: self.controller.set_trigger_mode(name, new),
@@ -257,7 +264,8 @@ class TiltApp(App[int]):
         name = self._selected_resource("jump to a failing test of")
         if name is None:
             return
-        test = self._by_name.get(name, {}).get("test") or {}
+        res = self._by_name.get(name)
+        test = (res["test"] if res is not None else None) or {}
         failures = list(test.get("failures") or ())
         if not failures:
             self._say(f"{name}: no failing tests")

@@ -13,13 +13,16 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
 from tilt.logstore import LogLine
 from tilt.ui.controller import Controller
+
+if TYPE_CHECKING:
+    from tilt.engine.snapshot import EngineSnapshot
 
 __all__ = ["Bridge", "LogBatch", "StateChanged"]
 
@@ -31,7 +34,7 @@ class StateChanged(Message):
         snapshot: `Controller.snapshot()` at the time of posting.
     """
 
-    def __init__(self, snapshot: dict[str, Any]) -> None:
+    def __init__(self, snapshot: EngineSnapshot) -> None:
         super().__init__()
         self.snapshot = snapshot
 

@@ -11,8 +11,9 @@ Everything is called on the event loop's thread that runs the app.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from tilt.engine.snapshot import EngineSnapshot
 from tilt.logstore import LogStore
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class Controller(Protocol):
 
     logs: LogStore
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> EngineSnapshot:
         """The JSON-able state (`tilt.engine.state.EngineState.snapshot`)."""
         ...
 

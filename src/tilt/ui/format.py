@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tilt.engine.snapshot import ResourceSnapshot
 
 __all__ = [
     "ResourceRow",
@@ -47,7 +50,7 @@ def age(seconds: float) -> str:
     return f"{s // 86400}d"
 
 
-def warning_count(res: dict[str, Any]) -> int:
+def warning_count(res: ResourceSnapshot) -> int:
     """How many runtime events of type Warning a resource has (counting repeats)."""
     n = 0
     for ev in res.get("events") or ():
@@ -128,7 +131,7 @@ def _short_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def _links(res: dict[str, Any]) -> str:
+def _links(res: ResourceSnapshot) -> str:
     out = [
         str(link.get("name") or _short_url(str(link.get("url", ""))))
         for link in res.get("links") or ()
@@ -169,7 +172,7 @@ def failure_line(f: dict[str, Any]) -> str:
     return f"{where}{f.get('name', '')}{msg}"
 
 
-def resource_row(res: dict[str, Any], now: float) -> ResourceRow:
+def resource_row(res: ResourceSnapshot, now: float) -> ResourceRow:
     """Turn one resource of an engine snapshot into table cells.
 
     Args:

@@ -14,10 +14,13 @@ import asyncio
 import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tilt.buttons import ButtonAction
 from tilt.logstore import LogStore
+
+if TYPE_CHECKING:
+    from tilt.engine.snapshot import EngineSnapshot
 
 __all__ = ["Frame", "ScriptedController", "resource"]
 
@@ -92,6 +95,7 @@ def resource(
         "ready": status == "ready",
         "ready_once": status == "ready",
         "links": [{"url": u, "name": n} for u, n in links],
+        "port_forwards": [],
         "cmd": cmd,
         "serve_cmd": serve_cmd,
         "update": {
@@ -176,15 +180,16 @@ class ScriptedController:
 
     # ---- Controller ----------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> EngineSnapshot:
         """A copy of the scripted state, shaped as `Engine.snapshot`."""
-        return {
+        snap: dict[str, Any] = {
             "tiltfile": dict(self.tiltfile),
             "settings": {"max_parallel_updates": 3},
             "resources": copy.deepcopy(list(self.resources.values())),
             "shutting_down": self.shutting_down,
             "log_seq": self.logs.last_seq,
         }
+        return cast("EngineSnapshot", snap)
 
     def add_observer(self, fn: Callable[[], None]) -> Callable[[], None]:
         """Call ``fn`` after each scripted change; returns an unsubscribe."""

@@ -7,7 +7,7 @@ post messages up; they never reach into the engine or each other.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,6 +17,9 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from tilt.ui.format import ResourceRow, age, failure_line
+
+if TYPE_CHECKING:
+    from tilt.engine.snapshot import EngineSnapshot, ResourceSnapshot
 
 __all__ = [
     "TILTFILE_ROW",
@@ -55,7 +58,7 @@ _COLUMNS: tuple[tuple[str, str, int], ...] = (
 _DETAILS_MIN = 16
 
 
-def tiltfile_row(snapshot: dict[str, Any], now: float) -> ResourceRow:
+def tiltfile_row(snapshot: EngineSnapshot, now: float) -> ResourceRow:
     """The Tiltfile's own row from a snapshot's ``tiltfile`` part."""
     tf = snapshot.get("tiltfile") or {}
     status = str(tf.get("status", "loading"))
@@ -180,7 +183,7 @@ class ResourceTable(DataTable[Text]):
 class StatusBar(Static):
     """The top line: the Tiltfile, resource counts, and the last message."""
 
-    def show(self, snapshot: dict[str, Any], message: str) -> None:
+    def show(self, snapshot: EngineSnapshot, message: str) -> None:
         """Render the counts of ``snapshot`` and ``message``."""
         res = snapshot.get("resources") or []
         counts: dict[str, int] = {}
@@ -223,7 +226,7 @@ class StatusBar(Static):
 class DetailsBar(Static):
     """Two lines about the selected resource: what it is and why it is so."""
 
-    def show(self, res: dict[str, Any] | None, row: ResourceRow | None) -> None:
+    def show(self, res: ResourceSnapshot | None, row: ResourceRow | None) -> None:
         """Describe ``res`` (its snapshot) and ``row`` (its formatted cells)."""
         self.set_class(bool(row and row.dirty_manual), "dirty")
         self.set_class(bool(row and "error" in (row.update_tone, row.runtime_tone)), "failed")
@@ -350,7 +353,7 @@ class EventsScreen(ModalScreen[None]):
         Binding("escape,e,q", "dismiss", "Close events", id="events.close"),
     ]
 
-    def __init__(self, name: str, res: dict[str, Any] | None, now: float) -> None:
+    def __init__(self, name: str, res: ResourceSnapshot | None, now: float) -> None:
         super().__init__()
         self.resource_name = name
         self._res = res
@@ -376,11 +379,11 @@ class EventsScreen(ModalScreen[None]):
             table.add_column(Text(label, style="bold"), key=key)
         self.show(self._res, self._now)
 
-    def show(self, res: dict[str, Any] | None, now: float) -> None:
+    def show(self, res: ResourceSnapshot | None, now: float) -> None:
         """Show ``res``'s events, newest first."""
         table = self.query_one("#events-table", DataTable)
         table.clear()
-        events = list((res or {}).get("events") or ())
+        events = list(res["events"]) if res is not None else []
         events.sort(key=lambda e: float(e.get("last_seen") or 0), reverse=True)
         if not events:
             table.add_row(Text(""), Text(""), Text(""), Text("no events", style="dim"))
