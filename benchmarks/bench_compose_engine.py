@@ -9,6 +9,7 @@ Tilt, on the same compose service: 337 ms save-to-synced.
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import signal
@@ -37,7 +38,7 @@ def _get(url: str) -> str | None:
         # Short: while a container restarts, docker-proxy may accept and then stall.
         with urllib.request.urlopen(url, timeout=0.1) as resp:
             return str(resp.read().decode())
-    except OSError:
+    except (OSError, http.client.HTTPException):  # e.g. cut off by the restart
         return None
 
 
