@@ -433,12 +433,8 @@ class Engine:
             self._timer = self._loop.call_later(delay, self._on_timer)
 
     def _request(self, r: ResourceState, update_id: int) -> UpdateRequest:
-        images: dict[str, str] = {}
-        if self.images is not None:
-            for ref in r.spec.image_refs:
-                built = self.images.deploy_ref(ref)
-                if built is not None:
-                    images[ref] = built
+        built = self.state.built_images
+        images = {ref: built[ref] for ref in r.spec.image_refs if ref in built}
         return UpdateRequest(
             spec=r.spec,
             update_id=update_id,

@@ -35,7 +35,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tilt.engine.events import Event, Tick, UpdateFinished
+from tilt.engine.events import Event, ImageBuilt, Tick, UpdateFinished
 
 if TYPE_CHECKING:
     from tilt.engine.images import ImageBuilds
@@ -70,10 +70,12 @@ class UpdateRequest:
             it, so a live update may do.
         triggered: The user asked for it (`tilt trigger`, the UI): a runtime
             that can recreate its workload does.
-        images: Per image ref the resource deploys, the ref its last
-            successful build produced (what to deploy when nothing is rebuilt).
+        images: Per image ref the resource deploys, its last build as the
+            state knows it (`ImageBuilt`: the local ref, the ref a cluster
+            pulls, the ref to deploy): what to deploy when nothing is rebuilt.
             A runner that builds during its update (compose today) builds
-            through `RunnerContext.images`.
+            through `RunnerContext.images`; each build reaches the state as
+            an `ImageBuilt` event.
         runtime: A copy of the resource's runtime state as the engine knows
             it (e.g. the container deployed, whether it drifted from its image).
             Read-only: what changes goes back as events.
@@ -85,7 +87,7 @@ class UpdateRequest:
     files: tuple[str, ...] = ()
     full: bool = True
     triggered: bool = False
-    images: Mapping[str, str] = field(default_factory=dict)
+    images: Mapping[str, ImageBuilt] = field(default_factory=dict)
     runtime: RuntimeState | None = None
 
     @property
