@@ -241,3 +241,19 @@ docker_compose('compose.yaml', project_name='{proj.name}')
         assert res(eng, "app")["runtime"]["container_id"] not in ("", cid)
 
     drive(eng, body)
+
+
+def test_matchers_and_holds_change_only_through_events() -> None:
+    from tests.engine.helpers import PrefixMatcher
+    from tilt.engine.events import FilesChanged, HoldsChanged, MatchersChanged
+
+    st = EngineState(f"{BASE}/Tiltfile")
+    st.apply(TiltfileReloaded(result=result(local("r", watch=("src",))), at=0.0))
+    st.apply(MatchersChanged(matchers={"r": PrefixMatcher("src")}, at=0.0))
+    st.resources["r"].queued = False
+    st.apply(FilesChanged(paths=frozenset({f"{BASE}/src/a.py"}), at=1.0))
+    assert st.resources["r"].queued and list(st.resources["r"].pending_files) == [
+        f"{BASE}/src/a.py"
+    ]
+    st.apply(HoldsChanged(holds={"r": "waiting for a free slot"}, at=1.0))
+    assert st.resources["r"].hold == "waiting for a free slot"

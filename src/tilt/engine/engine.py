@@ -21,6 +21,8 @@ from tilt.engine.events import (
     DisableRequested,
     Event,
     FilesChanged,
+    HoldsChanged,
+    MatchersChanged,
     ShutdownRequested,
     Tick,
     TiltfileFailed,
@@ -423,7 +425,7 @@ class Engine:
                 self._no_runner(r, uid, now)
                 continue
             runner.start_update(self._request(r, uid))
-        self.state.set_holds(p.holds)
+        self.state.apply(HoldsChanged(holds=p.holds, at=now))
         if p.wake_at is not None and (self._timer_at is None or p.wake_at < self._timer_at):
             if self._timer is not None:
                 self._timer.cancel()
@@ -627,7 +629,7 @@ class Engine:
                 local.watch, extra_ignores=settings.watch_ignores
             )
             roots.update(local.watch.paths)
-        self.state.matchers = matchers
+        self.state.apply(MatchersChanged(matchers=matchers, at=time.time()))
         tiltfile_dirs = {os.path.dirname(p) for p in self.state.tiltfile_files}
         roots.update(tiltfile_dirs)
         roots = _outermost(roots)

@@ -11,8 +11,9 @@ replaced), so a late exit of a stopped process cannot overwrite a newer status.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tilt.engine.runtime import RuntimeStatus
 
@@ -26,7 +27,10 @@ __all__ = [
     "DisableRequested",
     "Event",
     "FilesChanged",
+    "HoldsChanged",
     "ImageBuilt",
+    "Matcher",
+    "MatchersChanged",
     "ProbeChanged",
     "RuntimeChanged",
     "RuntimeEventReceived",
@@ -43,6 +47,12 @@ __all__ = [
     "UpdateFinished",
     "UpdateStarted",
 ]
+
+
+class Matcher(Protocol):
+    """What the state needs of a target's file matcher."""
+
+    def matches(self, path: str) -> bool: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -263,6 +273,22 @@ class ImageBuilt:
     at: float
 
 
+@dataclass(frozen=True, kw_only=True)
+class MatchersChanged:
+    """After a (re)load: per resource, the matcher that says which changed files concern it."""
+
+    matchers: Mapping[str, Matcher]
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldsChanged:
+    """The scheduler's verdict: why each queued resource waits (shown by observers)."""
+
+    holds: Mapping[str, str]
+    at: float
+
+
 Event = (
     FilesChanged
     | UpdateStarted
@@ -284,4 +310,6 @@ Event = (
     | RuntimeEventReceived
     | ContainerUpdated
     | ImageBuilt
+    | MatchersChanged
+    | HoldsChanged
 )

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 from tilt.engine.events import (
     CancelRequested,
@@ -21,7 +21,10 @@ from tilt.engine.events import (
     DisableRequested,
     Event,
     FilesChanged,
+    HoldsChanged,
     ImageBuilt,
+    Matcher,
+    MatchersChanged,
     ProbeChanged,
     RuntimeChanged,
     RuntimeEventReceived,
@@ -78,12 +81,6 @@ class UpdateStatus(enum.Enum):
     OK = "ok"
     ERROR = "error"
     CANCELLED = "cancelled"
-
-
-class Matcher(Protocol):
-    """What the state needs of a target's file matcher."""
-
-    def matches(self, path: str) -> bool: ...
 
 
 # ---- effects: what the engine must do after an event -------------------------------------
@@ -495,7 +492,7 @@ class EngineState:
         """A fresh id for an update or serve run."""
         return self._new_id()
 
-    def set_holds(self, holds: dict[str, str]) -> None:
+    def set_holds(self, holds: Mapping[str, str]) -> None:
         """Record why queued resources wait (derived by the scheduler, shown by observers)."""
         for r in self.resources.values():
             r.hold = holds.get(r.name, "")
@@ -599,6 +596,12 @@ class EngineState:
                 return self._container_updated(ev)
             case ImageBuilt():
                 self.built_images[ev.image_ref] = ev
+                return []
+            case MatchersChanged():
+                self.matchers = dict(ev.matchers)
+                return []
+            case HoldsChanged():
+                self.set_holds(ev.holds)
                 return []
             case Tick():
                 return []
