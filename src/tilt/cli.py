@@ -49,19 +49,35 @@ def _add_why_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _cmd_dump_tiltfile(ns: argparse.Namespace, tilt_args: list[str]) -> int:
-    from tilt.tiltfile import TiltfileLoadError, load_tiltfile
-    from tilt.tiltfile.dump import to_json
+    from tilt.tiltfile import TiltfileLoadError
+    from tilt.tiltfile.worker import run_isolated
 
     try:
-        result = load_tiltfile(ns.file, tilt_args, subcommand="dump")
+        # In a child process: a crash or a runaway Tiltfile cannot take this one along.
+        # The child writes the JSON (cheaper than sending the graph back).
+        out = run_isolated(ns.file, tilt_args, subcommand="dump", then=_dump_text)
     except TiltfileLoadError as e:
         print(e.render(), file=sys.stderr)
         return 1
+    assert isinstance(out, tuple)
+    warnings, text = out
+    if warnings:
+        print(warnings, file=sys.stderr)
+    sys.stdout.write(text)
+    return 0
+
+
+def _dump_text(result: object) -> tuple[str, str]:
+    """(warnings, JSON) for `tilt dump tiltfile`, made in the loading process."""
+    from tilt.model import TiltfileResult
+    from tilt.tiltfile.dump import to_json
+
+    assert isinstance(result, TiltfileResult)
+    warnings = []
     for w in result.warnings:
         where = f"{w.location}: " if w.location else ""
-        print(f"WARNING: {where}{w.message}", file=sys.stderr)
-    sys.stdout.write(to_json(result) + "\n")
-    return 0
+        warnings.append(f"WARNING: {where}{w.message}")
+    return "\n".join(warnings), to_json(result) + "\n"
 
 
 def _port_arg(p: argparse.ArgumentParser) -> None:

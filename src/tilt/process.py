@@ -46,6 +46,9 @@ __all__ = [
     "ExitStatus",
     "ManagedProcess",
     "ProcessSupervisor",
+    "guard_group",
+    "kill_guarded_groups",
+    "unguard_group",
 ]
 
 #: Lines longer than this (in characters) are delivered in pieces of this size.
@@ -165,6 +168,39 @@ class _Guardian:
 
 
 _guardian = _Guardian()
+
+
+#: Groups registered through `guard_group` (commands run outside a supervisor).
+_guarded: set[int] = set()
+
+
+def guard_group(pgid: int, grace_period_s: float = 0.5) -> None:
+    """Have the guardian stop group ``pgid`` if this process dies first.
+
+    For children started outside a `ProcessSupervisor` (the commands a Tiltfile
+    runs while it loads, the Tiltfile worker itself), in a session of their own.
+    """
+    _guarded.add(pgid)
+    _guardian.register(pgid, grace_period_s)
+
+
+def unguard_group(pgid: int) -> None:
+    """Forget ``pgid`` (it is gone, or was stopped)."""
+    _guarded.discard(pgid)
+    _guardian.unregister(pgid)
+
+
+def kill_guarded_groups(grace_period_s: float = 0.2) -> None:
+    """SIGTERM every group of `guard_group`, SIGKILL what is left after the grace.
+
+    Synchronous and safe in a signal handler (it only signals and polls).
+    """
+    from tilt._guardian import reap
+
+    pgids = set(_guarded)
+    _guarded.clear()
+    if pgids:
+        reap(pgids, grace_period_s)
 
 
 def guardian_pid() -> int | None:

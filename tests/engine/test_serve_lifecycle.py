@@ -79,7 +79,7 @@ def test_random_restarts_leave_exactly_one_server(tmp_path: Path, seed: int) -> 
         def ok(s: dict[str, object]) -> bool:
             r = res(s, "srv")  # type: ignore[arg-type]
             return (
-                s["tiltfile"]["status"] != "in_progress"  # type: ignore[index]
+                s["tiltfile"]["status"] != "loading"  # type: ignore[index]
                 and r["ready"]
                 and r["update"]["status"] not in ("in_progress", "pending")
                 and not r.get("queued")

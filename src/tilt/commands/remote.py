@@ -130,10 +130,11 @@ def _compose_down(tiltfile: str, tilt_args: Sequence[str], delete_volumes: bool)
     import contextlib
 
     from tilt.docker.compose import ComposeError, ComposeProject
-    from tilt.tiltfile import TiltfileLoadError, load_tiltfile
+    from tilt.tiltfile import TiltfileLoadError
+    from tilt.tiltfile.worker import load_isolated
 
     try:
-        result = load_tiltfile(tiltfile, tilt_args, subcommand="down")
+        result = load_isolated(tiltfile, tilt_args, subcommand="down")
     except TiltfileLoadError as e:
         print(e.render(), file=sys.stderr)
         return 1

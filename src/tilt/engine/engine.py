@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from tilt.engine.images import ImageBuilds
     from tilt.model import TiltfileResult
     from tilt.process import ProcessSupervisor
+    from tilt.tiltfile.worker import TiltfileWorkers
     from tilt.watch.watcher import FileWatcher
 
 __all__ = ["CI_SETTLE_S", "CiOutcome", "Engine", "EngineError"]
@@ -120,6 +121,10 @@ class Engine:
         self._ci_timeout_s = ci_timeout_s
         self._subcommand = subcommand
         self._loader = loader if loader is not None else self._load_tiltfile
+        # The Tiltfile runs in a worker process (tilt.tiltfile.worker) unless a test
+        # hands in its own loader.
+        self._isolated = loader is None
+        self._workers: TiltfileWorkers | None = None
         self._queue: asyncio.Queue[Event] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: LocalRunner | None = None
@@ -360,6 +365,10 @@ class Engine:
             if self.state.shutting_down:
                 assert self._runner is not None
                 reloading = self._reload_task is not None and not self._reload_task.done()
+                if reloading and self._isolated:
+                    # A runaway Tiltfile must not hold up the exit: stop its worker.
+                    assert self._reload_task is not None
+                    self._reload_task.cancel()
                 compose_busy = self._compose is not None and self._compose.busy()
                 if not self._runner.busy() and not compose_busy and not reloading:
                     break
@@ -525,6 +534,10 @@ class Engine:
                 await self._watcher.close()
         if self._reload_task is not None and not self._reload_task.done():
             self._reload_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reload_task
+        if self._workers is not None:
+            await self._workers.close()
         if self._compose is not None:
             # Log and event followers stop; the containers keep running (Tilt's `up`).
             await self._compose.close()
@@ -543,10 +556,30 @@ class Engine:
     def _start_reload(self, *, initial: bool) -> None:
         if self._reload_task is not None and not self._reload_task.done():
             self._reload_again = True
+            if self._isolated:
+                # A newer save supersedes the running load (which may never end).
+                self._reload_task.cancel()
             return
         if not initial:
             self.state.apply(TiltfileReloadStarted(paths=(), at=time.time()))
         self._reload_task = asyncio.create_task(self._reload(), name="tiltfile-load")
+        self._reload_task.add_done_callback(self._reload_done)
+
+    def _reload_done(self, task: asyncio.Task[None]) -> None:
+        # Wake the loop (a shutdown waits for the load); restart a superseded load.
+        self.post(Tick(at=time.time()))
+        if task.cancelled() and self._reload_again and not self.state.shutting_down:
+            self._reload_again = False
+            self._start_reload(initial=False)
+
+    async def _evaluate(self) -> TiltfileResult:
+        if not self._isolated:
+            return await asyncio.to_thread(self._loader)
+        if self._workers is None:
+            from tilt.tiltfile.worker import TiltfileWorkers
+
+            self._workers = TiltfileWorkers(keep_spare=self._watch)
+        return await self._workers.load(self.tiltfile_path, self.args, subcommand=self._subcommand)
 
     async def _reload(self) -> None:
         from tilt.tiltfile import TiltfileLoadError
@@ -558,7 +591,7 @@ class Engine:
         log(f"{'Loading' if first else 'Reloading'} Tiltfile at: {self.tiltfile_path}")
         t0 = time.monotonic()
         try:
-            result = await asyncio.to_thread(self._loader)
+            result = await self._evaluate()
         except TiltfileLoadError as e:
             for line in e.render().splitlines():
                 log(line)
