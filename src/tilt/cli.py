@@ -97,6 +97,9 @@ def _port(ns: argparse.Namespace) -> int:
 
 def _cmd_up(ns: argparse.Namespace, tilt_args: list[str]) -> int:
     from tilt.commands.up import parse_duration, run
+    from tilt.process import raise_open_files_limit
+
+    raise_open_files_limit()
 
     timeout_s = None
     if getattr(ns, "timeout", None):

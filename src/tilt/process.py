@@ -48,6 +48,7 @@ __all__ = [
     "ProcessSupervisor",
     "guard_group",
     "kill_guarded_groups",
+    "raise_open_files_limit",
     "unguard_group",
 ]
 
@@ -108,6 +109,29 @@ class ExitStatus:
                 name = f"signal {self.signal}"
             return f"killed by {name}"
         return f"exit code {self.returncode}"
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft ``RLIMIT_NOFILE`` to its hard limit, as Go programs do.
+
+    The default soft limit (often 1024) is easily reached by a busy tilt (file
+    watches, pipes, API connections). Children inherit the raised limit.
+
+    Returns:
+        The soft limit now in force.
+    """
+    import resource
+
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = 1 << 20  # Linux refuses "unlimited" for open files
+        if soft == resource.RLIM_INFINITY or soft >= hard:
+            return int(soft)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return int(hard)
+    except (ValueError, OSError):
+        return int(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
 # --- the guardian ------------------------------------------------------------
