@@ -8,9 +8,10 @@ so `tilt version` and `tilt dump tiltfile` start fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from tilt import __version__
 
@@ -113,21 +114,44 @@ def _cmd_up(ns: argparse.Namespace, tilt_args: list[str]) -> int:
     except Exception as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
-    return run(
-        tiltfile=ns.file,
-        names=ns.names,
-        tilt_args=tilt_args,
-        port=port,
-        ci=ns.command == "ci",
-        timeout_s=timeout_s,
-        # The TUI on a terminal; `--stream` or output to a pipe/file streams logs.
-        output_junit=getattr(ns, "output_junit", None) or "",
-        ui=ns.command == "up"
+    # The TUI on a terminal; `--stream` or output to a pipe/file streams logs.
+    ui = (
+        ns.command == "up"
         and not ns.stream
         and sys.stdin.isatty()
         and sys.stdout.isatty()
-        and os.environ.get("TERM") != "dumb",
+        and os.environ.get("TERM") != "dumb"
     )
+    with _ui_on_terminal(ui):
+        return run(
+            tiltfile=ns.file,
+            names=ns.names,
+            tilt_args=tilt_args,
+            port=port,
+            ci=ns.command == "ci",
+            timeout_s=timeout_s,
+            output_junit=getattr(ns, "output_junit", None) or "",
+            ui=ui,
+        )
+
+
+@contextlib.contextmanager
+def _ui_on_terminal(ui: bool) -> Iterator[None]:
+    """The TUI draws on stderr: with stderr redirected (``2>/dev/null``), point it at
+    the terminal stdout is on while the UI runs, and restore it afterwards."""
+    if not ui or os.isatty(2):
+        yield
+        return
+    saved = os.dup(2)
+    sys.stderr.flush()
+    os.dup2(1, 2)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _cmd_apply(ns: argparse.Namespace, _tilt_args: list[str]) -> int:

@@ -477,6 +477,21 @@ class ProcessSupervisor:
     def __init__(self, *, grace_period_s: float = 5.0) -> None:
         self.grace_period_s = grace_period_s
         self._procs: dict[int, ManagedProcess] = {}
+        self._output_paused = False
+
+    def pause_output(self, paused: bool) -> None:
+        """Stop (True) or resume (False) reading every child's output, new ones too.
+
+        For backpressure: while tilt's own output cannot keep up (a slow reader
+        of ``--stream``), the children block on their full pipes instead of tilt
+        buffering without bound.
+        """
+        self._output_paused = paused
+        for proc in list(self._procs.values()):
+            if paused:
+                proc.pause_reading()
+            else:
+                proc.resume_reading()
 
     @property
     def processes(self) -> list[ManagedProcess]:
@@ -552,6 +567,8 @@ class ProcessSupervisor:
         except BaseException:
             proc.kill_now()
             raise
+        if self._output_paused:
+            proc.pause_reading()
         return proc
 
     def _forget(self, proc: ManagedProcess) -> None:

@@ -87,10 +87,15 @@ async def _main(
 
     loop = asyncio.get_running_loop()
     logs = LogStore()
-    printer = StreamPrinter(schedule=loop.call_soon)
+    supervisor = ProcessSupervisor()
+    # Never blocks the loop; a slow reader pauses the children's output instead.
+    printer = StreamPrinter(
+        schedule=loop.call_soon,
+        schedule_threadsafe=loop.call_soon_threadsafe,
+        on_congestion=supervisor.pause_output,
+    )
     if not ui:
         logs.add_listener(printer.on_line)
-    supervisor = ProcessSupervisor()
     engine = Engine(
         tiltfile,
         args=[*names, *tilt_args],
@@ -135,9 +140,10 @@ async def _main(
             say(f"Received {signame}: stopping all resources (again to force)")
             engine.shutdown(f"received {signame}", 1 if ci else 0)
             return
-        # Second signal: no more grace.
+        # Second signal: no more grace (and no waiting for a stalled reader).
         supervisor.kill_all_now()
         printer.flush()
+        printer.drain(stall_timeout_s=0.5)
         os._exit(130)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -152,7 +158,7 @@ async def _main(
             from tilt.api.token import remove_token
 
             remove_token(port, token)
-        printer.flush()
+        printer.drain()
     if ci:
         code = _ci_summary(engine, printer) if engine.ci_outcome is not None else code
         code = _ci_tests(engine, printer, output_junit, code)
@@ -216,7 +222,7 @@ def _ci_summary(engine: object, printer: object) -> int:
         out.append(f"Error: resource {outcome.resource!r} failed: {outcome.message}")
     else:
         out.append(f"Error: {outcome.message}")
-    printer.flush()
+    printer.drain()
     sys.stderr.write("\n".join(out) + "\n")
     sys.stderr.flush()
     return 1
