@@ -81,10 +81,20 @@ def _dump_text(result: object) -> tuple[str, str]:
     return "\n".join(warnings), to_json(result) + "\n"
 
 
+def _port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0 to 65535)")
+    return port
+
+
 def _port_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--port",
-        type=int,
+        type=_port_number,
         default=None,
         help="the API port of `tilt up` (default: $TILT_PORT or 10350)",
     )

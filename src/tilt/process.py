@@ -288,11 +288,10 @@ class _OutputProtocol(asyncio.Protocol):
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+    # A zombie member counts as gone (see tilt._guardian.group_alive).
+    from tilt._guardian import group_alive
+
+    return group_alive(pgid)
 
 
 class ManagedProcess:

@@ -128,7 +128,15 @@ async def _main(
                 file=sys.stderr,
             )
             return 1
-        path = write_token(port, token)
+        from tilt.api.token import TokenError, remove_stale_tokens
+
+        remove_stale_tokens()  # left by a tilt that did not exit cleanly
+        try:
+            path = write_token(port, token)
+        except TokenError as e:
+            await server.close()
+            print(f"Error: {e}", file=sys.stderr)
+            return 1
         say(f"Tilt API on http://127.0.0.1:{port}/ (token in {path})")
 
     interrupts = 0
@@ -142,16 +150,21 @@ async def _main(
             return
         # Second signal: no more grace (and no waiting for a stalled reader).
         supervisor.kill_all_now()
+        if server is not None:
+            from tilt.api.token import remove_token
+
+            remove_token(port, token)
         printer.flush()
         printer.drain(stall_timeout_s=0.5)
         os._exit(130)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP: the terminal went away; stop as cleanly as for SIGTERM.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, on_signal, sig.name)
     try:
         code = await (_run_with_ui(engine) if ui else engine.run())
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         if server is not None:
             await server.close()
