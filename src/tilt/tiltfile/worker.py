@@ -35,12 +35,10 @@ pipe; what the child writes to stdout/stderr is kept (its last
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import os
 import pickle
-import selectors
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -48,6 +46,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeGuard
 
 if TYPE_CHECKING:
+    import asyncio
+
     from tilt.model import TiltfileResult
 
 __all__ = [
@@ -258,6 +258,8 @@ class TiltfileWorkers:
         self._closed = False
 
     async def _spawn(self) -> asyncio.subprocess.Process:
+        import asyncio
+
         from tilt.process import guard_group
 
         proc = await asyncio.create_subprocess_exec(
@@ -273,12 +275,16 @@ class TiltfileWorkers:
         return proc
 
     def _take(self) -> asyncio.Task[asyncio.subprocess.Process]:
+        import asyncio
+
         spare, self._spare = self._spare, None
         return spare if spare is not None else asyncio.ensure_future(self._spawn())
 
     def _prepare_spare(self) -> None:
         # After a load, not during it: the two would compete for the CPU.
         if self._keep_spare and not self._closed and self._spare is None:
+            import asyncio
+
             self._spare = asyncio.ensure_future(self._spawn())
 
     async def load(
@@ -293,6 +299,8 @@ class TiltfileWorkers:
             TiltfileLoadError: the Tiltfile's error, or that its evaluation
                 crashed or used more than the memory limit.
         """
+        import asyncio
+
         limit = memory_limit_mb()
         req = LoadRequest(path=path, args=tuple(args), subcommand=subcommand, memory_limit_mb=limit)
         proc = await self._take()
@@ -319,6 +327,8 @@ class TiltfileWorkers:
 
     async def close(self) -> None:
         """Stop the spare worker."""
+        import asyncio
+
         self._closed = True
         spare, self._spare = self._spare, None
         if spare is None:
@@ -342,6 +352,8 @@ async def _read_tail(stream: asyncio.StreamReader) -> bytes:
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:
     """SIGTERM the worker's group, then SIGKILL after the grace; wait for it (uncancellably)."""
+    import asyncio
+
     if proc.returncode is None:
         _kill_group(proc.pid, signal.SIGTERM)
         waiter = asyncio.ensure_future(proc.wait())
@@ -396,7 +408,8 @@ def run_isolated(
     For output made from the graph (``tilt dump tiltfile``'s JSON): sending that
     back is much cheaper than pickling the graph.
     """
-    _import_loader()
+    # The builtins are imported in the child, not here: a smaller parent forks
+    # faster, and the child copies fewer of its pages on write.
     limit = memory_limit_mb()
     req = LoadRequest(
         path=path, args=tuple(args), subcommand=subcommand, env=env, memory_limit_mb=limit
@@ -460,6 +473,8 @@ def _die_with_parent() -> None:
 
 
 def _read_both(resp_fd: int, err_fd: int) -> tuple[bytes, bytes]:
+    import selectors
+
     chunks: list[bytes] = []
     tail = b""
     sel = selectors.DefaultSelector()
