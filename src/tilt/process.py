@@ -37,7 +37,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "guard_group",
     "kill_guarded_groups",
     "raise_open_files_limit",
+    "stop_signals_held",
     "unguard_group",
 ]
 
@@ -206,6 +207,22 @@ def guard_group(pgid: int, grace_period_s: float = 0.5) -> None:
     """
     _guarded.add(pgid)
     _guardian.register(pgid, grace_period_s)
+
+
+@contextlib.contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """Hold SIGTERM, SIGHUP and SIGINT back while the block runs.
+
+    Around starting a child and `guard_group`: a stop signal that arrives in
+    between would otherwise find the child not registered yet, and leave it
+    running. Held signals are delivered when the block ends.
+    """
+    held = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def unguard_group(pgid: int) -> None:

@@ -154,18 +154,23 @@ def run_local(
     state = ctx.state
     if log_command:
         state.log(f"{fn}: {cmd.display}")
+    from tilt.process import guard_group, stop_signals_held, unguard_group
+
     full_env = {**state.env, **env}
     try:
-        proc = subprocess.Popen(
-            list(cmd.argv),
-            cwd=cwd,
-            env=full_env,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            # A group of its own, stopped with the load (tilt.tiltfile.worker).
-            start_new_session=True,
-        )
+        # No stop signal between the start and the registration (see stop_signals_held).
+        with stop_signals_held():
+            proc = subprocess.Popen(
+                list(cmd.argv),
+                cwd=cwd,
+                env=full_env,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                # A group of its own, stopped with the load (tilt.tiltfile.worker).
+                start_new_session=True,
+            )
+            guard_group(proc.pid)
     except FileNotFoundError as e:
         if not os.path.isdir(cwd):
             why = f"working directory {cwd} does not exist"
@@ -176,9 +181,6 @@ def run_local(
         raise TiltfileError(
             f'{fn}: command "{cmd.display}" failed: permission denied: {cmd.argv[0]}'
         ) from None
-    from tilt.process import guard_group, unguard_group
-
-    guard_group(proc.pid)
     # The context manager closes the pipes and reaps the process, also on an error.
     try:
         with proc:
