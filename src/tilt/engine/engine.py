@@ -61,6 +61,8 @@ __all__ = ["CI_SETTLE_S", "CiOutcome", "Engine", "EngineError"]
 
 #: `tilt ci` succeeds once every resource has been ready for this long without a break.
 CI_SETTLE_S = 0.2
+#: A Tiltfile save stops a load that has been running this long (and restarts it).
+SUPERSEDE_AFTER_S = 1.0
 
 
 class EngineError(Exception):
@@ -134,6 +136,7 @@ class Engine:
         self._watch_task: asyncio.Task[None] | None = None
         self._reload_task: asyncio.Task[None] | None = None
         self._reload_again = False
+        self._reload_started = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._observers: list[Callable[[], None]] = []
@@ -557,13 +560,22 @@ class Engine:
         if self._reload_task is not None and not self._reload_task.done():
             self._reload_again = True
             if self._isolated:
-                # A newer save supersedes the running load (which may never end).
-                self._reload_task.cancel()
+                # A newer save supersedes a load that has run for a while (it may never
+                # end); a young one finishes first, so quick saves cannot starve loads.
+                age = time.monotonic() - self._reload_started
+                task = self._reload_task
+                assert self._loop is not None
+                self._loop.call_later(max(0.0, SUPERSEDE_AFTER_S - age), self._supersede, task)
             return
         if not initial:
             self.state.apply(TiltfileReloadStarted(paths=(), at=time.time()))
+        self._reload_started = time.monotonic()
         self._reload_task = asyncio.create_task(self._reload(), name="tiltfile-load")
         self._reload_task.add_done_callback(self._reload_done)
+
+    def _supersede(self, task: asyncio.Task[None]) -> None:
+        if not task.done() and self._reload_again:
+            task.cancel()
 
     def _reload_done(self, task: asyncio.Task[None]) -> None:
         # Wake the loop (a shutdown waits for the load); restart a superseded load.
