@@ -155,3 +155,21 @@ def test_million_appends_stay_within_the_cap() -> None:
         s.append("web" if i % 4 else "db", "a typical log line of some length")
     assert s.last_seq == 1_000_000
     assert s.total_bytes <= s.max_bytes
+
+
+def test_a_failing_listener_reaches_neither_the_producer_nor_other_listeners(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = LogStore()
+    seen: list[str] = []
+
+    def broken(line: LogLine) -> None:
+        raise OSError(28, "No space left on device")
+
+    store.add_listener(broken)
+    store.add_listener(lambda ln: seen.append(ln.text))
+    for i in range(100):
+        store.append("r", str(i))
+    assert [ln.text for ln in store.lines("r")] == [str(i) for i in range(100)]
+    assert seen == [str(i) for i in range(100)]
+    assert capsys.readouterr().err.count("a log observer failed") == 1

@@ -97,9 +97,11 @@ def test_http_service_up_in_300ms_is_seen_ready_fast() -> None:
     probe = Probe(http_get=HttpGetAction(port=port, host="127.0.0.1", path="health"))
     seen = asyncio.run(run_probe(probe, scenario))
     # Not ready while the port was closed (3 failures), then ready soon after 0.3 s.
-    assert [ok for _, ok, _ in seen] == [False, True]
+    # (A changed reason while not ready is reported again: collapse those.)
+    oks = [ok for _, ok, _ in seen]
+    assert [ok for i, ok in enumerate(oks) if i == 0 or ok != oks[i - 1]] == [False, True]
     assert "connection refused" in seen[0][2]
-    t_ready, _, msg = seen[1]
+    t_ready, _, msg = seen[-1]
     # Probed fast until the first success: seen well before one period_secs (10 s) passed.
     assert t_ready < probe.period_secs / 5, t_ready
     assert len(server.requests) >= 1
@@ -242,3 +244,84 @@ def test_exec_probe_failures(command: tuple[str, ...], want: str) -> None:
     assert not ok
     assert msg.endswith(want)
     assert took < 3.0
+
+
+class RawServer:
+    """A real TCP server that answers every request with ``answer`` (changeable)."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            while (await r.readline()) not in (b"\r\n", b""):
+                pass
+            w.write(self.answer)
+            await w.drain()
+        except OSError:
+            pass
+        finally:
+            w.close()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        (b"HTTP/1.1 " + b"2" * 70_000 + b" OK\r\n\r\n", "status line longer than"),
+        (b"HTTP/1.1 \xb200 OK\r\n\r\n", "malformed response"),  # latin-1 "²00"
+        ("HTTP/1.1 ²00 OK\r\n\r\n".encode(), "malformed response"),
+        ("HTTP/1.1 ٢٠٠ OK\r\n\r\n".encode(), "malformed response"),
+        (b"HTTP/1.1 20 OK\r\n\r\n", "malformed response"),
+        (b"SSH-2.0-OpenSSH\r\n", "malformed response"),
+        (b"\x00\xff\xfe garbage", "malformed response"),
+        (b"", "connection closed without a response"),
+    ],
+)
+def test_malformed_http_answers_fail_the_probe_with_a_reason(answer: bytes, why: str) -> None:
+    async def main() -> tuple[bool, str]:
+        server = RawServer(answer)
+        await server.start()
+        try:
+            return await probe_once(Probe(http_get=HttpGetAction(port=server.port)))
+        finally:
+            await server.close()
+
+    ok, msg = asyncio.run(main())
+    assert not ok
+    assert why in msg
+
+
+def test_the_runner_survives_malformed_answers_and_reports_the_latest_reason() -> None:
+    server = RawServer(b"HTTP/1.1 \xb200 OK\r\n\r\n")  # "²00" read as latin-1
+
+    async def scenario(seen: list[Transition], t0: float) -> None:
+        await until(lambda: bool(seen))
+        assert seen[-1][1] is False and "malformed response" in seen[-1][2]
+        server.answer = b"HTTP/1.1 " + b"2" * 70_000 + b"\r\n\r\n"
+        await until(lambda: "longer than" in seen[-1][2])
+        server.answer = b"HTTP/1.1 503 Busy\r\n\r\n"
+        await until(lambda: "503 Busy" in seen[-1][2])
+        server.answer = b"HTTP/1.1 200 OK\r\n\r\n"
+        await until(lambda: seen[-1][1] is True)
+
+    async def main() -> list[Transition]:
+        await server.start()
+        try:
+            probe = Probe(http_get=HttpGetAction(port=server.port), period_secs=1)
+            return await run_probe(probe, scenario, fast_interval_s=0.01)
+        finally:
+            await server.close()
+
+    seen = asyncio.run(main())
+    assert seen[-1][1] is True

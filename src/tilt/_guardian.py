@@ -26,12 +26,22 @@ import signal
 import sys
 import time
 
-__all__ = ["main"]
+__all__ = ["group_alive", "main", "reap"]
 
 _POLL_S = 0.02
 
 
 def _alive(pgid: int) -> bool:
+    return group_alive(pgid)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether process group ``pgid`` has a member that is not a zombie.
+
+    A zombie has exited; it only waits for its parent to reap it. Where PID 1
+    reaps orphans slowly or never (a container without an init), counting
+    zombies as alive would make every stop wait out its whole grace period.
+    """
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -39,7 +49,27 @@ def _alive(pgid: int) -> bool:
     except PermissionError:
         # A pgid reused by someone else's group: not ours to signal.
         return False
-    return True
+    return _has_running_member(pgid)
+
+
+def _has_running_member(pgid: int) -> bool:
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True  # no /proc: trust kill(0)
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = data.rpartition(b")")[2].split()
+        if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] != b"Z":
+            return True
+    return False
 
 
 def _signal_all(pgids: set[int], sig: int) -> None:

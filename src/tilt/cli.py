@@ -8,9 +8,10 @@ so `tilt version` and `tilt dump tiltfile` start fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from tilt import __version__
 
@@ -49,25 +50,51 @@ def _add_why_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _cmd_dump_tiltfile(ns: argparse.Namespace, tilt_args: list[str]) -> int:
-    from tilt.tiltfile import TiltfileLoadError, load_tiltfile
-    from tilt.tiltfile.dump import to_json
+    from tilt.tiltfile import TiltfileLoadError
+    from tilt.tiltfile.worker import run_isolated
 
     try:
-        result = load_tiltfile(ns.file, tilt_args, subcommand="dump")
+        # In a child process: a crash or a runaway Tiltfile cannot take this one along.
+        # The child writes the JSON (cheaper than sending the graph back).
+        out = run_isolated(ns.file, tilt_args, subcommand="dump", then=_dump_text)
     except TiltfileLoadError as e:
         print(e.render(), file=sys.stderr)
         return 1
+    assert isinstance(out, tuple)
+    warnings, text = out
+    if warnings:
+        print(warnings, file=sys.stderr)
+    sys.stdout.write(text)
+    return 0
+
+
+def _dump_text(result: object) -> tuple[str, str]:
+    """(warnings, JSON) for `tilt dump tiltfile`, made in the loading process."""
+    from tilt.model import TiltfileResult
+    from tilt.tiltfile.dump import to_json
+
+    assert isinstance(result, TiltfileResult)
+    warnings = []
     for w in result.warnings:
         where = f"{w.location}: " if w.location else ""
-        print(f"WARNING: {where}{w.message}", file=sys.stderr)
-    sys.stdout.write(to_json(result) + "\n")
-    return 0
+        warnings.append(f"WARNING: {where}{w.message}")
+    return "\n".join(warnings), to_json(result) + "\n"
+
+
+def _port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0 to 65535)")
+    return port
 
 
 def _port_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--port",
-        type=int,
+        type=_port_number,
         default=None,
         help="the API port of `tilt up` (default: $TILT_PORT or 10350)",
     )
@@ -81,6 +108,9 @@ def _port(ns: argparse.Namespace) -> int:
 
 def _cmd_up(ns: argparse.Namespace, tilt_args: list[str]) -> int:
     from tilt.commands.up import parse_duration, run
+    from tilt.process import raise_open_files_limit
+
+    raise_open_files_limit()
 
     timeout_s = None
     if getattr(ns, "timeout", None):
@@ -94,21 +124,44 @@ def _cmd_up(ns: argparse.Namespace, tilt_args: list[str]) -> int:
     except Exception as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
-    return run(
-        tiltfile=ns.file,
-        names=ns.names,
-        tilt_args=tilt_args,
-        port=port,
-        ci=ns.command == "ci",
-        timeout_s=timeout_s,
-        # The TUI on a terminal; `--stream` or output to a pipe/file streams logs.
-        output_junit=getattr(ns, "output_junit", None) or "",
-        ui=ns.command == "up"
+    # The TUI on a terminal; `--stream` or output to a pipe/file streams logs.
+    ui = (
+        ns.command == "up"
         and not ns.stream
         and sys.stdin.isatty()
         and sys.stdout.isatty()
-        and os.environ.get("TERM") != "dumb",
+        and os.environ.get("TERM") != "dumb"
     )
+    with _ui_on_terminal(ui):
+        return run(
+            tiltfile=ns.file,
+            names=ns.names,
+            tilt_args=tilt_args,
+            port=port,
+            ci=ns.command == "ci",
+            timeout_s=timeout_s,
+            output_junit=getattr(ns, "output_junit", None) or "",
+            ui=ui,
+        )
+
+
+@contextlib.contextmanager
+def _ui_on_terminal(ui: bool) -> Iterator[None]:
+    """The TUI draws on stderr: with stderr redirected (``2>/dev/null``), point it at
+    the terminal stdout is on while the UI runs, and restore it afterwards."""
+    if not ui or os.isatty(2):
+        yield
+        return
+    saved = os.dup(2)
+    sys.stderr.flush()
+    os.dup2(1, 2)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _cmd_apply(ns: argparse.Namespace, _tilt_args: list[str]) -> int:

@@ -18,6 +18,7 @@ The store is not thread-safe: it belongs to the engine's event loop.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import time
 from collections import deque
@@ -108,6 +109,7 @@ class LogStore:
         self._total = 0
         self._seq = 0
         self._listeners: list[Callable[[LogLine], None]] = []
+        self._failed: list[Callable[[LogLine], None]] = []
 
     @property
     def max_bytes(self) -> int:
@@ -149,10 +151,23 @@ class LogStore:
         log.bytes += cost
         self._total += cost
         for fn in self._listeners:
-            fn(line)
+            try:
+                fn(line)
+            except Exception as e:  # an observer's failure never reaches the producer
+                self._listener_failed(fn, e)
         if self._total > self._max_bytes:
             self._evict()
         return line
+
+    def _listener_failed(self, fn: Callable[[LogLine], None], err: Exception) -> None:
+        """Report a failing listener once; the line is stored whatever it does."""
+        if fn in self._failed:
+            return
+        self._failed.append(fn)
+        import sys
+
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"tilt: a log observer failed: {type(err).__name__}: {err}\n")
 
     def _evict(self) -> None:
         """Drop the oldest lines of the noisiest resources down to the low-water mark."""
@@ -193,7 +208,10 @@ class LogStore:
             )
             log.marker = marker
             for fn in self._listeners:
-                fn(marker)
+                try:
+                    fn(marker)
+                except Exception as e:
+                    self._listener_failed(fn, e)
 
     def _with_marker(self, log: _ResourceLog) -> list[LogLine]:
         out = list(log.lines)

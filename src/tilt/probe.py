@@ -30,6 +30,7 @@ import asyncio
 import collections
 import contextlib
 import os
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,11 @@ _FAST_MAX_S = 1.0
 _FAST_BACKOFF = 1.2
 
 ProbeResult = tuple[bool, str]
+
+# An HTTP status code: three ASCII digits (str.isdigit() also takes "²").
+_STATUS_RE = re.compile(r"[1-9][0-9]{2}")
+# The longest status line read (asyncio's default stream limit).
+_LIMIT = 64 * 1024
 
 
 def _http_target(a: HttpGetAction) -> tuple[str, str]:
@@ -80,7 +86,11 @@ async def _http_get(a: HttpGetAction) -> ProbeResult:
             ).encode("latin-1")
         )
         await writer.drain()
-        status_line = await reader.readline()
+        status_line = await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as e:
+        status_line = e.partial  # closed before the end of the line
+    except asyncio.LimitOverrunError:
+        return False, f"GET {url}: malformed response: status line longer than {_LIMIT} bytes"
     except OSError as e:
         return False, f"GET {url}: {_os_error(e)}"
     finally:
@@ -88,7 +98,7 @@ async def _http_get(a: HttpGetAction) -> ProbeResult:
         with contextlib.suppress(OSError):  # ssl.SSLError is an OSError
             await writer.wait_closed()
     parts = status_line.decode("latin-1").split(None, 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not _STATUS_RE.fullmatch(parts[1]):
         if not status_line:
             return False, f"GET {url}: connection closed without a response"
         return False, f"GET {url}: malformed response {status_line[:60]!r}"
@@ -183,7 +193,8 @@ class ProbeRunner:
     Args:
         probe: What to run and how often.
         on_change: Called with ``(ready, message)`` each time readiness
-            changes (from unknown to either value, and between them).
+            changes (from unknown to either value, and between them), and
+            with ``(False, message)`` when, while not ready, the reason changes.
         fast_interval_s: The first interval of the fast phase before the
             first ready (see the module docstring).
         cwd: The working directory of an ``exec`` probe (tilt's own when None;
@@ -222,9 +233,13 @@ class ProbeRunner:
         fast_cap_s = min(_FAST_MAX_S, period_s)
         been_ready = False
         successes = failures = 0
+        reported = ""
         while True:
             started = loop.time()
-            ok, message = await probe_once(p, cwd=self._cwd)
+            try:
+                ok, message = await probe_once(p, cwd=self._cwd)
+            except Exception as e:  # whatever the answer, the probe goes on
+                ok, message = False, f"probe failed: {type(e).__name__}: {e}"
             self.attempts += 1
             self.message = message
             if ok:
@@ -232,11 +247,17 @@ class ProbeRunner:
                 if successes >= success_threshold and self.ready is not True:
                     self.ready = been_ready = True
                     self._on_change(True, message)
+                    reported = message
             else:
                 successes, failures = 0, failures + 1
                 if failures >= failure_threshold and self.ready is not False:
                     self.ready = False
                     self._on_change(False, message)
+                    reported = message
+                elif self.ready is False and message != reported:
+                    # Still not ready: show why now, not why the first time.
+                    self._on_change(False, message)
+                    reported = message
             if been_ready:
                 interval = period_s
             else:

@@ -37,7 +37,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -46,6 +46,11 @@ __all__ = [
     "ExitStatus",
     "ManagedProcess",
     "ProcessSupervisor",
+    "guard_group",
+    "kill_guarded_groups",
+    "raise_open_files_limit",
+    "stop_signals_held",
+    "unguard_group",
 ]
 
 #: Lines longer than this (in characters) are delivered in pieces of this size.
@@ -107,6 +112,29 @@ class ExitStatus:
         return f"exit code {self.returncode}"
 
 
+def raise_open_files_limit() -> int:
+    """Raise this process's soft ``RLIMIT_NOFILE`` to its hard limit, as Go programs do.
+
+    The default soft limit (often 1024) is easily reached by a busy tilt (file
+    watches, pipes, API connections). Children inherit the raised limit.
+
+    Returns:
+        The soft limit now in force.
+    """
+    import resource
+
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = 1 << 20  # Linux refuses "unlimited" for open files
+        if soft == resource.RLIM_INFINITY or soft >= hard:
+            return int(soft)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return int(hard)
+    except (ValueError, OSError):
+        return int(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+
 # --- the guardian ------------------------------------------------------------
 
 
@@ -165,6 +193,55 @@ class _Guardian:
 
 
 _guardian = _Guardian()
+
+
+#: Groups registered through `guard_group` (commands run outside a supervisor).
+_guarded: set[int] = set()
+
+
+def guard_group(pgid: int, grace_period_s: float = 0.5) -> None:
+    """Have the guardian stop group ``pgid`` if this process dies first.
+
+    For children started outside a `ProcessSupervisor` (the commands a Tiltfile
+    runs while it loads, the Tiltfile worker itself), in a session of their own.
+    """
+    _guarded.add(pgid)
+    _guardian.register(pgid, grace_period_s)
+
+
+@contextlib.contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """Hold SIGTERM, SIGHUP and SIGINT back while the block runs.
+
+    Around starting a child and `guard_group`: a stop signal that arrives in
+    between would otherwise find the child not registered yet, and leave it
+    running. Held signals are delivered when the block ends.
+    """
+    held = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def unguard_group(pgid: int) -> None:
+    """Forget ``pgid`` (it is gone, or was stopped)."""
+    _guarded.discard(pgid)
+    _guardian.unregister(pgid)
+
+
+def kill_guarded_groups(grace_period_s: float = 0.2) -> None:
+    """SIGTERM every group of `guard_group`, SIGKILL what is left after the grace.
+
+    Synchronous and safe in a signal handler (it only signals and polls).
+    """
+    from tilt._guardian import reap
+
+    pgids = set(_guarded)
+    _guarded.clear()
+    if pgids:
+        reap(pgids, grace_period_s)
 
 
 def guardian_pid() -> int | None:
@@ -228,11 +305,10 @@ class _OutputProtocol(asyncio.Protocol):
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+    # A zombie member counts as gone (see tilt._guardian.group_alive).
+    from tilt._guardian import group_alive
+
+    return group_alive(pgid)
 
 
 class ManagedProcess:
@@ -417,6 +493,21 @@ class ProcessSupervisor:
     def __init__(self, *, grace_period_s: float = 5.0) -> None:
         self.grace_period_s = grace_period_s
         self._procs: dict[int, ManagedProcess] = {}
+        self._output_paused = False
+
+    def pause_output(self, paused: bool) -> None:
+        """Stop (True) or resume (False) reading every child's output, new ones too.
+
+        For backpressure: while tilt's own output cannot keep up (a slow reader
+        of ``--stream``), the children block on their full pipes instead of tilt
+        buffering without bound.
+        """
+        self._output_paused = paused
+        for proc in list(self._procs.values()):
+            if paused:
+                proc.pause_reading()
+            else:
+                proc.resume_reading()
 
     @property
     def processes(self) -> list[ManagedProcess]:
@@ -492,6 +583,8 @@ class ProcessSupervisor:
         except BaseException:
             proc.kill_now()
             raise
+        if self._output_paused:
+            proc.pause_reading()
         return proc
 
     def _forget(self, proc: ManagedProcess) -> None:

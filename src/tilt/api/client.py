@@ -30,14 +30,21 @@ class ApiError(Exception):
 def resolve_port(flag: int | None) -> int:
     """The API port: ``--port``, else ``TILT_PORT``, else 10350."""
     if flag is not None:
-        return flag
+        return _checked(flag, "--port")
     env = os.environ.get("TILT_PORT", "").strip()
     if env:
         try:
-            return int(env)
+            port = int(env)
         except ValueError:
             raise ApiError(f"TILT_PORT must be a port number, not {env!r}") from None
+        return _checked(port, "TILT_PORT")
     return DEFAULT_PORT
+
+
+def _checked(port: int, what: str) -> int:
+    if not 0 <= port <= 65535:
+        raise ApiError(f"{what} must be a port number from 0 to 65535 (0: no API), not {port}")
+    return port
 
 
 class ApiClient:

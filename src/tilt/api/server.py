@@ -7,6 +7,13 @@ and a request whose ``Host`` is not this server or that carries a foreign
 ``Origin`` is refused, so a web page the user visits cannot drive tilt (DNS
 rebinding, cross-site requests).
 
+Limits, so that nothing a neighbour process sends can exhaust tilt: the
+headers (Host, Origin, token) are checked before any body is read; a request
+must arrive whole within `READ_TIMEOUT_S`; at most `MAX_CONNECTIONS`
+connections are open at once (more are answered 503 and closed at once); a
+malformed request gets a 4xx answer, never a traceback; request fields are
+type-checked.
+
 Endpoints (JSON in and out; one request per connection):
 
 - ``GET /api/snapshot`` - the engine state (what `tilt get -o json` prints).
@@ -37,7 +44,12 @@ if TYPE_CHECKING:
 __all__ = ["ApiServer"]
 
 _MAX_HEADER_BYTES = 64 * 1024
-_MAX_BODY_BYTES = 1024 * 1024
+_MAX_HEADERS = 100
+_MAX_BODY_BYTES = 64 * 1024
+#: Seconds a client has to send a whole request (head and body).
+READ_TIMEOUT_S = 10.0
+#: Connections served at once; more are refused (503) until some close.
+MAX_CONNECTIONS = 64
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -45,8 +57,11 @@ _REASONS = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
     409: "Conflict",
     413: "Payload Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
@@ -65,10 +80,23 @@ class ApiServer:
         token: The secret every request must present.
         port: The TCP port (0 picks a free one; see `port` after `start`).
         host: The address to bind (loopback only).
+        read_timeout_s: Seconds a client has to send its whole request.
+        max_connections: Connections served at once.
     """
 
-    def __init__(self, engine: Engine, *, token: str, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        token: str,
+        port: int,
+        host: str = "127.0.0.1",
+        read_timeout_s: float = READ_TIMEOUT_S,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         self._engine = engine
+        self._read_timeout_s = read_timeout_s
+        self._max_connections = max_connections
         self._token = token
         self._host = host
         self.port = port
@@ -105,10 +133,16 @@ class ApiServer:
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if len(self._tasks) >= self._max_connections:
+            # Refuse without reading anything: the descriptor is free again at once.
+            with contextlib.suppress(Exception):
+                writer.write(_response_head(503, 0, "text/plain"))
+            writer.close()
+            return
         self._tasks.add(task)
         try:
             await self._serve_one(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
             self._tasks.discard(task)
@@ -118,22 +152,40 @@ class ApiServer:
 
     async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            method, target, headers, body = await self._read_request(reader)
-            self._check_access(headers)
+            try:
+                async with asyncio.timeout(self._read_timeout_s):
+                    method, target, headers = await self._read_head(reader)
+                    # Who asks is checked before anything else is read.
+                    self._check_access(headers)
+                    body = await self._read_body(reader, headers)
+            except TimeoutError:
+                raise _HttpError(408, "request not received in time") from None
             await self._route(method, target, body, writer)
         except _HttpError as e:
-            await self._send_json(writer, e.status, {"error": e.message})
+            await self._send_error(writer, e.status, e.message)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            raise
+        except Exception as e:  # a bug here must not print a traceback per request
+            await self._send_error(writer, 500, f"internal error: {type(e).__name__}: {e}")
 
-    async def _read_request(
-        self, reader: asyncio.StreamReader
-    ) -> tuple[str, str, dict[str, str], bytes]:
+    async def _send_error(self, writer: asyncio.StreamWriter, status: int, message: str) -> None:
+        # The client may not read: the answer gets the same time limit.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self._read_timeout_s):
+                await self._send_json(writer, status, {"error": message})
+
+    async def _read_head(self, reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str]]:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.LimitOverrunError:
             raise _HttpError(400, "request header too large") from None
+        except asyncio.IncompleteReadError:
+            raise _HttpError(400, "incomplete request") from None
         if len(head) > _MAX_HEADER_BYTES:
             raise _HttpError(400, "request header too large")
         lines = head.decode("latin-1").split("\r\n")
+        if len(lines) > _MAX_HEADERS + 3:
+            raise _HttpError(400, "too many headers")
         parts = lines[0].split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             raise _HttpError(400, "malformed request line")
@@ -149,11 +201,22 @@ class ApiServer:
             if key in headers and key in ("host", "origin", "authorization"):
                 raise _HttpError(400, f"duplicate {key} header")
             headers[key] = value.strip()
-        length = int(headers.get("content-length", "0") or "0")
+        return method, target, headers
+
+    @staticmethod
+    async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
+        if "transfer-encoding" in headers:
+            raise _HttpError(400, "chunked request bodies are not supported")
+        raw = headers.get("content-length", "0") or "0"
+        if not raw.isascii() or not raw.isdigit():
+            raise _HttpError(400, f"malformed Content-Length {raw[:40]!r}")
+        length = int(raw)
         if length > _MAX_BODY_BYTES:
             raise _HttpError(413, "request body too large")
-        body = await reader.readexactly(length) if length > 0 else b""
-        return method, target, headers, body
+        try:
+            return await reader.readexactly(length) if length > 0 else b""
+        except asyncio.IncompleteReadError:
+            raise _HttpError(400, "incomplete request body") from None
 
     def _check_access(self, headers: dict[str, str]) -> None:
         host = headers.get("host", "").lower()
@@ -202,7 +265,9 @@ class ApiServer:
                     msg = f"{name}: " + engine.cancel(name)
                 else:
                     enabled = data.get("enabled", True)
-                    engine.set_disabled(name, not bool(enabled))
+                    if not isinstance(enabled, bool):
+                        raise _HttpError(400, '"enabled" must be true or false')
+                    engine.set_disabled(name, not enabled)
                     msg = f"{'enabled' if enabled else 'disabled'} {name}"
             except EngineError as e:
                 status = 404 if "no resource named" in str(e) else 409
@@ -246,7 +311,7 @@ class ApiServer:
     def _json_body(body: bytes) -> dict[str, Any]:
         try:
             data = json.loads(body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise _HttpError(400, "request body is not JSON") from None
         if not isinstance(data, dict):
             raise _HttpError(400, "request body must be a JSON object")
@@ -254,13 +319,7 @@ class ApiServer:
 
     async def _send_json(self, writer: asyncio.StreamWriter, status: int, data: Any) -> None:
         payload = json.dumps(data).encode()
-        head = (
-            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-            "Content-Type: application/json\r\n"
-            f"Content-Length: {len(payload)}\r\n"
-            "Connection: close\r\n\r\n"
-        )
-        writer.write(head.encode() + payload)
+        writer.write(_response_head(status, len(payload)) + payload)
         await writer.drain()
 
     async def _logs(self, query: dict[str, list[str]], writer: asyncio.StreamWriter) -> None:
@@ -325,3 +384,12 @@ class ApiServer:
         )
         writer.write(chunk.encode())
         await writer.drain()
+
+
+def _response_head(status: int, length: int, content_type: str = "application/json") -> bytes:
+    return (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+        f"Content-Type: {content_type}\r\n"
+        f"Content-Length: {length}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()

@@ -133,10 +133,11 @@ def _compose_down(tiltfile: str, tilt_args: Sequence[str], delete_volumes: bool)
     import contextlib
 
     from tilt.docker.compose import ComposeError, ComposeProject
-    from tilt.tiltfile import TiltfileLoadError, load_tiltfile
+    from tilt.tiltfile import TiltfileLoadError
+    from tilt.tiltfile.worker import load_isolated
 
     try:
-        result = load_tiltfile(tiltfile, tilt_args, subcommand="down")
+        result = load_isolated(tiltfile, tilt_args, subcommand="down")
     except TiltfileLoadError as e:
         print(e.render(), file=sys.stderr)
         return 1
@@ -179,6 +180,8 @@ def _age(ts: float | None, now: float) -> str:
 def _table(snap: EngineSnapshot, names: Sequence[str]) -> str:
     import time
 
+    from tilt.stream import terminal_safe
+
     now = time.time()
     rows = [["NAME", "STATUS", "UPDATE", "RUNTIME", "TRIGGER", "DIRTY", "LAST UPDATE", "WHY"]]
     for r in snap["resources"]:
@@ -201,6 +204,8 @@ def _table(snap: EngineSnapshot, names: Sequence[str]) -> str:
                 why.splitlines()[0] if why else "",
             ]
         )
+        # Messages can carry a child's or the Tiltfile's text: no control sequences.
+        rows[-1] = [terminal_safe(c) for c in rows[-1]]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     out = []
     for row in rows:
@@ -210,7 +215,7 @@ def _table(snap: EngineSnapshot, names: Sequence[str]) -> str:
     if tf["status"] == "error":
         out.append("")
         out.append("Tiltfile error (the last good resources keep running):")
-        out.append(tf["error"])
+        out.append(terminal_safe(tf["error"]))
     return "\n".join(out)
 
 
@@ -236,12 +241,13 @@ def get(port: int, names: Sequence[str], output: str) -> int:
 
 def logs(port: int, names: Sequence[str], *, follow: bool, tail: int | None) -> int:
     """Print the log (of the named resources), prefixed as `tilt up --stream` does."""
-    from tilt.stream import source_prefix
+    from tilt.stream import source_prefix, terminal_safe
 
     out = sys.stdout
     try:
         for line in ApiClient(port).logs(names, follow=follow, tail=tail):
-            out.write(source_prefix(line["resource"]) + line["text"] + "\n")
+            text = terminal_safe(line["text"])
+            out.write(terminal_safe(source_prefix(line["resource"])) + text + "\n")
             if follow:
                 out.flush()
     except ApiError as e:

@@ -88,10 +88,15 @@ async def _main(
 
     loop = asyncio.get_running_loop()
     logs = LogStore()
-    printer = StreamPrinter(schedule=loop.call_soon)
+    supervisor = ProcessSupervisor()
+    # Never blocks the loop; a slow reader pauses the children's output instead.
+    printer = StreamPrinter(
+        schedule=loop.call_soon,
+        schedule_threadsafe=loop.call_soon_threadsafe,
+        on_congestion=supervisor.pause_output,
+    )
     if not ui:
         logs.add_listener(printer.on_line)
-    supervisor = ProcessSupervisor()
     engine = Engine(
         tiltfile,
         args=[*names, *tilt_args],
@@ -126,7 +131,15 @@ async def _main(
                 file=sys.stderr,
             )
             return 1
-        path = write_token(port, token)
+        from tilt.api.token import TokenError, remove_stale_tokens
+
+        remove_stale_tokens()  # left by a tilt that did not exit cleanly
+        try:
+            path = write_token(port, token)
+        except TokenError as e:
+            await server.close()
+            print(f"Error: {e}", file=sys.stderr)
+            return 1
         say(f"Tilt API on http://127.0.0.1:{port}/ (token in {path})")
 
     interrupts = 0
@@ -138,24 +151,30 @@ async def _main(
             say(f"Received {signame}: stopping all resources (again to force)")
             engine.shutdown(f"received {signame}", 1 if ci else 0)
             return
-        # Second signal: no more grace.
+        # Second signal: no more grace (and no waiting for a stalled reader).
         supervisor.kill_all_now()
+        if server is not None:
+            from tilt.api.token import remove_token
+
+            remove_token(port, token)
         printer.flush()
+        printer.drain(stall_timeout_s=0.5)
         os._exit(130)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP: the terminal went away; stop as cleanly as for SIGTERM.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, on_signal, sig.name)
     try:
         code = await (_run_with_ui(engine) if ui else engine.run())
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         if server is not None:
             await server.close()
             from tilt.api.token import remove_token
 
             remove_token(port, token)
-        printer.flush()
+        printer.drain()
     if ci:
         code = _ci_summary(engine, printer) if engine.ci_outcome is not None else code
         code = _ci_tests(engine, printer, output_junit, code)
@@ -219,7 +238,7 @@ def _ci_summary(engine: object, printer: object) -> int:
         out.append(f"Error: resource {outcome.resource!r} failed: {outcome.message}")
     else:
         out.append(f"Error: {outcome.message}")
-    printer.flush()
+    printer.drain()
     sys.stderr.write("\n".join(out) + "\n")
     sys.stderr.flush()
     return 1

@@ -164,11 +164,13 @@ def render(result: TiltfileResult, path: str, out: TextIO) -> None:
 
 def main(path: str, tiltfile: str = "Tiltfile", tilt_args: list[str] | None = None) -> int:
     """`tilt why PATH [-f Tiltfile]`; returns the exit code."""
-    from tilt.tiltfile import TiltfileLoadError, load_tiltfile
+    from tilt.tiltfile import TiltfileLoadError
+    from tilt.tiltfile.worker import load_isolated
 
     try:
-        # Loaded as `tilt up` would load it, so the answer is about what up runs.
-        result = load_tiltfile(tiltfile, tilt_args or [], subcommand="up")
+        # Loaded as `tilt up` would load it (in a child: tilt.tiltfile.worker), so the
+        # answer is about what up runs.
+        result = load_isolated(tiltfile, tilt_args or [], subcommand="up")
     except TiltfileLoadError as e:
         print(e.render(), file=sys.stderr)
         return 1

@@ -24,7 +24,7 @@ For each update of a DOCKER_COMPOSE resource it:
    container;
 4. after the first deploy: follows the service's logs into the resource's
    log (span ``runtime``), its project's Docker events (one watcher per
-   project, routed per service, posted as `ContainerEventReceived`) and its
+   project, routed per service, posted as `RuntimeEventReceived`) and its
    container status (read again on each event; posted as `RuntimeChanged`).
 
 Which path was taken and why is written to the resource's log (span

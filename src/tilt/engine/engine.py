@@ -10,6 +10,7 @@ Observers read `Engine.snapshot()` and the log store; the engine imports no UI.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -56,12 +57,15 @@ if TYPE_CHECKING:
     from tilt.engine.images import ImageBuilds
     from tilt.model import ResourceKind, TiltfileResult
     from tilt.process import ProcessSupervisor
+    from tilt.tiltfile.worker import TiltfileWorkers
     from tilt.watch.watcher import FileWatcher
 
 __all__ = ["CI_SETTLE_S", "CiOutcome", "Engine", "EngineError"]
 
 #: `tilt ci` succeeds once every resource has been ready for this long without a break.
 CI_SETTLE_S = 0.2
+#: A Tiltfile save stops a load that has been running this long (and restarts it).
+SUPERSEDE_AFTER_S = 1.0
 
 
 class EngineError(Exception):
@@ -126,6 +130,10 @@ class Engine:
         self._ci_timeout_s = ci_timeout_s
         self._subcommand = subcommand
         self._loader = loader if loader is not None else self._load_tiltfile
+        # The Tiltfile runs in a worker process (tilt.tiltfile.worker) unless a test
+        # hands in its own loader.
+        self._isolated = loader is None
+        self._workers: TiltfileWorkers | None = None
         self._queue: asyncio.Queue[Event] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner_factory = runners
@@ -135,6 +143,7 @@ class Engine:
         self._watch_task: asyncio.Task[None] | None = None
         self._reload_task: asyncio.Task[None] | None = None
         self._reload_again = False
+        self._reload_started = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._observers: list[Callable[[], None]] = []
@@ -359,6 +368,10 @@ class Engine:
                 self._check_ci()
             if self.state.shutting_down:
                 reloading = self._reload_task is not None and not self._reload_task.done()
+                if reloading and self._isolated:
+                    # A runaway Tiltfile must not hold up the exit: stop its worker.
+                    assert self._reload_task is not None
+                    self._reload_task.cancel()
                 if not reloading and not any(r.busy() for r in self._distinct_runners()):
                     break
             else:
@@ -548,6 +561,10 @@ class Engine:
                 debuglog.log(f"engine: closing the file watcher failed: {e}", exc=e)
         if self._reload_task is not None and not self._reload_task.done():
             self._reload_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reload_task
+        if self._workers is not None:
+            await self._workers.close()
         for runner in self._distinct_runners():
             # Followers stop; deployed workloads keep running (Tilt's `up`).
             await runner.close()
@@ -566,10 +583,39 @@ class Engine:
     def _start_reload(self, *, initial: bool) -> None:
         if self._reload_task is not None and not self._reload_task.done():
             self._reload_again = True
+            if self._isolated:
+                # A newer save supersedes a load that has run for a while (it may never
+                # end); a young one finishes first, so quick saves cannot starve loads.
+                age = time.monotonic() - self._reload_started
+                task = self._reload_task
+                assert self._loop is not None
+                self._loop.call_later(max(0.0, SUPERSEDE_AFTER_S - age), self._supersede, task)
             return
         if not initial:
             self.state.apply(TiltfileReloadStarted(paths=(), at=time.time()))
+        self._reload_started = time.monotonic()
         self._reload_task = asyncio.create_task(self._reload(), name="tiltfile-load")
+        self._reload_task.add_done_callback(self._reload_done)
+
+    def _supersede(self, task: asyncio.Task[None]) -> None:
+        if not task.done() and self._reload_again:
+            task.cancel()
+
+    def _reload_done(self, task: asyncio.Task[None]) -> None:
+        # Wake the loop (a shutdown waits for the load); restart a superseded load.
+        self.post(Tick(at=time.time()))
+        if task.cancelled() and self._reload_again and not self.state.shutting_down:
+            self._reload_again = False
+            self._start_reload(initial=False)
+
+    async def _evaluate(self) -> TiltfileResult:
+        if not self._isolated:
+            return await asyncio.to_thread(self._loader)
+        if self._workers is None:
+            from tilt.tiltfile.worker import TiltfileWorkers
+
+            self._workers = TiltfileWorkers(keep_spare=self._watch)
+        return await self._workers.load(self.tiltfile_path, self.args, subcommand=self._subcommand)
 
     async def _reload(self) -> None:
         from tilt.tiltfile import TiltfileLoadError
@@ -581,7 +627,7 @@ class Engine:
         log(f"{'Loading' if first else 'Reloading'} Tiltfile at: {self.tiltfile_path}")
         t0 = time.monotonic()
         try:
-            result = await asyncio.to_thread(self._loader)
+            result = await self._evaluate()
         except TiltfileLoadError as e:
             for line in e.render().splitlines():
                 log(line)

@@ -9,17 +9,18 @@ reports what happened as events (`UpdateFinished`, `ServeStarted`,
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import signal
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tilt.engine.events import (
     Event,
     ProbeChanged,
     ServeExited,
     ServeStarted,
+    Tick,
 )
 from tilt.engine.runner import RunnerBase, UpdateRequest
 from tilt.model import Cmd, Resource
@@ -80,7 +81,9 @@ class LocalRunner(RunnerBase):
         base_dir: str,
     ) -> None:
         super().__init__(supervisor=supervisor, logs=logs, post=post, base_dir=base_dir)
+        # The newest serve run per resource, and every run not finished yet.
         self._serves: dict[str, asyncio.Task[None]] = {}
+        self._serve_runs: dict[str, list[asyncio.Task[None]]] = {}
 
     # ---- updates ---------------------------------------------------------------------------
 
@@ -106,10 +109,6 @@ class LocalRunner(RunnerBase):
 
     async def close(self) -> None:
         """Nothing to do: the supervisor stops every process at shutdown."""
-
-    def _other_tasks(self) -> Iterable[asyncio.Task[None]]:
-        # A serve process being run or stopped.
-        return self._serves.values()
 
     async def _update(self, spec: Resource, update_id: int, reason: str) -> None:
         name = spec.name
@@ -140,7 +139,8 @@ class LocalRunner(RunnerBase):
             status = await proc.wait()
         except asyncio.CancelledError:
             build_log("Cancelling update: stopping its processes")
-            await proc.stop()
+            # A second cancel must not abandon the stop (nor the UpdateFinished below).
+            await _through_cancel(asyncio.ensure_future(proc.stop()))
             build_log("Update cancelled")
             self._finish(name, update_id, ok=False, cancelled=True, error="cancelled")
             return
@@ -154,38 +154,32 @@ class LocalRunner(RunnerBase):
     # ---- serve_cmd -------------------------------------------------------------------------
 
     def start_serve(self, spec: Resource, serve_id: int) -> None:
-        """(Re)start ``spec``'s serve_cmd as run ``serve_id``, stopping the previous run first."""
-        previous = self._serves.get(spec.name)
-        self._start(
-            self._serves,
-            spec.name,
-            self._serve(spec, serve_id, previous),
-            task_name=f"serve:{spec.name}",
-        )
+        """(Re)start ``spec``'s serve_cmd as run ``serve_id``, stopping the previous runs first.
 
-    def stop_serve(self, name: str) -> None:
-        """Stop ``name``'s serve_cmd (posts `ServeExited` with ``stopped_by_us``)."""
-        task = self._serves.get(name)
-        if task is not None and not task.done():
-            task.cancel()
-
-    async def _stop_previous(self, previous: asyncio.Task[None] | None) -> None:
-        if previous is None or previous.done():
-            return
-        previous.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(previous)
-
-    async def _serve(
-        self, spec: Resource, serve_id: int, previous: asyncio.Task[None] | None
-    ) -> None:
+        Every earlier run of the resource that has not finished is cancelled now, and
+        the new run starts its process only once all of them have fully exited (their
+        process groups gone), whatever cancels arrive meanwhile.
+        """
         name = spec.name
-        local = spec.local
-        assert local is not None and local.serve_cmd is not None
-        cmd = local.serve_cmd
-        run_log = self._log(name, "runtime")
+        runs = [t for t in self._serve_runs.get(name, ()) if not t.done()]
+        for t in runs:
+            t.cancel()
+        task = asyncio.create_task(self._serve(spec, serve_id, tuple(runs)), name=f"serve:{name}")
+        runs.append(task)
+        self._serve_runs[name] = runs
+        self._serves[name] = task
+        task.add_done_callback(functools.partial(self._serve_done, spec.name, serve_id))
 
-        def stopped_before_start() -> None:
+    def _serve_done(self, name: str, serve_id: int, task: asyncio.Task[None]) -> None:
+        runs = self._serve_runs.get(name)
+        if runs is not None:
+            runs[:] = [t for t in runs if t is not task]
+            if not runs:
+                del self._serve_runs[name]
+        if self._serves.get(name) is task:
+            del self._serves[name]
+        if task.cancelled():
+            # Cancelled before its first step: its body never ran, so it posted nothing.
             self._post(
                 ServeExited(
                     name=name,
@@ -195,29 +189,73 @@ class LocalRunner(RunnerBase):
                     stopped_by_us=True,
                 )
             )
+        # Wake the engine: a shutdown waits until no task is left.
+        self._post(Tick(at=time.time()))
 
-        try:
-            await self._stop_previous(previous)
-        except asyncio.CancelledError:
-            stopped_before_start()
+    def stop_serve(self, name: str) -> None:
+        """Stop ``name``'s serve_cmd (posts `ServeExited` with ``stopped_by_us``)."""
+        for task in self._serve_runs.get(name, ()):
+            if not task.done():
+                task.cancel()
+
+    def _other_tasks(self) -> Iterable[asyncio.Task[None]]:
+        # Serve processes being run or stopped (every run, not only the newest).
+        return [t for runs in self._serve_runs.values() for t in runs]
+
+    async def _serve(
+        self, spec: Resource, serve_id: int, previous: tuple[asyncio.Task[None], ...]
+    ) -> None:
+        # A cancel may arrive at any await below. Each step that starts or stops a
+        # process runs to its end regardless (`_through_cancel`), so this task ends only
+        # once its process group is gone: the next run, which waits for this task,
+        # never overlaps with it.
+        name = spec.name
+        local = spec.local
+        assert local is not None and local.serve_cmd is not None
+        cmd = local.serve_cmd
+        run_log = self._log(name, "runtime")
+
+        def exited(status: ExitStatus | None, *, stopped: bool, error: str = "") -> None:
+            self._post(
+                ServeExited(
+                    name=name,
+                    serve_id=serve_id,
+                    at=time.time(),
+                    returncode=status.returncode if status is not None else None,
+                    signal=status.signal if status is not None else None,
+                    stopped_by_us=stopped,
+                    error=error,
+                )
+            )
+
+        cancelled = False
+        for prev in previous:
+            cancelled |= await _through_cancel(prev)
+        if cancelled:
+            exited(None, stopped=True)
             return
         cwd = local.serve_dir or self._base_dir
         run_log(f"Running serve cmd: {cmd.display}")
-        try:
-            proc = await self._sup.start(
+        start = asyncio.ensure_future(
+            self._sup.start(
                 cmd.argv, cwd=cwd, env=dict(local.serve_env), on_output=run_log, on_system=run_log
             )
+        )
+        cancelled = await _through_cancel(start)
+        try:
+            proc = start.result()
         except asyncio.CancelledError:
-            stopped_before_start()
+            exited(None, stopped=True)
             return
         except OSError as e:
             msg = _start_error(cmd, e)
             run_log(f"ERROR: {msg}")
-            self._post(
-                ServeExited(
-                    name=name, serve_id=serve_id, at=time.time(), returncode=None, error=msg
-                )
-            )
+            exited(None, stopped=False, error=msg)
+            return
+        if cancelled:
+            stop = asyncio.ensure_future(proc.stop())
+            await _through_cancel(stop)
+            exited(stop.result(), stopped=True)
             return
         self._post(ServeStarted(name=name, serve_id=serve_id, pid=proc.pid, at=time.time()))
         probe_task: asyncio.Task[None] | None = None
@@ -236,24 +274,31 @@ class LocalRunner(RunnerBase):
         try:
             status = await proc.wait()
         except asyncio.CancelledError:
-            status = await proc.stop()
+            stop = asyncio.ensure_future(proc.stop())
+            await _through_cancel(stop)
+            status = stop.result()
             status_stopped = True
         else:
             status_stopped = status.stopped_by_us
-        finally:
-            if probe_task is not None:
-                probe_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await probe_task
+        if probe_task is not None:
+            probe_task.cancel()
+            await _through_cancel(probe_task)
         if not status_stopped:
             run_log(f"serve_cmd exited: {describe_exit(status)}")
-        self._post(
-            ServeExited(
-                name=name,
-                serve_id=serve_id,
-                at=time.time(),
-                returncode=status.returncode,
-                signal=status.signal,
-                stopped_by_us=status_stopped,
-            )
-        )
+        exited(status, stopped=status_stopped)
+
+
+async def _through_cancel(fut: asyncio.Future[Any]) -> bool:
+    """Wait until ``fut`` is done, even if this task is cancelled meanwhile.
+
+    Returns:
+        Whether a cancel of the waiting task arrived (the caller acts on it
+        after ``fut`` is done, instead of abandoning ``fut`` half-way).
+    """
+    cancelled = False
+    while not fut.done():
+        try:
+            await asyncio.wait({fut})
+        except asyncio.CancelledError:
+            cancelled = True
+    return cancelled

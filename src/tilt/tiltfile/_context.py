@@ -14,10 +14,11 @@ the user's file, so a later error can name file:line.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tilt import model
 from tilt.model import Cmd, SourceLocation, TiltfileWarning
@@ -87,10 +88,39 @@ def builtin(name: str, *, located: bool = False) -> Callable[[F], F]:
         if name in BUILTINS:
             raise RuntimeError(f"builtin {name} registered twice")
         family = fn.__module__.rsplit(".", 1)[-1].lstrip("_")
-        BUILTINS[name] = Builtin(name=name, fn=fn, located=located, family=family)
+        BUILTINS[name] = Builtin(
+            name=name, fn=_clear_errors(name, fn), located=located, family=family
+        )
         return fn
 
     return register
+
+
+def _clear_errors(name: str, fn: F) -> F:
+    """``fn``, with the system's terse errors turned into one clear Tiltfile error.
+
+    A NUL character in a path or command ("ValueError: embedded null byte") and
+    an OS error a builtin did not expect (a folder where a file should be...)
+    name the builtin instead of a Python exception type.
+    """
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as e:
+            if "null byte" in str(e) or "null character" in str(e):
+                raise TiltfileError(
+                    f"{name}: an argument contains a NUL character (\\x00); "
+                    "no path, command or environment value can hold one"
+                ) from None
+            raise
+        except OSError as e:
+            what = e.strerror or str(e)
+            where = f": {e.filename}" if e.filename else ""
+            raise TiltfileError(f"{name}: {what}{where}") from None
+
+    return cast("F", call)
 
 
 def constant(name: str, value: object, doc: str) -> None:

@@ -154,16 +154,23 @@ def run_local(
     state = ctx.state
     if log_command:
         state.log(f"{fn}: {cmd.display}")
+    from tilt.process import guard_group, stop_signals_held, unguard_group
+
     full_env = {**state.env, **env}
     try:
-        proc = subprocess.Popen(
-            list(cmd.argv),
-            cwd=cwd,
-            env=full_env,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        # No stop signal between the start and the registration (see stop_signals_held).
+        with stop_signals_held():
+            proc = subprocess.Popen(
+                list(cmd.argv),
+                cwd=cwd,
+                env=full_env,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                # A group of its own, stopped with the load (tilt.tiltfile.worker).
+                start_new_session=True,
+            )
+            guard_group(proc.pid)
     except FileNotFoundError as e:
         if not os.path.isdir(cwd):
             why = f"working directory {cwd} does not exist"
@@ -175,8 +182,11 @@ def run_local(
             f'{fn}: command "{cmd.display}" failed: permission denied: {cmd.argv[0]}'
         ) from None
     # The context manager closes the pipes and reaps the process, also on an error.
-    with proc:
-        out_b, err_b, both = _pump(proc, None if stdin is None else stdin.encode())
+    try:
+        with proc:
+            out_b, err_b, both = _pump(proc, None if stdin is None else stdin.encode())
+    finally:
+        unguard_group(proc.pid)
     code = proc.returncode
     stdout = out_b.decode("utf-8", errors="replace")
     stderr = err_b.decode("utf-8", errors="replace")
@@ -531,8 +541,21 @@ def _json_like(value: Any) -> Any:
 def _decode_yaml_stream(fn: str, text: str, source: str) -> list[Any]:
     import yaml
 
+    from tilt.tiltfile._k8s_yaml import YamlError, check_aliases
+
+    docs = []
     try:
-        docs = list(yaml.load_all(text, Loader=_yaml_loader()))
+        loader = _yaml_loader()(text)
+        try:
+            while loader.check_node():
+                node = loader.get_node()
+                # Bounded alias expansion ("billion laughs"), as Go's decoder has.
+                check_aliases(node, source or "YAML")
+                docs.append(loader.construct_document(node))
+        finally:
+            loader.dispose()
+    except YamlError as e:
+        raise TiltfileError(f"{fn}: {e}") from None
     except yaml.YAMLError as e:
         where = f" from {source}" if source else ""
         mark = getattr(e, "problem_mark", None)

@@ -749,18 +749,31 @@ def _run(ctx: Ctx, fn: str, argv: list[str]) -> str:
     import shlex
     import subprocess
 
+    from tilt.process import guard_group, stop_signals_held, unguard_group
+
     ctx.state.log(f"local: {shlex.join(argv)}")
     try:
-        proc = subprocess.run(
-            argv,
-            cwd=ctx.dir,
-            env=dict(ctx.state.env),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        with stop_signals_held():
+            # A group of its own, stopped with the load (tilt.tiltfile.worker).
+            popen = subprocess.Popen(
+                argv,
+                cwd=ctx.dir,
+                env=dict(ctx.state.env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            guard_group(popen.pid)
     except OSError as e:
         raise TiltfileError(f"{fn}: cannot run {argv[0]}: {e}") from None
+    try:
+        with popen:
+            out, err = popen.communicate()
+    finally:
+        unguard_group(popen.pid)
+    proc = subprocess.CompletedProcess(argv, popen.returncode, out, err)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-20:])
         raise TiltfileError(

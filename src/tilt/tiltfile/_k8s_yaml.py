@@ -108,7 +108,67 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def _load_all(text: str) -> list[Any]:
+def _alias_ratio_allowed(decode_count: int) -> float:
+    # go-yaml v3 (decode.go, allowedAliasRatio): generous for small documents,
+    # 10% for big ones, linear in between.
+    low, high = 400_000, 4_000_000
+    if decode_count <= low:
+        return 0.99
+    if decode_count >= high:
+        return 0.10
+    return 0.99 - 0.89 * (decode_count - low) / (high - low)
+
+
+def check_aliases(root: Any, source: str) -> None:
+    """Reject a composed YAML document whose aliases expand it beyond reason.
+
+    A "billion laughs" document is a few lines whose aliases expand to billions
+    of nodes. The composer shares an aliased node, so the document is small
+    until it is expanded (converted, encoded, applied). Go's YAML decoder
+    refuses such documents with "excessive aliasing"; this applies its rule:
+    more than 100 nodes reached through aliases, more than 1,000 in all, and a
+    share of aliased nodes above `_alias_ratio_allowed`. Linear in the distinct
+    nodes, whatever the expansion.
+
+    Raises:
+        YamlError: naming ``source``.
+    """
+    from yaml.nodes import MappingNode, SequenceNode
+
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes and not children_done:
+            continue
+        if isinstance(node, MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, SequenceNode):
+            children = list(node.value)
+        else:
+            sizes[key] = 1
+            continue
+        if children_done:
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            continue
+        sizes[key] = 0  # on the stack: an alias to an ancestor counts once
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    decode_count = sizes[id(root)]
+    alias_count = decode_count - len(sizes)
+    if (
+        alias_count > 100
+        and decode_count > 1000
+        and alias_count / decode_count > _alias_ratio_allowed(decode_count)
+    ):
+        raise YamlError(
+            f"{source}: YAML document contains excessive aliasing "
+            f"(its aliases expand it to {decode_count:,} nodes)"
+        )
+
+
+def _load_all(text: str, source: str = "YAML") -> list[Any]:
     """``yaml.load_all`` with the C parser, converting nodes to Python in a lean loop.
 
     PyYAML's constructor is the slow half of loading; plain strings, maps and lists
@@ -142,6 +202,7 @@ def _load_all(text: str) -> list[Any]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            check_aliases(node, source)
             try:
                 docs.append(convert(node))
             except (_Fallback, KeyError, RecursionError):
@@ -191,7 +252,7 @@ def parse_objects(text: str, source: str) -> list[K8sObject]:
     import yaml
 
     try:
-        docs = _load_all(text)
+        docs = _load_all(text, source)
     except yaml.YAMLError as e:
         raise YamlError(f"{source} is not valid YAML: {_mark_text(e)}") from None
     out: list[K8sObject] = []
