@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Coroutine, Iterator
@@ -103,18 +104,20 @@ def fresh_client() -> Iterator[None]:
     reset_client()
 
 
-@pytest.fixture
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real registry (Debian's docker-registry) on 127.0.0.1:<free port>; yields ``host:port``.
+@contextlib.contextmanager
+def serve_registry(root: Path, *, htpasswd: Path | None = None) -> Iterator[str]:
+    """Run a real registry (Debian's docker-registry) on 127.0.0.1; yields ``host:port``.
 
-    The Docker engine treats 127.0.0.0/8 as an insecure registry, so it pushes
-    over plain HTTP.
+    Args:
+        root: A private folder for its config, storage and log.
+        htpasswd: An htpasswd file (bcrypt entries): the registry then requires
+            basic auth, as a private registry does.
     """
     if not os.path.exists(REGISTRY_BIN):
         pytest.fail(f"these tests need {REGISTRY_BIN} (the docker-registry package)")
-    root = tmp_path_factory.mktemp("registry")
     port = free_port()
     config = root / "config.yml"
+    auth = f"auth:\n  htpasswd:\n    realm: tilt-test\n    path: {htpasswd}\n" if htpasswd else ""
     config.write_text(
         "version: 0.1\n"
         "log:\n  level: error\n"
@@ -122,7 +125,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         f"  filesystem:\n    rootdirectory: {root / 'data'}\n"
         "  delete:\n    enabled: true\n"
         "http:\n"
-        f"  addr: 127.0.0.1:{port}\n"
+        f"  addr: 127.0.0.1:{port}\n" + auth
     )
     log = (root / "registry.log").open("wb")
     proc = subprocess.Popen(
@@ -136,6 +139,10 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 with urllib.request.urlopen(f"http://{host}/v2/", timeout=1) as r:
                     if r.status == 200:
                         break
+            except urllib.error.HTTPError as e:
+                if e.code == 401 and htpasswd:  # up, and asking for credentials
+                    break
+                raise
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     log.close()
@@ -153,6 +160,17 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real registry (Debian's docker-registry) on 127.0.0.1:<free port>; yields ``host:port``.
+
+    The Docker engine treats 127.0.0.0/8 as an insecure registry, so it pushes
+    over plain HTTP.
+    """
+    with serve_registry(tmp_path_factory.mktemp("registry")) as host:
+        yield host
 
 
 def registry_tags(host: str, repo: str) -> list[str]:

@@ -1,0 +1,405 @@
+"""Image destinations: what happens to a built image so the cluster can run it.
+
+One `ImageDestination` per delivery mode (`tilt.registry.decision`):
+
+- `KeepLocal`: nothing to move (no cluster, or the cluster runs images from
+  our engine). With a registry, the image is still tagged with its registry
+  name locally, so the refs in the applied objects are the same as with a push;
+- `Push`: push to the registry, or under the image's own name without one
+  (skipped when the registry already has that image: `tilt.registry.push`);
+- `KindLoad`: ``kind load docker-image REF --name CLUSTER``;
+- `K3dImport`: ``k3d image import REF --cluster CLUSTER``;
+- `UserCommand`: the Tiltfile's ``image_push_cmd()`` (beyond Tilt, its #2958),
+  run with ``EXPECTED_REF`` (the ref the cluster will be given, already
+  tagged in the engine), ``EXPECTED_REGISTRY``, ``EXPECTED_IMAGE``,
+  ``EXPECTED_TAG`` (as custom_build has them) and ``TILT_LOCAL_REF``.
+
+Every destination returns a `DeliveredImage` with the ref to push and the ref
+the cluster pulls (``host`` and ``host_from_cluster`` of the registry differ
+for kind's registry: ``localhost:5001`` outside, ``kind-registry:5000`` inside).
+Commands run in their own process group under the given `ProcessSupervisor`;
+cancelling the task (or setting ``cancel``) stops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tilt.docker.build import BuildCancelledError, BuildError
+from tilt.registry.decision import DeliveryDecision, DeliveryMode
+from tilt.registry.discovery import RegistryHosting
+
+if TYPE_CHECKING:
+    from tilt.process import ProcessSupervisor
+
+__all__ = [
+    "BuiltImage",
+    "DeliveredImage",
+    "ImageDestination",
+    "K3dImport",
+    "KeepLocal",
+    "KindLoad",
+    "Push",
+    "ToolMissingError",
+    "UserCommand",
+    "destination_for",
+    "rewrite_ref",
+]
+
+OnOutput = Callable[[str], None]
+_OUTPUT_LINES = 40
+
+_INSTALL_HINTS = {
+    "kind": "https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
+    "k3d": "https://k3d.io/#installation",
+}
+
+
+class ToolMissingError(BuildError):
+    """``kind``/``k3d`` (or the user's command) is not installed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuiltImage:
+    """An image in the local engine, ready to be delivered.
+
+    Attributes:
+        image_ref: The image target's ref as declared (``docker_build('app', ...)``).
+        local_ref: The local ref built (``app:tilt-3f2a9c0d1e4b5a6f``).
+        image_id: The engine's image id.
+    """
+
+    image_ref: str
+    local_ref: str
+    image_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveredImage:
+    """Where an image went.
+
+    Attributes:
+        mode: How it was delivered.
+        local_ref: The local ref.
+        push_ref: The ref pushed or loaded (``""`` when nothing moved).
+        cluster_ref: The ref to put in the applied objects.
+        skipped: The registry already had it: nothing was pushed.
+    """
+
+    mode: DeliveryMode
+    local_ref: str
+    push_ref: str
+    cluster_ref: str
+    skipped: bool = False
+
+
+class ImageDestination(Protocol):
+    """What happens after a build (the runtime house's image destination strategy)."""
+
+    @property
+    def mode(self) -> DeliveryMode: ...
+
+    async def deliver(
+        self, image: BuiltImage, *, on_output: OnOutput, cancel: asyncio.Event | None = None
+    ) -> DeliveredImage: ...
+
+
+def rewrite_ref(
+    image_ref: str, local_ref: str, registry: RegistryHosting | None
+) -> tuple[str, str]:
+    """``(push ref, cluster ref)`` of a local image with a registry (Tilt's rules).
+
+    ``host/<familiar name with / : @ as _>:<tag>``; a name already under
+    ``host/`` keeps its name; with ``single_name`` the name moves into the tag
+    (``host/single:<name>-<tag>``). The cluster ref has the registry's
+    ``host_from_container_runtime`` in place of ``host``. Without a registry
+    both are ``local_ref``.
+    """
+    from tilt.docker.tags import registry_repository, registry_tag, split_ref
+    from tilt.model import Settings
+
+    if registry is None:
+        return local_ref, local_ref
+    tag = split_ref(local_ref)[1] or "latest"
+    settings = Settings(
+        default_registry=registry.host, default_registry_single_name=registry.single_name
+    )
+    push_ref = (
+        f"{registry_repository(image_ref, settings)}:{registry_tag(image_ref, tag, settings)}"
+    )
+    cluster_ref = push_ref
+    if registry.pull_host != registry.host and push_ref.startswith(registry.host + "/"):
+        cluster_ref = registry.pull_host + push_ref[len(registry.host) :]
+    return push_ref, cluster_ref
+
+
+async def _tag(image_id: str, ref: str) -> None:
+    from tilt.docker.client import get_client
+    from tilt.docker.tags import split_ref
+
+    repo, tag = split_ref(ref)
+    client = await asyncio.to_thread(get_client)
+    await asyncio.to_thread(client.api.tag, image_id, repo, tag or "latest")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeepLocal:
+    """Nothing to move: the cluster (if any) runs images from our engine."""
+
+    registry: RegistryHosting | None = None
+
+    @property
+    def mode(self) -> DeliveryMode:
+        return DeliveryMode.NONE
+
+    async def deliver(
+        self, image: BuiltImage, *, on_output: OnOutput, cancel: asyncio.Event | None = None
+    ) -> DeliveredImage:
+        push_ref, cluster_ref = rewrite_ref(image.image_ref, image.local_ref, self.registry)
+        if self.registry is not None:
+            await _tag(image.image_id, push_ref)
+        return DeliveredImage(
+            mode=self.mode, local_ref=image.local_ref, push_ref="", cluster_ref=cluster_ref
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Push:
+    """Push to ``registry`` (or under the image's own name without one)."""
+
+    registry: RegistryHosting | None = None
+    skip_if_present: bool = True
+
+    @property
+    def mode(self) -> DeliveryMode:
+        return DeliveryMode.PUSH
+
+    async def deliver(
+        self, image: BuiltImage, *, on_output: OnOutput, cancel: asyncio.Event | None = None
+    ) -> DeliveredImage:
+        from tilt.registry.push import push
+
+        push_ref, cluster_ref = rewrite_ref(image.image_ref, image.local_ref, self.registry)
+        result = await push(
+            image.image_ref,
+            image.image_id,
+            push_ref,
+            on_output=on_output,
+            cancel=cancel,
+            skip_if_present=self.skip_if_present,
+        )
+        return DeliveredImage(
+            mode=self.mode,
+            local_ref=image.local_ref,
+            push_ref=result.ref,
+            cluster_ref=cluster_ref,
+            skipped=result.skipped,
+        )
+
+
+async def _run(
+    supervisor: ProcessSupervisor,
+    argv: Sequence[str],
+    *,
+    image_ref: str,
+    step: str,
+    on_output: OnOutput,
+    cancel: asyncio.Event | None,
+    env: Mapping[str, str] | None = None,
+    cwd: str = "",
+) -> None:
+    """Run one command to completion in its own process group; raise `BuildError` on failure."""
+    from tilt.process import CommandNotFoundError
+
+    output: list[str] = []
+
+    def collect(line: str) -> None:
+        output.append(line)
+        del output[: -_OUTPUT_LINES * 2]
+        on_output(line)
+
+    try:
+        proc = await supervisor.start(
+            list(argv), cwd=cwd or os.getcwd(), env=dict(env or {}), on_output=collect
+        )
+    except (CommandNotFoundError, FileNotFoundError, PermissionError) as e:
+        raise ToolMissingError(image_ref, str(e), step=step) from None
+    done = asyncio.ensure_future(proc.wait())
+    waiter = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+    try:
+        waits: list[asyncio.Future[Any]] = [done]
+        if waiter is not None:
+            waits.append(waiter)
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        await proc.stop()
+        raise
+    finally:
+        if waiter is not None:
+            waiter.cancel()
+    if not done.done():
+        await proc.stop()
+        with contextlib.suppress(BaseException):
+            await done
+        raise BuildCancelledError(f"{step} cancelled")
+    status = done.result()
+    if not status.success:
+        raise BuildError(
+            image_ref,
+            f"{shlex.join(argv)} failed: {status.describe()}",
+            step=step,
+            output=output[-_OUTPUT_LINES:],
+        )
+
+
+def _require_tool(tool: str, image_ref: str, cluster: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise ToolMissingError(
+            image_ref,
+            f"`{tool}` is not installed (not found on PATH), and the {tool} cluster {cluster!r} "
+            f"has no registry, so the image can only be copied in with `{tool}`. Install it "
+            f"({_INSTALL_HINTS[tool]}), or give the cluster a local registry that Tilt pushes "
+            "to instead (docs/registries.md).",
+            step=f"{tool} load",
+        )
+    return path
+
+
+@dataclass(frozen=True, kw_only=True)
+class KindLoad:
+    """``kind load docker-image`` into a kind cluster without a registry."""
+
+    cluster_name: str
+    supervisor: ProcessSupervisor
+
+    @property
+    def mode(self) -> DeliveryMode:
+        return DeliveryMode.KIND_LOAD
+
+    async def deliver(
+        self, image: BuiltImage, *, on_output: OnOutput, cancel: asyncio.Event | None = None
+    ) -> DeliveredImage:
+        kind = _require_tool("kind", image.image_ref, self.cluster_name)
+        argv = [kind, "load", "docker-image", image.local_ref, "--name", self.cluster_name]
+        on_output(f"Loading {image.local_ref} into kind cluster {self.cluster_name!r}")
+        await _run(
+            self.supervisor,
+            argv,
+            image_ref=image.image_ref,
+            step="kind load docker-image",
+            on_output=on_output,
+            cancel=cancel,
+        )
+        return DeliveredImage(
+            mode=self.mode,
+            local_ref=image.local_ref,
+            push_ref=image.local_ref,
+            cluster_ref=image.local_ref,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class K3dImport:
+    """``k3d image import`` into a k3d cluster without a registry."""
+
+    cluster_name: str
+    supervisor: ProcessSupervisor
+
+    @property
+    def mode(self) -> DeliveryMode:
+        return DeliveryMode.K3D_IMPORT
+
+    async def deliver(
+        self, image: BuiltImage, *, on_output: OnOutput, cancel: asyncio.Event | None = None
+    ) -> DeliveredImage:
+        k3d = _require_tool("k3d", image.image_ref, self.cluster_name)
+        argv = [k3d, "image", "import", image.local_ref, "--cluster", self.cluster_name]
+        on_output(f"Importing {image.local_ref} into k3d cluster {self.cluster_name!r}")
+        await _run(
+            self.supervisor,
+            argv,
+            image_ref=image.image_ref,
+            step="k3d image import",
+            on_output=on_output,
+            cancel=cancel,
+        )
+        return DeliveredImage(
+            mode=self.mode,
+            local_ref=image.local_ref,
+            push_ref=image.local_ref,
+            cluster_ref=image.local_ref,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserCommand:
+    """The Tiltfile's ``image_push_cmd()``: the user's own push or load command."""
+
+    argv: tuple[str, ...]
+    supervisor: ProcessSupervisor
+    registry: RegistryHosting | None = None
+    env: Mapping[str, str] | None = None
+
+    @property
+    def mode(self) -> DeliveryMode:
+        return DeliveryMode.COMMAND
+
+    async def deliver(
+        self, image: BuiltImage, *, on_output: OnOutput, cancel: asyncio.Event | None = None
+    ) -> DeliveredImage:
+        from tilt.docker.tags import split_ref
+
+        push_ref, cluster_ref = rewrite_ref(image.image_ref, image.local_ref, self.registry)
+        if push_ref != image.local_ref:
+            await _tag(image.image_id, push_ref)
+        repo, tag = split_ref(push_ref)
+        registry = self.registry.host if self.registry is not None else ""
+        env = dict(self.env or {})
+        env.update(
+            EXPECTED_REF=push_ref,
+            EXPECTED_REGISTRY=registry,
+            EXPECTED_IMAGE=repo[len(registry) + 1 :] if registry else repo,
+            EXPECTED_TAG=tag,
+            TILT_LOCAL_REF=image.local_ref,
+        )
+        on_output(f"Running image_push_cmd {shlex.join(self.argv)!r} with EXPECTED_REF={push_ref}")
+        await _run(
+            self.supervisor,
+            self.argv,
+            image_ref=image.image_ref,
+            step="image_push_cmd",
+            on_output=on_output,
+            cancel=cancel,
+            env=env,
+        )
+        return DeliveredImage(
+            mode=self.mode, local_ref=image.local_ref, push_ref=push_ref, cluster_ref=cluster_ref
+        )
+
+
+def destination_for(
+    decision: DeliveryDecision,
+    *,
+    supervisor: ProcessSupervisor,
+    registry: RegistryHosting | None = None,
+    user_argv: Sequence[str] = (),
+) -> ImageDestination:
+    """The destination that carries out ``decision``."""
+    reg = decision.registry or registry
+    if decision.mode is DeliveryMode.COMMAND:
+        return UserCommand(argv=tuple(user_argv), supervisor=supervisor, registry=reg)
+    if decision.mode is DeliveryMode.PUSH:
+        return Push(registry=reg)
+    if decision.mode is DeliveryMode.KIND_LOAD:
+        return KindLoad(cluster_name=decision.cluster_name, supervisor=supervisor)
+    if decision.mode is DeliveryMode.K3D_IMPORT:
+        return K3dImport(cluster_name=decision.cluster_name, supervisor=supervisor)
+    return KeepLocal(registry=reg)
