@@ -49,6 +49,32 @@ def _add_why_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.set_defaults(func=_cmd_why)
 
 
+def _cmd_doctor(ns: argparse.Namespace, tilt_args: list[str]) -> int:
+    from tilt.commands.doctor import main as doctor_main
+
+    return doctor_main(output=ns.output, context=ns.context, file=ns.file, tilt_args=tilt_args)
+
+
+def _add_doctor_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    help_text = "show how images are built and reach the cluster, and what is wrong"
+    p = sub.add_parser(
+        "doctor",
+        help=help_text,
+        description="Show the Docker engine, BuildKit, the Kubernetes context and product, the "
+        "registry found and where it came from, how images reach the cluster, and the checks "
+        "that failed with what to do. Exit status 1 when a check failed.",
+    )
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    p.add_argument("--context", default="", help="Kubernetes context (default: the current one)")
+    p.add_argument(
+        "-f",
+        "--file",
+        default=None,
+        help="also read default_registry()/image_push_cmd() from this Tiltfile",
+    )
+    p.set_defaults(func=_cmd_doctor)
+
+
 def _cmd_dump_tiltfile(ns: argparse.Namespace, tilt_args: list[str]) -> int:
     from tilt.tiltfile import TiltfileLoadError
     from tilt.tiltfile.worker import run_isolated
@@ -354,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_dump_tiltfile)
     _add_engine_commands(sub)
     _add_why_command(sub)
+    _add_doctor_command(sub)
     return parser
 
 
