@@ -513,6 +513,8 @@ class Settings:
     ci_k8s_grace_period_secs: float = 0.0
     secrets_disable_scrub: bool = False
     team_id: str = ""
+    # Beyond Tilt (its #2958): image_push_cmd() delivers each built image.
+    image_push_cmd: Cmd | None = None
 
     @property
     def registry(self) -> Registry | None:

@@ -297,17 +297,7 @@ def _tiltfile_registry(path: str, tilt_args: list[str]) -> tuple[TiltfileRegistr
         result = load_tiltfile(path, tilt_args, subcommand="doctor")
     except TiltfileLoadError as e:
         return TiltfileRegistry(), e.render()
-    s = result.settings
-    push_cmd = getattr(s, "image_push_cmd", "") or ""
-    return (
-        TiltfileRegistry(
-            host=s.default_registry,
-            host_from_cluster=s.default_registry_host_from_cluster,
-            single_name=s.default_registry_single_name,
-            push_cmd=push_cmd if isinstance(push_cmd, str) else " ".join(push_cmd),
-        ),
-        "",
-    )
+    return TiltfileRegistry.from_settings(result.settings), ""
 
 
 def main(*, output: str, context: str, file: str | None, tilt_args: list[str]) -> int:

@@ -340,6 +340,14 @@ def choose_registry(
 # --- fetching ---------------------------------------------------------------------------
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    reason = getattr(exc, "reason", None)
+    if reason is not None:  # urllib3's MaxRetryError: the underlying connection error
+        text = str(reason)
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
 class ClusterReader(Protocol):
     """Reads what registry discovery needs from a cluster (blocking calls)."""
 
@@ -365,14 +373,20 @@ class KubeClusterReader:
         core = k8s.CoreV1Api(self._api_client)
         errors: list[str] = []
 
+        unreachable = False
+
         def get(what: str, fn: Any, *args: Any, **kw: Any) -> Any:
+            nonlocal unreachable
+            if unreachable:  # one "cannot connect" is enough; don't wait for each read
+                return None
             try:
                 return fn(*args, _request_timeout=self._timeout_s, **kw)
             except ApiException as e:
                 if e.status != 404:
                     errors.append(f"{what}: {e.status} {e.reason}")
             except Exception as e:  # unreachable cluster, TLS, ...
-                errors.append(f"{what}: {type(e).__name__}: {e}")
+                unreachable = True
+                errors.append(f"{what}: {type(e).__name__}: {_first_line(e)}")
             return None
 
         cm = get(

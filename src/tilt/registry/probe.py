@@ -19,7 +19,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tilt.registry.cluster import (
     ClusterProduct,
@@ -40,6 +40,9 @@ from tilt.registry.discovery import (
     choose_registry,
     discover,
 )
+
+if TYPE_CHECKING:
+    from tilt.model import Settings
 
 __all__ = ["DeliveryPlan", "DockerFacts", "TiltfileRegistry", "probe", "probe_docker"]
 
@@ -77,6 +80,19 @@ class TiltfileRegistry:
     host_from_cluster: str = ""
     single_name: str = ""
     push_cmd: str = ""
+    push_argv: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TiltfileRegistry:
+        """What a loaded Tiltfile's settings say."""
+        cmd = settings.image_push_cmd
+        return cls(
+            host=settings.default_registry,
+            host_from_cluster=settings.default_registry_host_from_cluster,
+            single_name=settings.default_registry_single_name,
+            push_cmd=cmd.display if cmd is not None else "",
+            push_argv=cmd.argv if cmd is not None else (),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,12 +172,17 @@ def _minikube_docker_host(context: str) -> str:
 
 def default_reader(paths: list[str], context: str) -> ClusterReader:
     """A `KubeClusterReader` for ``context`` through the official client."""
-    from kubernetes import config
+    from kubernetes import client, config
 
-    api = config.new_client_from_config(  # type: ignore[no-untyped-call]
-        config_file=os.pathsep.join(paths), context=context, persist_config=False
+    cfg = client.Configuration()
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=os.pathsep.join(paths),
+        context=context,
+        client_configuration=cfg,
+        persist_config=False,
     )
-    return KubeClusterReader(api)
+    cfg.retries = 1  # a cluster that is down should not cost three backoffs per read
+    return KubeClusterReader(client.ApiClient(cfg))
 
 
 def probe(

@@ -23,6 +23,7 @@ def _register_builtins() -> None:
         _compose,
         _config,
         _data,
+        _delivery,
         _extensions,
         _images,
         _k8s,

@@ -42,10 +42,11 @@ class Assembly:
 
 
 def _hooks() -> list[Callable[[LoadState, Assembly], None]]:
-    from tilt.tiltfile import _compose, _config, _images, _k8s, _local, _settings
+    from tilt.tiltfile import _compose, _config, _delivery, _images, _k8s, _local, _settings
 
     return [
         _settings.finalize,
+        _delivery.finalize,
         _config.finalize,
         _images.finalize,
         _k8s.finalize,

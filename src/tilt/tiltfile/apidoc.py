@@ -17,6 +17,7 @@ __all__ = ["render"]
 FAMILY_TITLES = {
     "local": "Local resources, probes and links",
     "images": "Images and live_update",
+    "delivery": "Image delivery (beyond Tilt)",
     "k8s": "Kubernetes",
     "compose": "Docker Compose",
     "data": "Files, data, commands and the os/sys modules",
