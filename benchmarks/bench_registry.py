@@ -116,10 +116,8 @@ def run() -> None:
 
         async def build_and_deliver(img: Any, refs: Any) -> BuildResult:
             r = await builder.build(img, on_output=lambda _: None, base_refs=refs)
-            await push.deliver(
-                BuiltImage(image_ref=img.ref, local_ref=r.ref, image_id=r.image_id),
-                on_output=lambda _: None,
-            )
+            built = BuiltImage(ref=r.ref, image_id=r.image_id, tag=r.ref.rsplit(":", 1)[1])
+            await push.deliver(img, built, on_output=lambda _: None)
             return r
 
         async def round_(max_parallel: int) -> float:
@@ -134,16 +132,17 @@ def run() -> None:
 
         async def redeliver() -> float:
             built = [
-                await builder.build(img, on_output=lambda _: None) for img in images
+                (img, await builder.build(img, on_output=lambda _: None)) for img in images
             ]  # all skipped: same content
             start = time.perf_counter()
             got = await asyncio.gather(
                 *(
                     push.deliver(
-                        BuiltImage(image_ref=b.image_ref, local_ref=b.ref, image_id=b.image_id),
+                        img,
+                        BuiltImage(ref=b.ref, image_id=b.image_id, tag=b.ref.rsplit(":", 1)[1]),
                         on_output=lambda _: None,
                     )
-                    for b in built
+                    for img, b in built
                 )
             )
             wall = time.perf_counter() - start

@@ -19,6 +19,7 @@ import pytest
 
 from tests.registry.conftest import Image
 from tilt.docker.build import BuildError
+from tilt.model import ImageBuildKind, ImageTarget, SourceLocation
 from tilt.process import ProcessSupervisor
 from tilt.registry.decision import DeliveryDecision, DeliveryMode
 from tilt.registry.destinations import (
@@ -100,14 +101,22 @@ def test_rewrite_ref(
     assert rewrite_ref(image_ref, local_ref, registry) == (push_ref, cluster_ref or push_ref)
 
 
-def deliver(dest: ImageDestination, image: Image) -> tuple[DeliveredImage, list[str]]:
-    lines: list[str] = []
-    built = BuiltImage(
-        image_ref=image.image_ref, local_ref=image.local_ref, image_id=image.image_id
+def target(ref: str) -> ImageTarget:
+    return ImageTarget(
+        ref=ref,
+        kind=ImageBuildKind.DOCKER,
+        context=".",
+        location=SourceLocation(file="Tiltfile", line=1),
     )
 
+
+def deliver(dest: ImageDestination, image: Image) -> tuple[DeliveredImage, list[str]]:
+    lines: list[str] = []
+    built = BuiltImage(ref=image.local_ref, image_id=image.image_id, tag="tilt-test")
+
     async def go() -> DeliveredImage:
-        return await asyncio.wait_for(dest.deliver(built, on_output=lines.append), 120)
+        got = dest.deliver(target(image.image_ref), built, on_output=lines.append)
+        return await asyncio.wait_for(got, 120)
 
     return asyncio.run(go()), lines
 
@@ -122,7 +131,7 @@ def test_push_destination_with_single_name_and_cluster_host(
     )
     escaped = image.image_ref.replace("/", "_")
     got, _ = deliver(Push(registry=reg), image)
-    assert got.push_ref == f"{plain_registry}/dev:{escaped}-tilt-test"
+    assert got.pushed_ref == f"{plain_registry}/dev:{escaped}-tilt-test"
     assert got.cluster_ref == f"registry.internal:5000/dev:{escaped}-tilt-test"
     assert not got.skipped
     tag = f"{escaped}-tilt-test"
@@ -134,7 +143,7 @@ def test_push_destination_with_single_name_and_cluster_host(
 @pytest.mark.usefixtures("fresh_client")
 def test_keep_local_tags_the_registry_name(image: Image, docker_client: Any) -> None:
     got, _ = deliver(KeepLocal(registry=H), image)
-    assert got.push_ref == ""
+    assert got.pushed_ref == ""
     assert got.cluster_ref == f"localhost:5000/{image.image_ref.replace('/', '_')}:tilt-test"
     assert docker_client.api.inspect_image(got.cluster_ref)["Id"] == image.image_id
     plain, _ = deliver(KeepLocal(), image)
@@ -163,9 +172,9 @@ def test_user_command_pushes_with_expected_ref(
     got, lines = deliver(dest, image)
     escaped = image.image_ref.replace("/", "_")
     assert got.mode is DeliveryMode.COMMAND
-    assert got.push_ref == f"{plain_registry}/{escaped}:tilt-test"
+    assert got.pushed_ref == f"{plain_registry}/{escaped}:tilt-test"
     assert env_file.read_text().split() == [
-        got.push_ref,
+        got.pushed_ref,
         plain_registry,
         escaped,
         "tilt-test",

@@ -37,6 +37,7 @@ from tilt.registry.decision import DeliveryDecision, DeliveryMode
 from tilt.registry.discovery import RegistryHosting
 
 if TYPE_CHECKING:
+    from tilt.model import ImageTarget
     from tilt.process import ProcessSupervisor
 
 __all__ = [
@@ -71,14 +72,14 @@ class BuiltImage:
     """An image in the local engine, ready to be delivered.
 
     Attributes:
-        image_ref: The image target's ref as declared (``docker_build('app', ...)``).
-        local_ref: The local ref built (``app:tilt-3f2a9c0d1e4b5a6f``).
+        ref: The local ref built (``app:tilt-3f2a9c0d1e4b5a6f``).
         image_id: The engine's image id.
+        tag: The tag tilt gave it (``tilt-3f2a9c0d1e4b5a6f``).
     """
 
-    image_ref: str
-    local_ref: str
+    ref: str
     image_id: str
+    tag: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,28 +87,36 @@ class DeliveredImage:
     """Where an image went.
 
     Attributes:
-        mode: How it was delivered.
-        local_ref: The local ref.
-        push_ref: The ref pushed or loaded (``""`` when nothing moved).
+        pushed_ref: The ref pushed or loaded (``""`` when nothing moved).
         cluster_ref: The ref to put in the applied objects.
+        mode: How it was delivered.
         skipped: The registry already had it: nothing was pushed.
     """
 
-    mode: DeliveryMode
-    local_ref: str
-    push_ref: str
+    pushed_ref: str
     cluster_ref: str
+    mode: DeliveryMode = DeliveryMode.NONE
     skipped: bool = False
 
 
 class ImageDestination(Protocol):
-    """What happens after a build (the runtime house's image destination strategy)."""
+    """What happens after a build (the runtime house's image destination strategy).
+
+    ``deliver(image, built, on_output=)`` makes ``built`` available where it
+    runs; cancelling the calling task aborts it (``cancel`` is the older
+    event-based way, still accepted).
+    """
 
     @property
     def mode(self) -> DeliveryMode: ...
 
     async def deliver(
-        self, image: BuiltImage, *, on_output: OnOutput, cancel: asyncio.Event | None = None
+        self,
+        image: ImageTarget,
+        built: BuiltImage,
+        *,
+        on_output: OnOutput,
+        cancel: asyncio.Event | None = None,
     ) -> DeliveredImage: ...
 
 
@@ -160,14 +169,17 @@ class KeepLocal:
         return DeliveryMode.NONE
 
     async def deliver(
-        self, image: BuiltImage, *, on_output: OnOutput, cancel: asyncio.Event | None = None
+        self,
+        image: ImageTarget,
+        built: BuiltImage,
+        *,
+        on_output: OnOutput,
+        cancel: asyncio.Event | None = None,
     ) -> DeliveredImage:
-        push_ref, cluster_ref = rewrite_ref(image.image_ref, image.local_ref, self.registry)
+        push_ref, cluster_ref = rewrite_ref(image.ref, built.ref, self.registry)
         if self.registry is not None:
-            await _tag(image.image_id, push_ref)
-        return DeliveredImage(
-            mode=self.mode, local_ref=image.local_ref, push_ref="", cluster_ref=cluster_ref
-        )
+            await _tag(built.image_id, push_ref)
+        return DeliveredImage(pushed_ref="", cluster_ref=cluster_ref, mode=self.mode)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,25 +194,26 @@ class Push:
         return DeliveryMode.PUSH
 
     async def deliver(
-        self, image: BuiltImage, *, on_output: OnOutput, cancel: asyncio.Event | None = None
+        self,
+        image: ImageTarget,
+        built: BuiltImage,
+        *,
+        on_output: OnOutput,
+        cancel: asyncio.Event | None = None,
     ) -> DeliveredImage:
         from tilt.registry.push import push
 
-        push_ref, cluster_ref = rewrite_ref(image.image_ref, image.local_ref, self.registry)
+        push_ref, cluster_ref = rewrite_ref(image.ref, built.ref, self.registry)
         result = await push(
-            image.image_ref,
-            image.image_id,
+            image.ref,
+            built.image_id,
             push_ref,
             on_output=on_output,
             cancel=cancel,
             skip_if_present=self.skip_if_present,
         )
         return DeliveredImage(
-            mode=self.mode,
-            local_ref=image.local_ref,
-            push_ref=result.ref,
-            cluster_ref=cluster_ref,
-            skipped=result.skipped,
+            pushed_ref=result.ref, cluster_ref=cluster_ref, mode=self.mode, skipped=result.skipped
         )
 
 
@@ -285,25 +298,25 @@ class KindLoad:
         return DeliveryMode.KIND_LOAD
 
     async def deliver(
-        self, image: BuiltImage, *, on_output: OnOutput, cancel: asyncio.Event | None = None
+        self,
+        image: ImageTarget,
+        built: BuiltImage,
+        *,
+        on_output: OnOutput,
+        cancel: asyncio.Event | None = None,
     ) -> DeliveredImage:
-        kind = _require_tool("kind", image.image_ref, self.cluster_name)
-        argv = [kind, "load", "docker-image", image.local_ref, "--name", self.cluster_name]
-        on_output(f"Loading {image.local_ref} into kind cluster {self.cluster_name!r}")
+        kind = _require_tool("kind", image.ref, self.cluster_name)
+        argv = [kind, "load", "docker-image", built.ref, "--name", self.cluster_name]
+        on_output(f"Loading {built.ref} into kind cluster {self.cluster_name!r}")
         await _run(
             self.supervisor,
             argv,
-            image_ref=image.image_ref,
+            image_ref=image.ref,
             step="kind load docker-image",
             on_output=on_output,
             cancel=cancel,
         )
-        return DeliveredImage(
-            mode=self.mode,
-            local_ref=image.local_ref,
-            push_ref=image.local_ref,
-            cluster_ref=image.local_ref,
-        )
+        return DeliveredImage(pushed_ref=built.ref, cluster_ref=built.ref, mode=self.mode)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -318,25 +331,25 @@ class K3dImport:
         return DeliveryMode.K3D_IMPORT
 
     async def deliver(
-        self, image: BuiltImage, *, on_output: OnOutput, cancel: asyncio.Event | None = None
+        self,
+        image: ImageTarget,
+        built: BuiltImage,
+        *,
+        on_output: OnOutput,
+        cancel: asyncio.Event | None = None,
     ) -> DeliveredImage:
-        k3d = _require_tool("k3d", image.image_ref, self.cluster_name)
-        argv = [k3d, "image", "import", image.local_ref, "--cluster", self.cluster_name]
-        on_output(f"Importing {image.local_ref} into k3d cluster {self.cluster_name!r}")
+        k3d = _require_tool("k3d", image.ref, self.cluster_name)
+        argv = [k3d, "image", "import", built.ref, "--cluster", self.cluster_name]
+        on_output(f"Importing {built.ref} into k3d cluster {self.cluster_name!r}")
         await _run(
             self.supervisor,
             argv,
-            image_ref=image.image_ref,
+            image_ref=image.ref,
             step="k3d image import",
             on_output=on_output,
             cancel=cancel,
         )
-        return DeliveredImage(
-            mode=self.mode,
-            local_ref=image.local_ref,
-            push_ref=image.local_ref,
-            cluster_ref=image.local_ref,
-        )
+        return DeliveredImage(pushed_ref=built.ref, cluster_ref=built.ref, mode=self.mode)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -353,13 +366,18 @@ class UserCommand:
         return DeliveryMode.COMMAND
 
     async def deliver(
-        self, image: BuiltImage, *, on_output: OnOutput, cancel: asyncio.Event | None = None
+        self,
+        image: ImageTarget,
+        built: BuiltImage,
+        *,
+        on_output: OnOutput,
+        cancel: asyncio.Event | None = None,
     ) -> DeliveredImage:
         from tilt.docker.tags import split_ref
 
-        push_ref, cluster_ref = rewrite_ref(image.image_ref, image.local_ref, self.registry)
-        if push_ref != image.local_ref:
-            await _tag(image.image_id, push_ref)
+        push_ref, cluster_ref = rewrite_ref(image.ref, built.ref, self.registry)
+        if push_ref != built.ref:
+            await _tag(built.image_id, push_ref)
         repo, tag = split_ref(push_ref)
         registry = self.registry.host if self.registry is not None else ""
         env = dict(self.env or {})
@@ -368,21 +386,19 @@ class UserCommand:
             EXPECTED_REGISTRY=registry,
             EXPECTED_IMAGE=repo[len(registry) + 1 :] if registry else repo,
             EXPECTED_TAG=tag,
-            TILT_LOCAL_REF=image.local_ref,
+            TILT_LOCAL_REF=built.ref,
         )
         on_output(f"Running image_push_cmd {shlex.join(self.argv)!r} with EXPECTED_REF={push_ref}")
         await _run(
             self.supervisor,
             self.argv,
-            image_ref=image.image_ref,
+            image_ref=image.ref,
             step="image_push_cmd",
             on_output=on_output,
             cancel=cancel,
             env=env,
         )
-        return DeliveredImage(
-            mode=self.mode, local_ref=image.local_ref, push_ref=push_ref, cluster_ref=cluster_ref
-        )
+        return DeliveredImage(pushed_ref=push_ref, cluster_ref=cluster_ref, mode=self.mode)
 
 
 def destination_for(
