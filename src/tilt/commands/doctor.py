@@ -52,6 +52,7 @@ def _registry_answers(host: str, timeout_s: float = 3.0) -> tuple[bool, str, str
             with urllib.request.urlopen(f"{scheme}://{host}/v2/", timeout=timeout_s, context=ctx):
                 return True, scheme, ""
         except urllib.error.HTTPError as e:
+            e.close()
             if e.code == 401:
                 return True, scheme, ""
             last = f"HTTP {e.code}"

@@ -78,6 +78,7 @@ def _token(challenge: str, auth: Mapping[str, str] | None, timeout_s: float, ins
         with _open(req, timeout_s, insecure) as r:
             data = json.loads(r.read())
     except urllib.error.HTTPError as e:
+        e.close()
         raise RegistryAPIError(f"token service {realm}: HTTP {e.code}", status=e.code) from None
     except (OSError, ValueError) as e:
         raise RegistryAPIError(f"token service {realm}: {e}") from None
@@ -97,6 +98,7 @@ def _get_manifest(
             with _open(req, timeout_s, insecure) as r:
                 return dict(json.loads(r.read()))
         except urllib.error.HTTPError as e:
+            e.close()  # the error holds the response's socket
             if e.code == 404:
                 return None
             challenge = e.headers.get("WWW-Authenticate", "") if e.code == 401 else ""
