@@ -264,3 +264,21 @@ def test_destination_for(mode: DeliveryMode, cls: type) -> None:
     dest = destination_for(decision, supervisor=ProcessSupervisor(), user_argv=("true",))
     assert isinstance(dest, cls)
     assert dest.mode is mode
+
+
+@pytest.mark.parametrize(
+    ("kw", "cls"),
+    [
+        ({}, Push),
+        ({"disable_push": True}, KeepLocal),
+        ({"skips_local_docker": True}, KeepLocal),
+    ],
+)
+def test_custom_build_that_delivers_itself_stays(kw: dict[str, bool], cls: type) -> None:
+    from dataclasses import replace
+
+    from tilt.registry.destinations import destination_for_image
+
+    image = replace(target("app"), kind=ImageBuildKind.CUSTOM, **kw)
+    decision = DeliveryDecision(mode=DeliveryMode.PUSH, reason="r", registry=H)
+    assert isinstance(destination_for_image(image, decision, supervisor=ProcessSupervisor()), cls)

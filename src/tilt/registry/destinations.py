@@ -51,6 +51,7 @@ __all__ = [
     "ToolMissingError",
     "UserCommand",
     "destination_for",
+    "destination_for_image",
     "rewrite_ref",
 ]
 
@@ -399,6 +400,23 @@ class UserCommand:
             env=env,
         )
         return DeliveredImage(pushed_ref=push_ref, cluster_ref=cluster_ref, mode=self.mode)
+
+
+def destination_for_image(
+    image: ImageTarget,
+    decision: DeliveryDecision,
+    *,
+    supervisor: ProcessSupervisor,
+    user_argv: Sequence[str] = (),
+) -> ImageDestination:
+    """The destination of one image: `destination_for`, except for custom_build images
+    that deliver themselves (``disable_push``, ``skips_local_docker``): those stay as built.
+    """
+    from tilt.model import ImageBuildKind
+
+    if image.kind is ImageBuildKind.CUSTOM and (image.disable_push or image.skips_local_docker):
+        return KeepLocal()
+    return destination_for(decision, supervisor=supervisor, user_argv=user_argv)
 
 
 def destination_for(

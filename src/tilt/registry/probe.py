@@ -123,6 +123,10 @@ class DeliveryPlan:
     registry: RegistryChoice
     decision: DeliveryDecision
 
+    def log_lines(self) -> list[str]:
+        """What ``tilt up`` logs once: which registry won and why, and the delivery mode."""
+        return [self.registry.reason, f"Images: {self.decision.mode}: {self.decision.reason}"]
+
 
 def probe_docker() -> DockerFacts:
     """Ask the engine for its version and registry config (blocking)."""
