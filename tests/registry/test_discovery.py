@@ -201,3 +201,13 @@ def test_no_registry_at_all_points_to_help() -> None:
     choice = choose_registry(d)
     assert choice.registry is None
     assert choice.reason.endswith("to set one up: https://h")
+
+
+def test_unreachable_cluster_is_not_advertising_none() -> None:
+    d = discover(ClusterFacts(errors=("ConfigMap ...: connection refused",)), P.KIND)
+    assert d.unreachable
+    assert choose_registry(d, context="kind-dev").reason == (
+        "Registry: none (the cluster of context 'kind-dev' could not be asked and the Tiltfile "
+        "sets none)"
+    )
+    assert "(the cluster could not be asked)" in choose_registry(d, tiltfile_host="r:5000").reason

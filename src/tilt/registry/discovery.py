@@ -130,12 +130,14 @@ class Discovery:
         help: A setup URL the cluster advertised without a host.
         notes: What was looked at and why it did not count (for `tilt doctor`
             and the debug log): ``"ConfigMap kube-public/... not found"``.
+        unreachable: Reads failed (the cluster could not be asked).
     """
 
     registry: RegistryHosting | None = None
     source: RegistrySource = RegistrySource.NONE
     help: str = ""
     notes: tuple[str, ...] = ()
+    unreachable: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -277,7 +279,7 @@ def discover(facts: ClusterFacts, product: ClusterProduct) -> Discovery:
         if reg is not None:
             return Discovery(registry=reg, source=source, help=help_url)
         notes.append(note)
-    return Discovery(help=help_url, notes=tuple(notes))
+    return Discovery(help=help_url, notes=tuple(notes), unreachable=bool(facts.errors))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -323,15 +325,19 @@ def choose_registry(
                 "Tilt: a registry the cluster advertises is the one it can pull from"
             )
         return RegistryChoice(registry=cluster, source=discovery.source, reason=reason)
+    cluster_said = (
+        f"the cluster{where} could not be asked"
+        if discovery.unreachable
+        else f"the cluster{where} advertises none"
+    )
     if tiltfile is not None:
         reason = (
-            f"Registry: {tiltfile.host} from the Tiltfile's default_registry() "
-            f"(the cluster{where} advertises none)"
+            f"Registry: {tiltfile.host} from the Tiltfile's default_registry() ({cluster_said})"
         )
         if tiltfile.pull_host != tiltfile.host:
             reason += f"; the cluster pulls from {tiltfile.pull_host}"
         return RegistryChoice(registry=tiltfile, source=RegistrySource.TILTFILE, reason=reason)
-    reason = f"Registry: none (the cluster{where} advertises none and the Tiltfile sets none)"
+    reason = f"Registry: none ({cluster_said} and the Tiltfile sets none)"
     if discovery.help:
         reason += f"; to set one up: {discovery.help}"
     return RegistryChoice(registry=None, source=RegistrySource.NONE, reason=reason)
