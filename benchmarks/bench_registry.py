@@ -94,7 +94,8 @@ def _touch(root: Path) -> None:
 def run() -> None:
     from tilt.docker.build import BuildResult, ImageBuilder, build_all
     from tilt.docker.client import DockerUnavailableError, get_client
-    from tilt.registry.destinations import BuiltImage, Push
+    from tilt.docker.destination import LocalImage
+    from tilt.registry.destinations import Push
     from tilt.registry.discovery import RegistryHosting
     from tilt.tiltfile import load_tiltfile
 
@@ -116,7 +117,7 @@ def run() -> None:
 
         async def build_and_deliver(img: Any, refs: Any) -> BuildResult:
             r = await builder.build(img, on_output=lambda _: None, base_refs=refs)
-            built = BuiltImage(ref=r.ref, image_id=r.image_id, tag=r.ref.rsplit(":", 1)[1])
+            built = LocalImage(ref=r.ref, image_id=r.image_id, tag=r.ref.rsplit(":", 1)[1])
             await push.deliver(img, built, on_output=lambda _: None)
             return r
 
@@ -139,7 +140,7 @@ def run() -> None:
                 *(
                     push.deliver(
                         img,
-                        BuiltImage(ref=b.ref, image_id=b.image_id, tag=b.ref.rsplit(":", 1)[1]),
+                        LocalImage(ref=b.ref, image_id=b.image_id, tag=b.ref.rsplit(":", 1)[1]),
                         on_output=lambda _: None,
                     )
                     for img, b in built

@@ -82,6 +82,9 @@ def test_registry_host_from_cluster_is_what_the_cluster_pulls() -> None:
     reg = Registry(host="localhost:5000", host_from_cluster="registry:5000")
     assert reg.push_ref("me/app", "t") == "localhost:5000/me_app:t"
     assert reg.cluster_ref("me/app", "t") == "registry:5000/me_app:t"
+    # A name already under host is pushed as is; the cluster pulls that same image.
+    assert reg.push_ref("localhost:5000/app", "t") == "localhost:5000/app:t"
+    assert reg.cluster_ref("localhost:5000/app", "t") == "registry:5000/app:t"
 
 
 def test_registry_single_name_moves_the_name_into_the_tag() -> None:

@@ -215,8 +215,15 @@ class Registry:
         return self._repository(self.host, ref)
 
     def cluster_repository(self, ref: str) -> str:
-        """The repository the cluster pulls ``ref`` from."""
-        return self._repository(self.host_from_cluster or self.host, ref)
+        """The repository the cluster pulls ``ref`` from: the pushed one, seen from the cluster.
+
+        Derived from the push repository so the two always name the same image, also
+        for a name already under ``host`` (kept as is when pushed).
+        """
+        pushed = self.push_repository(ref)
+        if self.host_from_cluster and pushed.startswith(self.host + "/"):
+            return self.host_from_cluster + pushed[len(self.host) :]
+        return pushed
 
     def tag(self, ref: str, tag: str) -> str:
         """The tag ``ref`` is pushed with: ``tag``, or with ``single_name`` the name and ``tag``.

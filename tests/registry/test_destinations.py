@@ -19,13 +19,12 @@ import pytest
 
 from tests.registry.conftest import Image
 from tilt.docker.build import BuildError
+from tilt.docker.destination import ImageDestination, LocalImage
 from tilt.model import ImageBuildKind, ImageTarget, SourceLocation
 from tilt.process import ProcessSupervisor
 from tilt.registry.decision import DeliveryDecision, DeliveryMode
 from tilt.registry.destinations import (
-    BuiltImage,
     DeliveredImage,
-    ImageDestination,
     K3dImport,
     KeepLocal,
     KindLoad,
@@ -112,7 +111,7 @@ def target(ref: str) -> ImageTarget:
 
 def deliver(dest: ImageDestination, image: Image) -> tuple[DeliveredImage, list[str]]:
     lines: list[str] = []
-    built = BuiltImage(ref=image.local_ref, image_id=image.image_id, tag="tilt-test")
+    built = LocalImage(ref=image.local_ref, image_id=image.image_id, tag="tilt-test")
 
     async def go() -> DeliveredImage:
         got = dest.deliver(target(image.image_ref), built, on_output=lines.append)

@@ -65,6 +65,7 @@ from tilt.model import ImageBuildKind, ImageTarget, Settings
 
 if TYPE_CHECKING:
     from tilt.docker.context import ContextTar
+    from tilt.docker.destination import DestinationChooser
     from tilt.process import ProcessSupervisor
     from tilt.watch.matcher import TargetMatcher
 
@@ -293,6 +294,8 @@ class ImageBuilder:
         settings: The Tiltfile's settings (``default_registry``).
         supervisor: Runs custom_build commands and ``docker buildx``; a private
             one by default.
+        destination_for: Picks each image's destination (push, load into the
+            cluster, ...); default: `tilt.docker.destination.destination_for`.
     """
 
     def __init__(
@@ -300,8 +303,13 @@ class ImageBuilder:
         *,
         settings: Settings | None = None,
         supervisor: ProcessSupervisor | None = None,
+        destination_for: DestinationChooser | None = None,
     ) -> None:
         self.settings = settings if settings is not None else Settings()
+        from tilt.docker.destination import destination_for as by_settings
+
+        #: What happens to an image after its build (`tilt.docker.destination`).
+        self.destination_for: DestinationChooser = destination_for or by_settings
         if supervisor is None:
             from tilt.process import ProcessSupervisor
 
@@ -362,6 +370,7 @@ class ImageBuilder:
                 settings=self.settings,
                 on_output=on_output,
                 base_refs=base_refs or {},
+                destination_for=self.destination_for,
             )
         try:
             return await self._docker_build(
@@ -385,7 +394,7 @@ class ImageBuilder:
     ) -> BuildResult:
         from tilt.docker.client import get_client
         from tilt.docker.context import ContextError, build_context
-        from tilt.docker.destination import LocalImage, destination_for
+        from tilt.docker.destination import LocalImage
         from tilt.docker.tags import content_tag
         from tilt.refs import with_tag
 
@@ -412,7 +421,7 @@ class ImageBuilder:
             await self._extra_tags(
                 client=client, image=image, image_id=image_id, on_output=on_output
             )
-            delivered = await destination_for(image, self.settings).deliver(
+            delivered = await self.destination_for(image, self.settings).deliver(
                 image, LocalImage(ref=ref, image_id=image_id, tag=tag), on_output=on_output
             )
             return BuildResult(

@@ -38,6 +38,7 @@ from tilt.docker.build import wait_process
 from tilt.image_build import BuildError, BuildResult, OnOutput
 
 if TYPE_CHECKING:
+    from tilt.docker.destination import DestinationChooser
     from tilt.model import ImageTarget, Settings
     from tilt.process import ProcessSupervisor
 
@@ -82,6 +83,7 @@ async def run_custom_build(
     settings: Settings,
     on_output: OnOutput,
     base_refs: Mapping[str, str] | None = None,
+    destination_for: DestinationChooser | None = None,
 ) -> BuildResult:
     """Run a custom_build's command and return the image it made.
 
@@ -91,6 +93,7 @@ async def run_custom_build(
         settings: For ``default_registry``.
         on_output: Gets every line of the command's output and tilt's notes.
         base_refs: Built refs of ``image.image_deps``.
+        destination_for: Picks the image's destination (default: ``settings``').
 
     Returns:
         The result; ``ref`` is the ref to deploy locally.
@@ -101,7 +104,8 @@ async def run_custom_build(
             and cannot be reached.
     """
     from tilt.docker.client import get_client
-    from tilt.docker.destination import LocalImage, destination_for
+    from tilt.docker.destination import LocalImage
+    from tilt.docker.destination import destination_for as default_destination_for
     from tilt.docker.tags import digest_tag
     from tilt.process import CommandNotFoundError
     from tilt.refs import repository, tag_of, with_tag
@@ -184,7 +188,8 @@ async def run_custom_build(
         tag = digest_tag(image_id)
         ref = with_tag(image.ref, tag)
         await asyncio.to_thread(client.api.tag, image_id, repository(image.ref), tag)
-    delivered = await destination_for(image, settings).deliver(
+    choose = destination_for or default_destination_for
+    delivered = await choose(image, settings).deliver(
         image, LocalImage(ref=ref, image_id=image_id, tag=tag), on_output=on_output
     )
     return BuildResult(

@@ -16,8 +16,9 @@ more class with a ``deliver`` method and one more case in `destination_for`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from tilt.model import ImageBuildKind
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Delivered",
+    "DestinationChooser",
     "ImageDestination",
     "KeepLocal",
     "LocalImage",
@@ -98,14 +100,23 @@ class PushToRegistry:
     async def deliver(
         self, image: ImageTarget, built: LocalImage, *, on_output: OnOutput
     ) -> Delivered:
-        from tilt.docker.build import push_image
+        from tilt.registry.push import push
 
-        repo = self.registry.push_repository(image.ref)
-        tag = self.registry.tag(image.ref, built.tag)
-        pushed = await push_image(image.ref, built.image_id, repo, tag, on_output=on_output)
-        return Delivered(
-            pushed_ref=pushed, cluster_ref=self.registry.cluster_ref(image.ref, built.tag)
+        # Skips the push when the registry already has this image; errors say what to do.
+        pushed = await push(
+            image.ref,
+            built.image_id,
+            self.registry.push_ref(image.ref, built.tag),
+            on_output=on_output,
         )
+        return Delivered(
+            pushed_ref=pushed.ref, cluster_ref=self.registry.cluster_ref(image.ref, built.tag)
+        )
+
+
+#: Picks the destination of an image (`destination_for`, or the cluster-aware
+#: `tilt.registry.destinations.cluster_destinations`), handed to the builders.
+DestinationChooser: TypeAlias = "Callable[[ImageTarget, Settings], ImageDestination]"
 
 
 def destination_for(image: ImageTarget, settings: Settings) -> ImageDestination:

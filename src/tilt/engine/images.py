@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 from tilt.model import ImageTarget, Resource, Settings, WatchSpec
 
 if TYPE_CHECKING:
+    from tilt.docker.destination import DestinationChooser
     from tilt.engine.events import Event
     from tilt.image_build import Builder, BuildResult
     from tilt.process import ProcessSupervisor
@@ -119,6 +120,7 @@ class ImageBuilds:
         self._supervisor = supervisor
         self._post = post
         self._builder: Builder | None = builder
+        self._destination_for: DestinationChooser | None = None
         self._settings = Settings()
         self._images: dict[str, ImageTarget] = {}
         self._matchers: dict[str, TargetMatcher] = {}
@@ -145,6 +147,19 @@ class ImageBuilds:
         self._matchers = {}
         if self._builder is not None:
             self._builder.settings = settings
+
+    def set_destinations(self, chooser: DestinationChooser | None) -> None:
+        """Pick each image's destination with ``chooser`` (None: by the Tiltfile's settings).
+
+        The Kubernetes runtime sets `tilt.registry.destinations.cluster_destinations`
+        once it knows the cluster (push, kind load, nothing, the user's command).
+        Applies to the Docker builder (a builder given from outside decides itself).
+        """
+        self._destination_for = chooser
+        if self._builder is not None and hasattr(self._builder, "destination_for"):
+            from tilt.docker.destination import destination_for
+
+            self._builder.destination_for = chooser or destination_for
 
     def image(self, ref: str) -> ImageTarget | None:
         """The image target declared as ``ref`` (None when there is none)."""
@@ -230,7 +245,11 @@ class ImageBuilds:
         if self._builder is None:
             from tilt.docker.build import ImageBuilder
 
-            self._builder = ImageBuilder(settings=self._settings, supervisor=self._supervisor)
+            self._builder = ImageBuilder(
+                settings=self._settings,
+                supervisor=self._supervisor,
+                destination_for=self._destination_for,
+            )
         return self._builder
 
     def _semaphore(self) -> asyncio.Semaphore:

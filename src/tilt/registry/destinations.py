@@ -30,18 +30,20 @@ import shlex
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from tilt.docker.build import BuildCancelledError, BuildError
+from tilt.docker.destination import Delivered, ImageDestination, LocalImage
 from tilt.registry.decision import DeliveryDecision, DeliveryMode
 from tilt.registry.discovery import RegistryHosting
 
 if TYPE_CHECKING:
-    from tilt.model import ImageTarget
+    from tilt.docker.destination import DestinationChooser
+    from tilt.model import ImageTarget, Settings
     from tilt.process import ProcessSupervisor
+    from tilt.refs import Registry
 
 __all__ = [
-    "BuiltImage",
     "DeliveredImage",
     "ImageDestination",
     "K3dImport",
@@ -50,6 +52,7 @@ __all__ = [
     "Push",
     "ToolMissingError",
     "UserCommand",
+    "cluster_destinations",
     "destination_for",
     "destination_for_image",
     "rewrite_ref",
@@ -69,62 +72,33 @@ class ToolMissingError(BuildError):
 
 
 @dataclass(frozen=True, kw_only=True)
-class BuiltImage:
-    """An image in the local engine, ready to be delivered.
+class DeliveredImage(Delivered):
+    """Where an image went (`tilt.docker.destination.Delivered`, and how).
 
     Attributes:
-        ref: The local ref built (``app:tilt-3f2a9c0d1e4b5a6f``).
-        image_id: The engine's image id.
-        tag: The tag tilt gave it (``tilt-3f2a9c0d1e4b5a6f``).
-    """
-
-    ref: str
-    image_id: str
-    tag: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeliveredImage:
-    """Where an image went.
-
-    Attributes:
-        pushed_ref: The ref pushed or loaded (``""`` when nothing moved).
-        cluster_ref: The ref to put in the applied objects.
         mode: How it was delivered.
         skipped: The registry already had it: nothing was pushed.
     """
 
-    pushed_ref: str
-    cluster_ref: str
     mode: DeliveryMode = DeliveryMode.NONE
     skipped: bool = False
 
 
-class ImageDestination(Protocol):
-    """What happens after a build (the runtime house's image destination strategy).
+def to_refs_registry(registry: RegistryHosting) -> Registry:
+    """The `tilt.refs.Registry` that names images for ``registry``."""
+    from tilt.refs import Registry
 
-    ``deliver(image, built, on_output=)`` makes ``built`` available where it
-    runs; cancelling the calling task aborts it (``cancel`` is the older
-    event-based way, still accepted).
-    """
-
-    @property
-    def mode(self) -> DeliveryMode: ...
-
-    async def deliver(
-        self,
-        image: ImageTarget,
-        built: BuiltImage,
-        *,
-        on_output: OnOutput,
-        cancel: asyncio.Event | None = None,
-    ) -> DeliveredImage: ...
+    return Registry(
+        host=registry.host,
+        host_from_cluster=registry.host_from_container_runtime,
+        single_name=registry.single_name,
+    )
 
 
 def rewrite_ref(
     image_ref: str, local_ref: str, registry: RegistryHosting | None
 ) -> tuple[str, str]:
-    """``(push ref, cluster ref)`` of a local image with a registry (Tilt's rules).
+    """``(push ref, cluster ref)`` of a local image with a registry (Tilt's rules, `tilt.refs`).
 
     ``host/<familiar name with / : @ as _>:<tag>``; a name already under
     ``host/`` keeps its name; with ``single_name`` the name moves into the tag
@@ -132,31 +106,21 @@ def rewrite_ref(
     ``host_from_container_runtime`` in place of ``host``. Without a registry
     both are ``local_ref``.
     """
-    from tilt.docker.tags import registry_repository, registry_tag, split_ref
-    from tilt.model import Settings
+    from tilt.refs import tag_of
 
     if registry is None:
         return local_ref, local_ref
-    tag = split_ref(local_ref)[1] or "latest"
-    settings = Settings(
-        default_registry=registry.host, default_registry_single_name=registry.single_name
-    )
-    push_ref = (
-        f"{registry_repository(image_ref, settings)}:{registry_tag(image_ref, tag, settings)}"
-    )
-    cluster_ref = push_ref
-    if registry.pull_host != registry.host and push_ref.startswith(registry.host + "/"):
-        cluster_ref = registry.pull_host + push_ref[len(registry.host) :]
-    return push_ref, cluster_ref
+    reg = to_refs_registry(registry)
+    tag = tag_of(local_ref) or "latest"
+    return reg.push_ref(image_ref, tag), reg.cluster_ref(image_ref, tag)
 
 
 async def _tag(image_id: str, ref: str) -> None:
     from tilt.docker.client import get_client
-    from tilt.docker.tags import split_ref
+    from tilt.refs import repository, tag_of
 
-    repo, tag = split_ref(ref)
     client = await asyncio.to_thread(get_client)
-    await asyncio.to_thread(client.api.tag, image_id, repo, tag or "latest")
+    await asyncio.to_thread(client.api.tag, image_id, repository(ref), tag_of(ref) or "latest")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,7 +136,7 @@ class KeepLocal:
     async def deliver(
         self,
         image: ImageTarget,
-        built: BuiltImage,
+        built: LocalImage,
         *,
         on_output: OnOutput,
         cancel: asyncio.Event | None = None,
@@ -197,7 +161,7 @@ class Push:
     async def deliver(
         self,
         image: ImageTarget,
-        built: BuiltImage,
+        built: LocalImage,
         *,
         on_output: OnOutput,
         cancel: asyncio.Event | None = None,
@@ -301,7 +265,7 @@ class KindLoad:
     async def deliver(
         self,
         image: ImageTarget,
-        built: BuiltImage,
+        built: LocalImage,
         *,
         on_output: OnOutput,
         cancel: asyncio.Event | None = None,
@@ -334,7 +298,7 @@ class K3dImport:
     async def deliver(
         self,
         image: ImageTarget,
-        built: BuiltImage,
+        built: LocalImage,
         *,
         on_output: OnOutput,
         cancel: asyncio.Event | None = None,
@@ -369,17 +333,17 @@ class UserCommand:
     async def deliver(
         self,
         image: ImageTarget,
-        built: BuiltImage,
+        built: LocalImage,
         *,
         on_output: OnOutput,
         cancel: asyncio.Event | None = None,
     ) -> DeliveredImage:
-        from tilt.docker.tags import split_ref
+        from tilt.refs import repository, tag_of
 
         push_ref, cluster_ref = rewrite_ref(image.ref, built.ref, self.registry)
         if push_ref != built.ref:
             await _tag(built.image_id, push_ref)
-        repo, tag = split_ref(push_ref)
+        repo, tag = repository(push_ref), tag_of(push_ref)
         registry = self.registry.host if self.registry is not None else ""
         env = dict(self.env or {})
         env.update(
@@ -437,3 +401,22 @@ def destination_for(
     if decision.mode is DeliveryMode.K3D_IMPORT:
         return K3dImport(cluster_name=decision.cluster_name, supervisor=supervisor)
     return KeepLocal(registry=reg)
+
+
+def cluster_destinations(
+    decision: DeliveryDecision,
+    *,
+    supervisor: ProcessSupervisor,
+    user_argv: Sequence[str] = (),
+) -> DestinationChooser:
+    """A chooser for `ImageBuilds.set_destinations` that carries out ``decision``.
+
+    The decision already folds in the Tiltfile's ``default_registry`` and
+    ``image_push_cmd`` (`tilt.registry.probe.probe`), so the settings the
+    builder passes are not consulted again.
+    """
+
+    def choose(image: ImageTarget, settings: Settings) -> ImageDestination:
+        return destination_for_image(image, decision, supervisor=supervisor, user_argv=user_argv)
+
+    return choose

@@ -199,10 +199,9 @@ async def _abortable(
 
 
 def _split(ref: str) -> tuple[str, str]:
-    from tilt.docker.tags import split_ref
+    from tilt.refs import repository, tag_of
 
-    repo, tag = split_ref(ref)
-    return repo, tag or "latest"
+    return repository(ref), tag_of(ref) or "latest"
 
 
 def _remote_name(repo: str) -> str:
