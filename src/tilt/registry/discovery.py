@@ -270,14 +270,16 @@ def discover(facts: ClusterFacts, product: ClusterProduct) -> Discovery:
         else:
             reg, note = from_microk8s_service(facts.microk8s_service)
             if reg is not None:
-                return Discovery(registry=reg, source=RegistrySource.MICROK8S, help=help_url)
+                return Discovery(
+                    registry=reg, source=RegistrySource.MICROK8S, help=help_url, notes=tuple(notes)
+                )
             notes.append(note)
     if facts.node_annotations is None:
         notes.append("no Node to read registry annotations from")
     else:
         reg, source, note = from_node_annotations(facts.node_annotations)
         if reg is not None:
-            return Discovery(registry=reg, source=source, help=help_url)
+            return Discovery(registry=reg, source=source, help=help_url, notes=tuple(notes))
         notes.append(note)
     return Discovery(help=help_url, notes=tuple(notes), unreachable=bool(facts.errors))
 
@@ -373,23 +375,28 @@ class KubeClusterReader:
         self._timeout_s = timeout_s
 
     def read_facts(self, product: ClusterProduct) -> ClusterFacts:
+        import json
+
         from kubernetes import client as k8s
         from kubernetes.client.exceptions import ApiException
 
         core = k8s.CoreV1Api(self._api_client)
         errors: list[str] = []
-
         unreachable = False
 
-        def get(what: str, fn: Any, *args: Any, **kw: Any) -> Any:
+        def get(what: str, fn: Any, *args: Any, **kw: Any) -> dict[str, Any] | None:
+            """The object as JSON (no model: a field the client does not know must not fail)."""
             nonlocal unreachable
             if unreachable:  # one "cannot connect" is enough; don't wait for each read
                 return None
             try:
-                return fn(*args, _request_timeout=self._timeout_s, **kw)
+                resp = fn(*args, _request_timeout=self._timeout_s, _preload_content=False, **kw)
+                return dict(json.loads(resp.data))
             except ApiException as e:
                 if e.status != 404:
                     errors.append(f"{what}: {e.status} {e.reason}")
+            except ValueError as e:
+                errors.append(f"{what}: not JSON: {e}")
             except Exception as e:  # unreachable cluster, TLS, ...
                 unreachable = True
                 errors.append(f"{what}: {type(e).__name__}: {_first_line(e)}")
@@ -410,15 +417,21 @@ class KubeClusterReader:
                 MICROK8S_NAMESPACE,
             )
         nodes = get("Nodes", core.list_node, limit=1)
-        node = nodes.items[0] if nodes is not None and nodes.items else None
+        items = (nodes or {}).get("items") or []
+        node: dict[str, Any] | None = items[0] if nodes is not None and items else None
+        if node is not None:
+            meta = node.get("metadata") or {}
+            info = (node.get("status") or {}).get("nodeInfo") or {}
         return ClusterFacts(
-            configmap_data=(dict(cm.data or {}) if cm is not None else None),
-            microk8s_service=(self._api_client.sanitize_for_serialization(svc) if svc else None),
-            node_annotations=(dict(node.metadata.annotations or {}) if node is not None else None),
-            container_runtime=(
-                str(node.status.node_info.container_runtime_version or "")
-                if node is not None and node.status and node.status.node_info
-                else ""
+            configmap_data=(
+                {str(k): str(v) for k, v in (cm.get("data") or {}).items()} if cm else None
             ),
+            microk8s_service=svc,
+            node_annotations=(
+                {str(k): str(v) for k, v in (meta.get("annotations") or {}).items()}
+                if node is not None
+                else None
+            ),
+            container_runtime=str(info.get("containerRuntimeVersion") or "") if node else "",
             errors=tuple(errors),
         )
