@@ -1,0 +1,315 @@
+"""Deploy against the emulated API: injection, labels, order, SSA, fallbacks."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from tests.k8s.conftest import run
+from tests.k8s.emulator import Emulator
+from tilt.k8s.apply import (
+    LAST_APPLIED,
+    MANAGED_BY_LABEL,
+    POD_TEMPLATE_HASH_LABEL,
+    Applier,
+    ApplyError,
+    ImageLocator,
+    prepare_objects,
+)
+from tilt.k8s.client import KubeClient
+
+Obj = dict[str, Any]
+
+
+def deployment(name: str = "web", image: str = "web", init_image: str = "") -> Obj:
+    spec: Obj = {"containers": [{"name": "app", "image": image}]}
+    if init_image:
+        spec["initContainers"] = [{"name": "init", "image": init_image}]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": spec},
+        },
+    }
+
+
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.com"},
+    "spec": {
+        "group": "example.com",
+        "names": {"kind": "Widget", "plural": "widgets"},
+        "scope": "Namespaced",
+        "versions": [{"name": "v1", "served": True, "storage": True}],
+    },
+}
+
+
+def test_images_injected_into_containers_init_containers_and_json_paths() -> None:
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w"},
+        "spec": {"runtime": {"image": "web"}, "sidecar": {"repo": "web", "tag": "old"}},
+    }
+    locators = [
+        ImageLocator(kind="Widget", json_path="{.spec.runtime.image}"),
+        ImageLocator(
+            kind="widget", json_path="{.spec.sidecar}", repo_field="repo", tag_field="tag"
+        ),
+    ]
+    images = {"web": "localhost:5000/web:tilt-abc", "db": "db:tilt-1"}
+    dep, cron, w = prepare_objects(
+        [
+            deployment(init_image="db"),
+            {
+                "apiVersion": "batch/v1",
+                "kind": "CronJob",
+                "metadata": {"name": "c"},
+                "spec": {
+                    "jobTemplate": {
+                        "spec": {
+                            "template": {"spec": {"containers": [{"name": "x", "image": "web:v1"}]}}
+                        }
+                    }
+                },
+            },
+            widget,
+        ],
+        images,
+        locators,
+    )
+    pod = dep["spec"]["template"]["spec"]
+    assert pod["containers"][0] == {
+        "name": "app",
+        "image": "localhost:5000/web:tilt-abc",
+        "imagePullPolicy": "IfNotPresent",
+    }
+    assert pod["initContainers"][0]["image"] == "db:tilt-1"
+    assert pod["initContainers"][0]["imagePullPolicy"] == "IfNotPresent"
+    cron_pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert cron_pod["containers"][0]["image"] == "localhost:5000/web:tilt-abc"
+    assert w["spec"]["runtime"]["image"] == "localhost:5000/web:tilt-abc"
+    assert w["spec"]["sidecar"] == {"repo": "localhost:5000/web", "tag": "tilt-abc"}
+    assert "imagePullPolicy" not in w["spec"]["runtime"]
+    # labels: every object, every pod template, plus the template hash
+    for o in (dep, cron, w):
+        assert o["metadata"]["labels"][MANAGED_BY_LABEL] == "tilt"
+    tlabels = dep["spec"]["template"]["metadata"]["labels"]
+    assert tlabels["app"] == "web" and tlabels[MANAGED_BY_LABEL] == "tilt"
+    assert len(tlabels[POD_TEMPLATE_HASH_LABEL]) == 16
+    # the hash changes with the image, and only then
+    again = prepare_objects([deployment(init_image="db")], images)[0]
+    other = prepare_objects([deployment(init_image="db")], {**images, "web": "web:tilt-new"})[0]
+    h = lambda o: o["spec"]["template"]["metadata"]["labels"][POD_TEMPLATE_HASH_LABEL]  # noqa: E731
+    assert h(again) == h(dep) != h(other)
+
+
+def test_apply_in_kind_order_with_crd_and_custom_resource(emu: Emulator, kube: KubeClient) -> None:
+    seen: list[str] = []
+    objs = prepare_objects(
+        [
+            {
+                "apiVersion": "example.com/v1",
+                "kind": "Widget",
+                "metadata": {"name": "w", "namespace": "team"},
+                "spec": {"image": "web"},
+            },
+            deployment(),
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web", "namespace": "team"},
+                "spec": {"ports": [{"port": 80}]},
+            },
+            CRD,
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}},
+        ],
+        {"web": "web:tilt-1"},
+        [ImageLocator(kind="Widget", json_path="{.spec.image}")],
+    )
+    result = run(Applier(kube, log=seen.append).apply(objs))
+    kinds = [o["kind"] for o in result.objects]
+    # results come back in input order; the server saw them in kind order
+    assert kinds == ["Widget", "Deployment", "Service", "CustomResourceDefinition", "Namespace"]
+    posts = [p.split("?")[0] for m, p in emu.requests if m == "PATCH"]
+    assert posts == [
+        "/api/v1/namespaces/team",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com",
+        "/api/v1/namespaces/team/services/web",
+        "/apis/apps/v1/namespaces/default/deployments/web",
+        "/apis/example.com/v1/namespaces/team/widgets/w",
+    ]
+    assert emu.get("example.com/v1", "Widget", "w", "team")["spec"]["image"] == "web:tilt-1"
+    dep = emu.get("apps/v1", "Deployment", "web")
+    assert dep["metadata"]["managedFields"][0]["manager"] == "tilt"
+    assert result.method == "server-side"
+
+
+def test_ssa_conflict_with_another_manager_is_forced(emu: Emulator, kube: KubeClient) -> None:
+    obj = prepare_objects([deployment()], {})[0]
+    obj["spec"]["replicas"] = 1
+    run(Applier(kube).apply([obj]))
+    # someone scales it with their own field manager (kubectl scale / an HPA)
+    kube.request(
+        "PATCH",
+        "/apis/apps/v1/namespaces/default/deployments/web",
+        query={"fieldManager": "kubectl-edit"},
+        body={"spec": {"replicas": 3}},
+        content_type="application/merge-patch+json",
+    )
+    with pytest.raises(ApplyError, match=r'conflict with "kubectl-edit": \.spec\.replicas'):
+        run(Applier(kube, force_conflicts=False).apply([obj]))
+    run(Applier(kube).apply([obj]))
+    assert emu.get("apps/v1", "Deployment", "web")["spec"]["replicas"] == 1
+
+
+def test_ssa_removes_fields_tilt_no_longer_applies(emu: Emulator, kube: KubeClient) -> None:
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c"},
+        "data": {"a": "1", "b": "2"},
+    }
+    run(Applier(kube).apply([cm]))
+    run(Applier(kube).apply([{**cm, "data": {"a": "1"}}]))
+    assert emu.get("v1", "ConfigMap", "c")["data"] == {"a": "1"}
+
+
+def test_immutable_field_deletes_and_recreates_and_says_so(emu: Emulator, kube: KubeClient) -> None:
+    def job(image: str) -> Obj:
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "migrate"},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{"name": "m", "image": image}],
+                    }
+                }
+            },
+        }
+
+    log: list[str] = []
+    applier = Applier(kube, log=log.append)
+    first = run(applier.apply(prepare_objects([job("m")], {"m": "m:tilt-1"})))
+    uid1 = first.objects[0]["metadata"]["uid"]
+    second = run(applier.apply(prepare_objects([job("m")], {"m": "m:tilt-2"})))
+    assert second.recreated == ("Job/migrate (namespace default)",)
+    assert second.objects[0]["metadata"]["uid"] != uid1
+    assert (
+        emu.get("batch/v1", "Job", "migrate")["spec"]["template"]["spec"]["containers"][0]["image"]
+        == "m:tilt-2"
+    )
+    assert any("immutable" in line and "deleting and re-creating" in line for line in log)
+    # a Service's clusterIP: also immutable
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s"},
+        "spec": {"clusterIP": "10.96.0.10"},
+    }
+    run(applier.apply([svc]))
+    out = run(applier.apply([{**svc, "spec": {"clusterIP": "10.96.0.11"}}]))
+    assert out.recreated and emu.get("v1", "Service", "s")["spec"]["clusterIP"] == "10.96.0.11"
+
+
+def test_client_side_apply_when_ssa_is_off(emu: Emulator, kube: KubeClient) -> None:
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c"},
+        "data": {"a": "1", "b": "2"},
+    }
+    applier = Applier(kube, server_side="false")
+    r = run(applier.apply([cm]))
+    assert r.method == "client-side"
+    live = emu.get("v1", "ConfigMap", "c")
+    assert LAST_APPLIED in live["metadata"]["annotations"]
+    # a field someone else added survives; one we dropped goes (three-way)
+    kube.request(
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/c",
+        body={"data": {"x": "theirs"}},
+        content_type="application/merge-patch+json",
+    )
+    run(applier.apply([{**cm, "data": {"a": "1"}}]))
+    assert emu.get("v1", "ConfigMap", "c")["data"] == {"a": "1", "x": "theirs"}
+
+
+def test_auto_falls_back_to_client_side_when_the_server_refuses_ssa(
+    emu: Emulator, kube: KubeClient
+) -> None:
+    emu.ssa_enabled = False
+    log: list[str] = []
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}
+    r = run(Applier(kube, server_side="auto", log=log.append).apply([cm]))
+    assert r.method == "client-side" and emu.get("v1", "ConfigMap", "c")["data"] == {"a": "1"}
+    assert any("refuses server-side apply" in line for line in log)
+    with pytest.raises(ApplyError, match="unknown format"):
+        run(Applier(kube, server_side="true").apply([cm]))
+
+
+def test_too_large_annotations_fall_back_to_replace(emu: Emulator, kube: KubeClient) -> None:
+    big = "x" * 200_000
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "big"},
+        "data": {"blob": big},
+    }
+    log: list[str] = []
+    # client-side apply stores the whole object in an annotation: too long for the server
+    r = run(
+        Applier(kube, server_side="false", log=log.append).apply(
+            [{**cm, "data": {"blob": big * 2}}]
+        )
+    )
+    assert r.replaced == ("ConfigMap/big (namespace default)",)
+    live = emu.get("v1", "ConfigMap", "big")
+    assert LAST_APPLIED not in (live["metadata"].get("annotations") or {})
+    assert any("replacing" in line for line in log)
+
+
+def test_upsert_timeout(emu: Emulator, kube: KubeClient) -> None:
+    emu.latency_s = 0.5
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}}
+    with pytest.raises(ApplyError, match=r"timed out after 0\.2s"):
+        run(Applier(kube, upsert_timeout_s=0.2).apply([cm]))
+    emu.latency_s = 0
+
+
+def test_objects_of_one_kind_apply_in_parallel(emu: Emulator, kube: KubeClient) -> None:
+    inflight = 0
+    peak = 0
+    lock = threading.Lock()
+    gate = threading.Barrier(4, timeout=10)
+    orig = kube.request
+
+    def counting(*a: Any, **kw: Any) -> Any:
+        nonlocal inflight, peak
+        with lock:
+            inflight += 1
+            peak = max(peak, inflight)
+        try:
+            gate.wait()  # proves four requests are in flight at once
+            return orig(*a, **kw)
+        finally:
+            with lock:
+                inflight -= 1
+
+    kube.request = counting  # type: ignore[method-assign]
+    cms = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"}, "data": {}}
+        for i in range(4)
+    ]
+    run(Applier(kube, parallelism=4).apply(cms))
+    assert peak == 4
