@@ -916,13 +916,14 @@ class _Handler(BaseHTTPRequestHandler):
         timeout_s = float(_q(params, "timeoutSeconds", "0") or 0) or 1800.0
         bookmarks = _q(params, "allowWatchBookmarks") in ("true", "1")
         deadline = time.monotonic() + timeout_s
+        with emu.cond:
+            gen = emu._generation
         self._start_chunked("application/json")
 
         def send(etype: str, obj: Obj) -> None:
             self._chunk(json.dumps({"type": etype, "object": obj}).encode() + b"\n")
 
         with emu.cond:
-            gen = emu._generation
             rv_s = _q(params, "resourceVersion")
             pending: list[tuple[str, Obj]] = []
             if not rv_s or rv_s == "0":
