@@ -1,0 +1,233 @@
+"""Pod logs: every container followed from its start, no line lost or shown twice.
+
+One follower thread per container. Streams ask for timestamps; after a dropped connection the
+follower reconnects with ``sinceTime`` (second precision, as the API takes it) and drops the
+lines it has already emitted (earlier timestamps, and as many lines at the last timestamp as it
+emitted). When a container restarted, the lines of the instance that ended which we had not
+seen yet (all of them when we attach to a pod that already crashed) come from ``previous=true``
+once, marked as such. The pod watch drives the followers through :meth:`PodLogs.update`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tilt.k8s.client import ApiError, KubeClient
+
+__all__ = ["LogLine", "PodLogs"]
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogLine:
+    pod: str
+    container: str
+    text: str
+    timestamp: str = ""
+    previous: bool = False  # from a container instance that has ended (crashed or restarted)
+    #: the container name is worth showing (the pod has several containers)
+    several: bool = False
+
+    @property
+    def display(self) -> str:
+        prefix = f"[{self.container}] " if self.several else ""
+        mark = "[previous] " if self.previous else ""
+        return f"{prefix}{mark}{self.text}"
+
+
+Emit = Callable[[LogLine], None]
+
+
+def _parse_ts(ts: str) -> datetime.datetime | None:
+    try:
+        # RFC3339Nano: Python takes at most microseconds
+        base, _, frac = ts.rstrip("Z").partition(".")
+        text = base + ("." + frac[:6] if frac else "") + "+00:00"
+        return datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _since(ts: str) -> str:
+    return ts.split(".", maxsplit=1)[0].rstrip("Z") + "Z" if ts else ""
+
+
+@dataclass
+class _Container:
+    name: str
+    restarts: int = 0
+    started: bool = False  # an instance has run (running or terminated)
+    running: bool = False
+
+
+class _Follower:
+    """Follows one container of one pod across reconnects and restarts."""
+
+    def __init__(self, owner: PodLogs, container: str, several: bool) -> None:
+        self.owner = owner
+        self.container = container
+        self.several = several
+        self.cond = threading.Condition()
+        self.state = _Container(container)
+        self.seen_restarts: int | None = None  # restart count of the instance we follow
+        self.last_ts = ""
+        self.at_last_ts = 0  # lines emitted with timestamp == last_ts
+        self.stopped = False
+        self.stream: Any = None
+        self.thread = threading.Thread(target=self._run, daemon=True, name=f"logs-{container}")
+
+    def update(self, state: _Container) -> None:
+        with self.cond:
+            self.state = state
+            self.cond.notify_all()
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopped = True
+            stream = self.stream
+            self.cond.notify_all()
+        if stream is not None:
+            stream.close()
+
+    # ---- reading with de-duplication
+    def _read(self, *, previous: bool, since: str = "") -> None:
+        """One log request; lines this follower already emitted are skipped."""
+        query: dict[str, Any] = {
+            "container": self.container,
+            "timestamps": "true",
+            "follow": "false" if previous else "true",
+            "previous": "true" if previous else "",
+            "sinceTime": since,
+        }
+        path = f"/api/v1/namespaces/{self.owner.namespace}/pods/{self.owner.pod_name}/log"
+        stream = self.owner.kube.open_stream(path, query=query)
+        with self.cond:
+            if self.stopped:
+                stream.close()
+                return
+            self.stream = stream
+        base = _parse_ts(self.last_ts) if self.last_ts else None
+        skip = self.at_last_ts if base else 0
+        try:
+            for raw in stream.lines():
+                if not raw:
+                    continue
+                line = raw.decode(errors="replace").rstrip("\r")
+                ts, _, text = line.partition(" ")
+                when = _parse_ts(ts)
+                if when is None:
+                    ts, text = "", line
+                elif base is not None:
+                    if when < base:
+                        continue  # before what we have shown
+                    if when == base and skip > 0:
+                        skip -= 1  # shown before the reconnect
+                        continue
+                if (
+                    ts
+                    and when is not None
+                    and when == (_parse_ts(self.last_ts) if self.last_ts else None)
+                ):
+                    self.at_last_ts += 1
+                elif ts:
+                    self.last_ts, self.at_last_ts = ts, 1
+                self.owner.emit(
+                    LogLine(
+                        pod=self.owner.pod_name,
+                        container=self.container,
+                        text=text,
+                        timestamp=ts,
+                        previous=previous,
+                        several=self.several,
+                    )
+                )
+        finally:
+            with self.cond:
+                self.stream = None
+            stream.close()
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            with self.cond:
+                while not self.stopped and not self.state.started:
+                    self.cond.wait()
+                if self.stopped:
+                    return
+                state = self.state
+            try:
+                if self.seen_restarts is None or state.restarts > self.seen_restarts:
+                    if state.restarts > 0 and (self.seen_restarts is None or self.last_ts):
+                        # The instance that ended: what we have not shown of it, once, marked.
+                        with contextlib.suppress(ApiError):  # gone with a replaced pod
+                            self._read(previous=True, since=_since(self.last_ts))
+                    self.seen_restarts = state.restarts
+                # Timestamps only grow, across instances too: reading from the last one shown
+                # (and skipping what was shown) works for a reconnect and for a new instance,
+                # also when the restart shows in the pod status only after we reconnected.
+                self._read(previous=False, since=_since(self.last_ts))
+                backoff = 0.1
+            except ApiError as e:
+                if e.status == 404:
+                    return  # the pod is gone
+            except Exception:  # a cut connection: reconnect
+                pass
+            with self.cond:
+                if self.stopped:
+                    return
+                # The stream ended: the container stopped, restarted, or the link dropped.
+                # Wait for news about the container, or retry after a short backoff.
+                self.cond.wait(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+
+class PodLogs:
+    """Log followers for one pod; feed it the pod on every watch event."""
+
+    def __init__(self, kube: KubeClient, pod: Obj, emit: Emit) -> None:
+        self.kube = kube
+        self.pod_name = pod["metadata"]["name"]
+        self.namespace = pod["metadata"].get("namespace", "default")
+        self.emit = emit
+        self.followers: dict[str, _Follower] = {}
+        self.update(pod)
+
+    def update(self, pod: Obj) -> None:
+        spec = pod.get("spec") or {}
+        status = pod.get("status") or {}
+        names = [c["name"] for c in spec.get("initContainers") or []] + [
+            c["name"] for c in spec.get("containers") or []
+        ]
+        several = len(names) > 1
+        statuses = {
+            cs["name"]: cs
+            for cs in (status.get("initContainerStatuses") or [])
+            + (status.get("containerStatuses") or [])
+        }
+        for name in names:
+            cs = statuses.get(name) or {}
+            st = cs.get("state") or {}
+            last = cs.get("lastState") or {}
+            state = _Container(
+                name=name,
+                restarts=int(cs.get("restartCount") or 0),
+                started="running" in st or "terminated" in st or "terminated" in last,
+                running="running" in st,
+            )
+            f = self.followers.get(name)
+            if f is None:
+                f = self.followers[name] = _Follower(self, name, several)
+                f.update(state)
+                f.thread.start()
+            else:
+                f.update(state)
+
+    def stop(self) -> None:
+        for f in self.followers.values():
+            f.stop()
