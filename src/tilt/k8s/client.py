@@ -375,7 +375,8 @@ class KubeClient:
             f"/api/v1/namespaces/{namespace}/pods/{pod}/portforward", [("ports", str(port))]
         )
         try:
-            return ws_client.portforward_call(self.configuration, "GET", url, headers=headers)
+            ws: Any = ws_client
+            return ws.portforward_call(self.configuration, "GET", url, headers=headers)
         except k8s_client.ApiException as e:
             raise ApiError(e.status or 0, "PortForward", str(e.reason)) from None
 
@@ -394,7 +395,8 @@ class KubeClient:
         ]
         url, headers = self._ws_url(f"/api/v1/namespaces/{namespace}/pods/{pod}/exec", query)
         try:
-            return ws_client.websocket_call(
+            ws: Any = ws_client
+            return ws.websocket_call(
                 self.configuration,
                 "GET",
                 url,
