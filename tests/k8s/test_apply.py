@@ -15,10 +15,10 @@ from tilt.k8s.apply import (
     POD_TEMPLATE_HASH_LABEL,
     Applier,
     ApplyError,
-    ImageLocator,
     prepare_objects,
 )
 from tilt.k8s.client import KubeClient
+from tilt.model import K8sImageLocator
 
 Obj = dict[str, Any]
 
@@ -59,8 +59,8 @@ def test_images_injected_into_containers_init_containers_and_json_paths() -> Non
         "spec": {"runtime": {"image": "web"}, "sidecar": {"repo": "web", "tag": "old"}},
     }
     locators = [
-        ImageLocator(kind="Widget", json_path="{.spec.runtime.image}"),
-        ImageLocator(
+        K8sImageLocator(kind="Widget", json_path="{.spec.runtime.image}"),
+        K8sImageLocator(
             kind="widget", json_path="{.spec.sidecar}", repo_field="repo", tag_field="tag"
         ),
     ]
@@ -132,7 +132,7 @@ def test_apply_in_kind_order_with_crd_and_custom_resource(emu: Emulator, kube: K
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}},
         ],
         {"web": "web:tilt-1"},
-        [ImageLocator(kind="Widget", json_path="{.spec.image}")],
+        [K8sImageLocator(kind="Widget", json_path="{.spec.image}")],
     )
     result = run(Applier(kube, log=seen.append).apply(objs))
     kinds = [o["kind"] for o in result.objects]

@@ -18,10 +18,10 @@ from tilt.k8s.pods import (
     PodPhase,
     Readiness,
     current_pods,
-    default_pod_readiness,
     pod_status,
     resource_readiness,
 )
+from tilt.model import PodReadiness
 
 Obj = dict[str, Any]
 
@@ -260,21 +260,6 @@ def test_status_details_restarts_init_and_several_containers() -> None:
     assert s.message == "0/1 nodes are available: 1 Insufficient cpu."
 
 
-def test_default_pod_readiness() -> None:
-    job = {"kind": "Job", "spec": {"template": {"spec": {"containers": []}}}}
-    cron = {
-        "kind": "CronJob",
-        "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}},
-    }
-    dep = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": []}}}}
-    cm = {"kind": "ConfigMap", "data": {}}
-    assert default_pod_readiness([job]) == "succeeded"
-    assert default_pod_readiness([cron]) == "ignore"
-    assert default_pod_readiness([cm]) == "ignore"
-    assert default_pod_readiness([dep, cm]) == "wait"
-    assert default_pod_readiness([dep, job]) == "wait"
-
-
 def test_resource_readiness_modes() -> None:
     ready = pod_status(pod(CASES[12][1]))
     done = pod_status(pod(CASES[13][1]))
@@ -290,6 +275,7 @@ def test_resource_readiness_modes() -> None:
     assert resource_readiness("succeeded", [ready])[0] is Readiness.WAITING
     assert resource_readiness("succeeded", [done])[0] is Readiness.READY
     assert resource_readiness("ignore", [crash])[0] is Readiness.READY
+    assert resource_readiness(PodReadiness.SUCCEEDED, [done])[0] is Readiness.READY
 
 
 def test_attribution_owner_chain_extra_selectors_and_old_rollouts(

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tilt.k8s.client import ApiError, KubeClient, ResourceInfo
+from tilt.model import K8sImageLocator
 
 __all__ = [
     "KIND_ORDER",
@@ -30,9 +31,9 @@ __all__ = [
     "Applier",
     "ApplyError",
     "ApplyResult",
-    "ImageLocator",
     "inject_images",
     "kind_rank",
+    "locator_matches",
     "pod_specs",
     "prepare_objects",
 ]
@@ -93,38 +94,21 @@ def kind_rank(kind: str) -> int:
 
 
 # ----------------------------------------------------------------------------- locating images
-@dataclass(frozen=True, kw_only=True)
-class ImageLocator:
-    """Where images live in objects of a kind (``k8s_kind(image_json_path=...)``).
-
-    ``json_path`` is a Kubernetes JSONPath such as ``{.spec.image}`` or
-    ``{.spec.containers[*].image}``. With ``repo_field``/``tag_field`` (``image_object``) the
-    path points at an object whose two fields hold the repository and the tag.
-    Empty ``api_version``/``name``/``namespace`` match any.
-    """
-
-    kind: str
-    json_path: str
-    api_version: str = ""
-    name: str = ""
-    namespace: str = ""
-    repo_field: str = ""
-    tag_field: str = ""
-
-    def matches(self, obj: Obj) -> bool:
-        meta = obj.get("metadata") or {}
-        return (
-            _glob(self.kind, obj.get("kind", ""))
-            and (not self.api_version or _glob(self.api_version, obj.get("apiVersion", "")))
-            and (not self.name or _glob(self.name, meta.get("name", "")))
-            and (not self.namespace or _glob(self.namespace, meta.get("namespace", "")))
-        )
+def locator_matches(loc: K8sImageLocator, obj: Obj) -> bool:
+    """Tilt's selector rule: case-insensitive regular expressions found anywhere in the value."""
+    meta = obj.get("metadata") or {}
+    pairs = (
+        (loc.kind, obj.get("kind", "")),
+        (loc.api_version, obj.get("apiVersion", "")),
+        (loc.name, meta.get("name", "")),
+        (loc.namespace, meta.get("namespace", "")),
+    )
+    return all(not pattern or _search(pattern, value) for pattern, value in pairs)
 
 
-def _glob(pattern: str, value: str) -> bool:
-    # Tilt's k8s_kind/k8s_image_json_path take regular expressions, matched case-insensitively.
+def _search(pattern: str, value: str) -> bool:
     try:
-        return re.fullmatch(pattern, value, re.IGNORECASE) is not None
+        return re.search(pattern, value, re.IGNORECASE) is not None
     except re.error:
         return pattern.lower() == value.lower()
 
@@ -200,7 +184,7 @@ def _pod_template(obj: Obj) -> Obj | None:
 def inject_images(
     obj: Obj,
     images: Mapping[str, str],
-    locators: Sequence[ImageLocator] = (),
+    locators: Sequence[K8sImageLocator] = (),
     match: Callable[[str, str], bool] | None = None,
 ) -> list[str]:
     """Replace image refs in ``obj`` (in place) by the built ones; the refs injected.
@@ -210,7 +194,7 @@ def inject_images(
     injected (so a local-only image is not pulled).
     """
     if match is None:
-        from tilt.tiltfile._refs import refs_match
+        from tilt.refs import refs_match
 
         match = refs_match
 
@@ -231,7 +215,7 @@ def inject_images(
                         c["imagePullPolicy"] = "IfNotPresent"
                         injected.append(built)
     for loc in locators:
-        if not loc.matches(obj):
+        if not locator_matches(loc, obj):
             continue
         for parent, slot in _locate(obj, _path_segments(loc.json_path)):
             value = parent[slot]
@@ -264,7 +248,7 @@ def _template_hash(tmpl: Obj) -> str:
 def prepare_objects(
     objects: Sequence[Obj],
     images: Mapping[str, str] | None = None,
-    locators: Sequence[ImageLocator] = (),
+    locators: Sequence[K8sImageLocator] = (),
 ) -> list[Obj]:
     """Copies of ``objects`` ready to apply: images injected, Tilt's labels set.
 

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tilt.k8s.apply import POD_TEMPLATE_HASH_LABEL, _pod_template, pod_specs
+from tilt.k8s.apply import POD_TEMPLATE_HASH_LABEL, _pod_template
 from tilt.k8s.client import ApiError, KubeClient
+from tilt.model import PodReadiness
 
 __all__ = [
     "ContainerState",
@@ -27,7 +28,6 @@ __all__ = [
     "PodPhase",
     "PodStatus",
     "Readiness",
-    "default_pod_readiness",
     "pod_status",
     "resource_readiness",
 ]
@@ -239,22 +239,15 @@ class Readiness(enum.Enum):
     FAILED = "failed"
 
 
-def default_pod_readiness(objects: Sequence[Obj]) -> str:
-    """Tilt's default ``pod_readiness`` for a resource's objects.
+def resource_readiness(
+    mode: PodReadiness | str, pods: Sequence[PodStatus]
+) -> tuple[Readiness, str]:
+    """Whether the resource is ready under ``mode``, from its current pods; and why not.
 
-    ``ignore`` when nothing makes pods or only CronJobs do (their pods come on a schedule),
-    ``succeeded`` when only Jobs do, else ``wait``.
+    ``mode`` is the resource's ``pod_readiness`` (the loader applies Tilt's defaults: Jobs
+    ``succeeded``, nothing with pods or only CronJobs ``ignore``, else ``wait``).
     """
-    kinds = {o.get("kind") for o in objects if pod_specs(o)}
-    if not kinds or kinds == {"CronJob"}:
-        return "ignore"
-    if kinds == {"Job"}:
-        return "succeeded"
-    return "wait"
-
-
-def resource_readiness(mode: str, pods: Sequence[PodStatus]) -> tuple[Readiness, str]:
-    """Whether the resource is ready under ``mode``, from its current pods; and why not."""
+    mode = mode.value if isinstance(mode, PodReadiness) else mode
     if mode == "ignore":
         return Readiness.READY, ""
     failing = [p for p in pods if p.phase is PodPhase.ERROR]
