@@ -1280,7 +1280,10 @@ class _Handler(BaseHTTPRequestHandler):
         if emu.exec_handler is None:
             res = ExecResult(error="exec is not configured in this emulated cluster")
         else:
-            res = emu.exec_handler(pod, container, argv, stdin)
+            try:
+                res = emu.exec_handler(pod, container, argv, stdin)
+            except Exception as e:  # a broken test handler must not look like success
+                res = ExecResult(error=f"emulator exec handler failed: {e!r}")
         if res.stdout:
             ws.send(b"\x01" + res.stdout)
         if res.stderr:

@@ -1,0 +1,144 @@
+"""live_update by exec: each copy strategy against real processes in a chroot "container".
+
+The emulated API answers exec upgrades with the client's websocket protocol and runs the
+command for real (``chroot`` into a folder that is the container's filesystem, with the
+host's static busybox), so tar, busybox and sh really run or really are missing.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.k8s.emulator import Emulator, ExecResult
+from tilt.k8s.client import KubeClient
+from tilt.k8s.exec_updater import ExecUpdater, NoCopyTool, UpdateError
+
+Obj = dict[str, Any]
+
+CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")
+
+
+def container_root(tmp: Path, applets: tuple[str, ...], busybox_name: str = "busybox") -> Path:
+    root = tmp / "rootfs"
+    (root / "bin").mkdir(parents=True)
+    (root / "app").mkdir()
+    if applets or busybox_name == "busybox":
+        shutil.copy("/bin/busybox", root / "bin" / busybox_name)
+    for a in applets:
+        (root / "bin" / a).symlink_to(busybox_name)
+    return root
+
+
+def chroot_exec(root: Path) -> Any:
+    def handler(pod: Obj, container: str, argv: list[str], stdin: bytes) -> ExecResult:
+        p = subprocess.run(
+            [CHROOT, str(root), *argv],
+            input=stdin,
+            capture_output=True,
+            env={"PATH": "/bin"},
+            check=False,
+        )
+        if p.returncode == 127 and b"chroot: failed to run command" in p.stderr:
+            # what containerd answers for a missing executable
+            return ExecResult(
+                error="OCI runtime exec failed: exec failed: unable to start container "
+                f'process: exec: "{argv[0]}": executable file not found in $PATH: unknown'
+            )
+        return ExecResult(stdout=p.stdout, stderr=p.stderr, exit_code=p.returncode)
+
+    return handler
+
+
+def running_pod(emu: Emulator) -> None:
+    emu.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "web-1"},
+            "spec": {"containers": [{"name": "app", "image": "x"}]},
+            "status": {"phase": "Running"},
+        }
+    )
+
+
+def tar_of(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+FILES = {"app/index.html": b"<h1>v2</h1>\n", "app/static/site.css": b"body{}\n"}
+
+
+@pytest.mark.parametrize(
+    ("applets", "busybox_name", "expected"),
+    [
+        (("sh", "tar", "rm", "cat", "mkdir", "chmod"), "busybox", "tar"),
+        ((), "busybox", "busybox tar"),
+        (("sh", "cat", "mkdir", "chmod"), "bb", "sh + cat"),
+    ],
+    ids=["tar", "busybox-without-tar", "sh-and-cat-only"],
+)
+def test_copy_strategies(  # noqa: PLR0917 (fixtures and parameters)
+    emu: Emulator,
+    kube: KubeClient,
+    tmp_path: Path,
+    applets: tuple[str, ...],
+    busybox_name: str,
+    expected: str,
+) -> None:
+    root = container_root(tmp_path, applets, busybox_name)
+    emu.exec_handler = chroot_exec(root)
+    running_pod(emu)
+    log: list[str] = []
+    up = ExecUpdater(kube, namespace="default", pod="web-1", container="app", log=log.append)
+    assert up.copy_tar(tar_of(FILES)) == expected
+    assert (root / "app/index.html").read_bytes() == b"<h1>v2</h1>\n"
+    assert (root / "app/static/site.css").read_bytes() == b"body{}\n"
+    assert len(log) == 1 and f"with {expected}" in log[0]
+    # the second copy goes straight to the strategy that worked, and logs nothing new
+    assert up.copy_tar(tar_of({"app/index.html": b"v3"})) == expected
+    assert (root / "app/index.html").read_bytes() == b"v3"
+    assert len(log) == 1
+
+
+def test_no_tool_at_all_is_one_clear_error(emu: Emulator, kube: KubeClient, tmp_path: Path) -> None:
+    root = container_root(tmp_path, (), busybox_name="server")  # one static binary, no tools
+    emu.exec_handler = chroot_exec(root)
+    running_pod(emu)
+    up = ExecUpdater(kube, namespace="default", pod="web-1", container="app")
+    with pytest.raises(NoCopyTool, match="neither tar, busybox nor sh and cat"):
+        up.copy_tar(tar_of(FILES))
+
+
+def test_delete_and_run_steps(emu: Emulator, kube: KubeClient, tmp_path: Path) -> None:
+    root = container_root(tmp_path, ("sh", "tar", "rm", "cat", "echo", "false"))
+    (root / "app/old.txt").write_text("x")
+    (root / "app/gone").mkdir()
+    emu.exec_handler = chroot_exec(root)
+    running_pod(emu)
+    up = ExecUpdater(kube, namespace="default", pod="web-1", container="app")
+    up.delete(["/app/old.txt", "/app/gone", "/app/never-existed"])
+    assert not (root / "app/old.txt").exists() and not (root / "app/gone").exists()
+    out = up.exec(["sh", "-c", "echo built > /app/out; echo done"])
+    assert out.stdout == b"done\n" and (root / "app/out").read_text() == "built\n"
+    with pytest.raises(UpdateError, match="failed with exit code 1"):
+        up.exec(["false"])
+    with pytest.raises(UpdateError, match="executable file not found"):
+        up.exec(["make", "assets"])
+    with pytest.raises(UpdateError, match="restart_process"):
+        up.restart()
