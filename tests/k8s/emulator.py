@@ -516,6 +516,12 @@ class Emulator:
     def _store(self, info: ResourceInfo, obj: Obj, etype: str) -> Obj:
         rkey = (info.group, info.version, info.plural)
         meta = obj["metadata"]
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            # the last finalizer went: the deletion completes
+            key = (rkey, meta.get("namespace", "") if info.namespaced else "", meta["name"])
+            if key in self.objects:
+                self.objects[key] = obj
+                return self._delete(info, key[1], key[2], "Background")
         key = (rkey, meta.get("namespace", "") if info.namespaced else "", meta["name"])
         meta["resourceVersion"] = str(self._bump())
         obj["apiVersion"], obj["kind"] = info.group_version, info.kind
