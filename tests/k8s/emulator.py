@@ -46,8 +46,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import yaml
-
 Obj = dict[str, Any]
 
 
@@ -709,10 +707,12 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(n) if n else b""
         if not raw:
             return None
-        ct = self.headers.get("Content-Type", "")
-        if "yaml" in ct:
-            return yaml.safe_load(raw)
-        return json.loads(raw)
+        # Real clients of ours always send JSON (also as apply-patch+yaml); insisting on it
+        # here catches a Python repr that YAML would happily parse.
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise ApiError(400, "BadRequest", f"body is not JSON: {raw[:80]!r}") from None
 
     def do_GET(self) -> None:
         self._dispatch("GET")

@@ -299,6 +299,8 @@ class KubeClient:
     ) -> tuple[Any, ...]:
         headers = {"Accept": "application/json"}
         if body is not None:
+            # The generated client writes JSON for json and yaml content types alike (JSON is
+            # YAML: what apply patches need); the emulated server checks it gets JSON.
             headers["Content-Type"] = content_type or "application/json"
         q = [(k, v) for k, v in (query or {}).items() if v is not None and v != ""]
         return tuple(
