@@ -336,13 +336,13 @@ class _Outcome:
 class Applier:
     """Applies prepared objects through a :class:`KubeClient`.
 
-    ``server_side`` is Tilt's ``k8s_server_side_apply``: ``"true"`` (default here),
-    ``"false"`` (client-side three-way apply with the last-applied annotation), or
-    ``"auto"`` (server-side, falling back to client-side when the server refuses it).
+    ``server_side`` is Tilt's ``k8s_server_side_apply``: ``"true"``, ``"false"`` (client-side
+    three-way apply with the last-applied annotation), or ``"auto"`` (the default here:
+    server-side, falling back to client-side when the server refuses it).
     """
 
     kube: KubeClient
-    server_side: str = "true"
+    server_side: str = "auto"
     field_manager: str = "tilt"
     force_conflicts: bool = True
     upsert_timeout_s: float = 30.0
