@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.k8s.emulator import Emulator
 from tilt.k8s.client import KubeClient
-from tilt.k8s.logs import LogLine, PodLogs
+from tilt.k8s.logs import LogLine, PodLogs, ResourceLogs
 
 Obj = dict[str, Any]
 
@@ -190,3 +190,54 @@ def test_restart_seen_in_status_after_the_new_instance_streamed(
         assert sink.shown() == ["one", "new instance", "later"]
     finally:
         logs.stop()
+
+
+def test_a_finished_container_is_read_once_not_polled(emu: Emulator, kube: KubeClient) -> None:
+    pod = emu.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "job-1"},
+            "spec": {"containers": [{"name": "m", "image": "x"}]},
+            "status": {
+                "phase": "Succeeded",
+                "containerStatuses": [
+                    {
+                        "name": "m",
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {"terminated": {"exitCode": 0, "reason": "Completed"}},
+                    }
+                ],
+            },
+        }
+    )
+    emu.log("job-1", "m", "migrated")
+    emu.end_logs("job-1", "m")
+    sink = Sink()
+    logs = PodLogs(kube, pod, sink)
+    try:
+        eventually(lambda: sink.shown() == ["migrated"], "the job's output")
+        threading.Event().wait(0.5)  # a poller would have asked again by now
+        assert sum(1 for _, p in emu.requests if "/log" in p) == 1
+    finally:
+        logs.stop()
+
+
+def test_resource_logs_follow_the_pods_it_is_given(emu: Emulator, kube: KubeClient) -> None:
+    a = make_pod(emu)
+    b = emu.put({**a, "metadata": {"name": "web-2"}})
+    emu.log("web-1", "app", "from one")
+    emu.log("web-2", "app", "from two")
+    sink = Sink()
+    rl = ResourceLogs(kube, sink)
+    try:
+        rl.sync([a, b])
+        eventually(lambda: sorted(sink.shown()) == ["from one", "from two"], "both pods")
+        rl.sync([b])  # web-1 replaced: no longer followed
+        emu.log("web-1", "app", "ignored")
+        emu.log("web-2", "app", "still")
+        eventually(lambda: "still" in sink.shown(), "still")
+        assert "ignored" not in sink.shown() and len(rl.pods) == 1
+    finally:
+        rl.stop()

@@ -19,7 +19,7 @@ from typing import Any
 
 from tilt.k8s.client import ApiError, KubeClient
 
-__all__ = ["LogLine", "PodLogs"]
+__all__ = ["LogLine", "PodLogs", "ResourceLogs"]
 
 Obj = dict[str, Any]
 
@@ -182,9 +182,14 @@ class _Follower:
                 if self.stopped:
                     return
                 # The stream ended: the container stopped, restarted, or the link dropped.
-                # Wait for news about the container, or retry after a short backoff.
-                self.cond.wait(backoff)
-                backoff = min(backoff * 2, 2.0)
+                if not self.state.running and self.state.restarts == self.seen_restarts:
+                    # It stopped: nothing more until the pod status says it runs again.
+                    seen = self.state
+                    while not self.stopped and self.state is seen:
+                        self.cond.wait()
+                else:
+                    self.cond.wait(backoff)  # a dropped link, or news about the container
+                    backoff = min(backoff * 2, 2.0)
 
 
 class PodLogs:
@@ -231,3 +236,30 @@ class PodLogs:
     def stop(self) -> None:
         for f in self.followers.values():
             f.stop()
+
+
+class ResourceLogs:
+    """The log followers of one resource's pods: :meth:`sync` with its pods after each change."""
+
+    def __init__(self, kube: KubeClient, emit: Emit) -> None:
+        self.kube = kube
+        self.emit = emit
+        self.pods: dict[str, PodLogs] = {}
+
+    def sync(self, pods: list[Obj]) -> None:
+        """Follow these pods (new ones from their start); stop following pods not listed."""
+        seen = set()
+        for pod in pods:
+            uid = pod["metadata"].get("uid") or pod["metadata"]["name"]
+            seen.add(uid)
+            if uid in self.pods:
+                self.pods[uid].update(pod)
+            else:
+                self.pods[uid] = PodLogs(self.kube, pod, self.emit)
+        for uid in [u for u in self.pods if u not in seen]:
+            self.pods.pop(uid).stop()
+
+    def stop(self) -> None:
+        for p in self.pods.values():
+            p.stop()
+        self.pods.clear()

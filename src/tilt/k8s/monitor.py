@@ -40,6 +40,7 @@ class PodsView:
     readiness: Readiness
     reason: str
     forward_target: Obj | None  # the newest running pod (raw object)
+    objects: tuple[Obj, ...] = ()  # the current pods as the API returned them (for logs)
     connected: bool = True
     connection_error: str = ""
 
@@ -116,6 +117,7 @@ class PodMonitor:
             readiness=readiness,
             reason=reason,
             forward_target=newest_running_pod(mine),
+            objects=tuple(mine),
             connected=not down,
             connection_error=down[0] if down else "",
         )
