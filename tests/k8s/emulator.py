@@ -361,6 +361,11 @@ class Emulator:
         self.port_handler: PortHandler | None = None
         self.requests: list[tuple[str, str]] = []  # (method, path?query) for assertions
         self.ssa_enabled = True
+        #: a new CRD's kind answers 404 this long (until "Established"), as on a real server
+        self.crd_serving_delay_s = 0.0
+        self.serving_from: dict[tuple[str, str, str], float] = {}
+        #: websocket subprotocols the server accepts for exec/port-forward, preferred first
+        self.ws_protocols = ("v5.channel.k8s.io", "v4.channel.k8s.io")
         self.latency_s = 0.0  # per-request delay (benchmarks)
         self._generation = 0  # bumped by drop_streams(): open streams end
         self.server: ThreadingHTTPServer | None = None
@@ -510,6 +515,9 @@ class Emulator:
                     spec.get("scope", "Namespaced") == "Namespaced",
                 )
                 self.resources[(info.group, info.version, info.plural)] = info
+                self.serving_from[(info.group, info.version, info.plural)] = (
+                    time.monotonic() + self.crd_serving_delay_s
+                )
 
     def _store(self, info: ResourceInfo, obj: Obj, etype: str) -> Obj:
         rkey = (info.group, info.version, info.plural)
@@ -794,7 +802,7 @@ class _Handler(BaseHTTPRequestHandler):
         name = rest[1] if len(rest) > 1 else ""
         sub = rest[2] if len(rest) > 2 else ""
         info = emu.resources.get((group, version, plural))
-        if info is None:
+        if info is None or emu.serving_from.get((group, version, plural), 0) > time.monotonic():
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if plural == "namespaces" and len(rest) == 1 and ns:
             pass
@@ -1242,10 +1250,7 @@ class _Handler(BaseHTTPRequestHandler):
             for p in self.headers.get("Sec-WebSocket-Protocol", "").split(",")
             if p.strip()
         ]
-        proto = next(
-            (p for p in ("v5.channel.k8s.io", "v4.channel.k8s.io") if p in offered),
-            offered[0] if offered else "",
-        )
+        proto = next((p for p in emu.ws_protocols if p in offered), "")
         accept = base64.b64encode(
             hashlib.sha1((self.headers["Sec-WebSocket-Key"] + WS_GUID).encode()).digest()
         ).decode()

@@ -313,3 +313,17 @@ def test_objects_of_one_kind_apply_in_parallel(emu: Emulator, kube: KubeClient) 
     ]
     run(Applier(kube, parallelism=4).apply(cms))
     assert peak == 4
+
+
+def test_custom_resource_waits_for_its_crd_to_be_served(emu: Emulator, kube: KubeClient) -> None:
+    emu.crd_serving_delay_s = 0.5  # the new kind answers 404 for a moment, as on a real server
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w"},
+        "spec": {},
+    }
+    result = run(Applier(kube).apply(prepare_objects([CRD, widget])))
+    assert [o["kind"] for o in result.objects] == ["CustomResourceDefinition", "Widget"]
+    widget_patches = [p for m, p in emu.requests if m == "PATCH" and "/widgets/w" in p]
+    assert len(widget_patches) > 1  # refused while the kind was not served yet, then applied

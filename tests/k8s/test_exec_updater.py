@@ -142,3 +142,13 @@ def test_delete_and_run_steps(emu: Emulator, kube: KubeClient, tmp_path: Path) -
         up.exec(["make", "assets"])
     with pytest.raises(UpdateError, match="restart_process"):
         up.restart()
+
+
+def test_exec_with_input_needs_the_v5_protocol(emu: Emulator, kube: KubeClient) -> None:
+    emu.ws_protocols = ("v4.channel.k8s.io",)  # an API server older than 1.30
+    emu.exec_handler = lambda *a: ExecResult()
+    running_pod(emu)
+    up = ExecUpdater(kube, namespace="default", pod="web-1", container="app")
+    with pytest.raises(UpdateError, match=r"needs the v5\.channel\.k8s\.io protocol"):
+        up.copy_tar(tar_of(FILES))
+    assert up.exec(["true"]).exit_code == 0  # without input, v4 is fine

@@ -403,7 +403,7 @@ class Applier:
             meta.pop("namespace", None)
         ns, name = meta.get("namespace", ""), meta["name"]
         try:
-            return self._upsert(info, obj, ns, name)
+            return self._upsert_custom(info, obj, ns, name, deadline)
         except ApiError as e:
             if _is_immutable_error(e):
                 first = e.message.split(": ", 1)[-1]
@@ -427,6 +427,20 @@ class Applier:
                 return self.kube.resource(obj.get("apiVersion", ""), obj.get("kind", ""))
             except ApiError as e:
                 if not e.not_found or time.monotonic() + 0.2 > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def _upsert_custom(
+        self, info: ResourceInfo, obj: Obj, ns: str, name: str, deadline: float
+    ) -> _Outcome:
+        # A custom resource right after its CRD was created: the API serves the new kind a
+        # moment after discovery lists it (the CRD is "Established"); 404 until then.
+        while True:
+            try:
+                return self._upsert(info, obj, ns, name)
+            except ApiError as e:
+                custom = kind_rank(obj.get("kind", "")) == len(KIND_ORDER)
+                if not (e.not_found and custom) or time.monotonic() + 0.2 > deadline:
                     raise
                 time.sleep(0.2)
 

@@ -94,6 +94,12 @@ class ExecUpdater:
         )
         try:
             if stdin is not None:
+                if ws.subprotocol != "v5.channel.k8s.io":
+                    # v4 cannot say "end of stdin": tar would wait for more forever.
+                    raise UpdateError(
+                        "exec with input needs the v5.channel.k8s.io protocol (Kubernetes "
+                        f">= 1.30); the API server offered {ws.subprotocol or 'none'}"
+                    )
                 view = memoryview(stdin)
                 for i in range(0, len(view), 256 * 1024):
                     ws.write_stdin(bytes(view[i : i + 256 * 1024]))
