@@ -87,29 +87,30 @@ async def delete_plan(
     result = DownResult(kept=[display_name(o) for o, _ in plan.kept])
     for obj, why in plan.kept:
         log(f"keeping {display_name(obj)}: {why}")
-    issued: list[tuple[Obj, Any]] = []
+    issued: list[tuple[str, Any]] = []
 
-    def delete_one(obj: Obj) -> tuple[Obj, Any, str]:
+    def delete_one(obj: Obj) -> tuple[str, Any, str]:
         meta = obj.get("metadata") or {}
+        name = display_name(obj)
         try:
             info = kube.resource(obj["apiVersion"], obj["kind"])
             ns = (meta.get("namespace") or kube.namespace) if info.namespaced else ""
+            name = f"{obj['kind']}/{meta['name']}" + (f" (namespace {ns})" if ns else "")
             found = kube.delete(
                 obj["apiVersion"], obj["kind"], meta["name"], ns, propagation=propagation
             )
         except ApiError as e:
             if e.not_found:  # the kind itself is gone (its CRD was deleted)
-                return obj, None, "gone"
-            return obj, None, e.message or e.reason
-        return obj, (info, ns), "deleted" if found else "gone"
+                return name, None, "gone"
+            return name, None, e.message or e.reason
+        return name, (info, ns, meta["name"]), "deleted" if found else "gone"
 
     for batch in plan.batches:
         outcomes = await asyncio.gather(*(asyncio.to_thread(delete_one, o) for o in batch))
-        for obj, where, status in outcomes:
-            name = display_name(obj)
+        for name, where, status in outcomes:
             if status == "deleted":
                 result.deleted.append(name)
-                issued.append((obj, where))
+                issued.append((name, where))
                 log(f"deleted {name}")
             elif status == "gone":
                 result.already_gone.append(name)
@@ -119,13 +120,13 @@ async def delete_plan(
 
     def still_there() -> list[str]:
         left = []
-        for obj, (info, ns) in issued:
+        for name, (info, ns, obj_name) in issued:
             try:
-                kube.request("GET", info.path(ns, obj["metadata"]["name"]))
+                kube.request("GET", info.path(ns, obj_name))
             except ApiError as e:
                 if e.not_found:
                     continue
-            left.append(display_name(obj))
+            left.append(name)
         return left
 
     deadline = time.monotonic() + wait_s

@@ -245,21 +245,30 @@ class ResourceLogs:
         self.kube = kube
         self.emit = emit
         self.pods: dict[str, PodLogs] = {}
+        self._lock = threading.Lock()  # pod watches of several namespaces call sync()
+        self._stopped = False
 
     def sync(self, pods: list[Obj]) -> None:
         """Follow these pods (new ones from their start); stop following pods not listed."""
-        seen = set()
-        for pod in pods:
-            uid = pod["metadata"].get("uid") or pod["metadata"]["name"]
-            seen.add(uid)
-            if uid in self.pods:
-                self.pods[uid].update(pod)
-            else:
-                self.pods[uid] = PodLogs(self.kube, pod, self.emit)
-        for uid in [u for u in self.pods if u not in seen]:
-            self.pods.pop(uid).stop()
+        with self._lock:
+            if self._stopped:
+                return
+            seen = set()
+            for pod in pods:
+                uid = pod["metadata"].get("uid") or pod["metadata"]["name"]
+                seen.add(uid)
+                if uid in self.pods:
+                    self.pods[uid].update(pod)
+                else:
+                    self.pods[uid] = PodLogs(self.kube, pod, self.emit)
+            gone = [self.pods.pop(u) for u in [u for u in self.pods if u not in seen]]
+        for p in gone:
+            p.stop()
 
     def stop(self) -> None:
-        for p in self.pods.values():
+        with self._lock:
+            self._stopped = True
+            pods = list(self.pods.values())
+            self.pods.clear()
+        for p in pods:
             p.stop()
-        self.pods.clear()

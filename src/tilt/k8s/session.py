@@ -1,0 +1,238 @@
+"""One Kubernetes session per `tilt up`: the whole resource flow, engine-independent.
+
+The engine's Kubernetes runner (after the runtime-house contracts land) is meant to be thin:
+``deploy()`` in its update (images already built), ``updaters()`` for live_update,
+``down()`` for `tilt down`, and two callbacks into the loop:
+
+- ``on_view(resource, PodsView)``: pods, status, readiness, link state (for the runtime state);
+- ``on_log(resource, line)``: pod logs and Kubernetes messages, secrets already scrubbed.
+
+Both are called from worker threads: the runner hands them to the loop
+(``loop.call_soon_threadsafe``). Port forwards and log followers are kept in step with the
+pods here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tilt.k8s.apply import Applier, ApplyResult, prepare_objects
+from tilt.k8s.client import (
+    ClusterContext,
+    KubeClient,
+    check_context_allowed,
+    load_context,
+)
+from tilt.k8s.down import DownResult, delete_plan, plan_down
+from tilt.k8s.exec_updater import ExecUpdater
+from tilt.k8s.logs import LogLine, ResourceLogs
+from tilt.k8s.monitor import PodMonitor, PodsView
+from tilt.k8s.portforward import PortForwarder, PortInUse
+from tilt.k8s.scrub import SecretScrubber
+from tilt.model import K8sTarget, Settings
+
+__all__ = ["K8sSession", "Link"]
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Link:
+    url: str
+    name: str = ""
+    error: str = ""  # e.g. the local port is in use
+
+
+@dataclass
+class _Resource:
+    target: K8sTarget
+    logs: ResourceLogs
+    forwarders: list[PortForwarder] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+
+
+class K8sSession:
+    """Deploys resources and follows them; see the module docstring."""
+
+    def __init__(
+        self,
+        kube: KubeClient,
+        *,
+        on_view: Callable[[str, PodsView], None],
+        on_log: Callable[[str, str], None],
+        settings: Settings | None = None,
+        server_side: str = "auto",
+        context: ClusterContext | None = None,
+    ) -> None:
+        settings = settings or Settings()
+        self.kube = kube
+        self.context = context
+        self._on_view = on_view
+        self._on_log = on_log
+        self.scrubber = SecretScrubber(disabled=settings.secrets_disable_scrub)
+        self.upsert_timeout_s = float(settings.k8s_upsert_timeout_secs)
+        self.server_side = server_side
+        self.monitor = PodMonitor(kube, self._view_changed)
+        self._resources: dict[str, _Resource] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def connect(
+        cls,
+        settings: Settings,
+        *,
+        on_view: Callable[[str, PodsView], None],
+        on_log: Callable[[str, str], None],
+        context: str = "",
+        namespace: str = "",
+        kubeconfig: str | None = None,
+    ) -> K8sSession:
+        """The session for the Tiltfile's (or the flags') context; refuses a remote cluster.
+
+        Raises ``ContextError``/``ContextRefused`` (their messages are for the user).
+        """
+        ctx, cfg = load_context(
+            kubeconfig=kubeconfig,
+            context=context or settings.k8s_context,
+            namespace=namespace or settings.k8s_namespace,
+        )
+        check_context_allowed(ctx, settings.allowed_k8s_contexts)
+        kube = KubeClient(cfg, namespace=ctx.namespace)
+        return cls(kube, on_view=on_view, on_log=on_log, settings=settings, context=ctx)
+
+    # ---- logging
+    def log(self, resource: str, text: str) -> None:
+        self._on_log(resource, self.scrubber.scrub(text))
+
+    # ---- deploy
+    async def deploy(
+        self, resource: str, target: K8sTarget, images: Mapping[str, str] | None = None
+    ) -> ApplyResult:
+        """Apply the resource's objects with ``images`` (Tiltfile ref -> built ref) injected.
+
+        Raises ``ApplyError`` (its message names each object that failed and why).
+        """
+        bodies = [o.body for o in target.objects]
+        self.scrubber.add_objects(bodies)
+        prepared = prepare_objects(bodies, images or {}, target.image_locators)
+        applier = Applier(
+            self.kube,
+            server_side=self.server_side,
+            upsert_timeout_s=self.upsert_timeout_s,
+            log=lambda line: self.log(resource, line),
+        )
+        result = await applier.apply(prepared)
+        for name in result.replaced:
+            self.log(resource, f"{name}: replaced")
+        with self._lock:
+            res = self._resources.get(resource)
+            if res is None:
+                res = _Resource(
+                    target=target,
+                    logs=ResourceLogs(self.kube, lambda line: self._pod_log(resource, line)),
+                )
+                self._resources[resource] = res
+            res.target = target
+            self._ensure_forwards(resource, res)
+        self.monitor.track(
+            resource,
+            result.objects,
+            pod_readiness=target.pod_readiness,
+            extra_selectors=target.extra_pod_selectors,
+        )
+        return result
+
+    def links(self, resource: str) -> list[Link]:
+        with self._lock:
+            res = self._resources.get(resource)
+            return list(res.links) if res else []
+
+    def updaters(self, resource: str, built_ref: str) -> list[ExecUpdater]:
+        """Exec updaters for every current, running container that runs ``built_ref``."""
+        view = self.monitor.view(resource)
+        out = []
+        for pod in view.objects:
+            if (pod.get("status") or {}).get("phase") != "Running":
+                continue
+            for c in (pod.get("spec") or {}).get("containers") or []:
+                if c.get("image") == built_ref:
+                    out.append(
+                        ExecUpdater(
+                            self.kube,
+                            namespace=pod["metadata"].get("namespace") or self.kube.namespace,
+                            pod=pod["metadata"]["name"],
+                            container=c["name"],
+                            log=lambda line: self.log(resource, line),
+                        )
+                    )
+        return out
+
+    # ---- down
+    async def down(
+        self,
+        resources: Sequence[tuple[str, K8sTarget]],
+        *,
+        delete_namespaces: bool = False,
+        wait_s: float = 30.0,
+    ) -> DownResult:
+        """Delete what ``resources`` (dependencies first) declare; see :mod:`tilt.k8s.down`."""
+        for name, _ in resources:
+            self._stop_resource(name)
+        plan = plan_down(
+            [[o.body for o in t.objects] for _, t in resources],
+            delete_namespaces=delete_namespaces,
+        )
+        return await delete_plan(self.kube, plan, wait_s=wait_s, log=lambda s: self.log("", s))
+
+    def close(self) -> None:
+        self.monitor.close()
+        with self._lock:
+            names = list(self._resources)
+        for name in names:
+            self._stop_resource(name)
+        self.kube.close()
+
+    # ---- internals
+    def _stop_resource(self, resource: str) -> None:
+        self.monitor.untrack(resource)
+        with self._lock:
+            res = self._resources.pop(resource, None)
+        if res is not None:
+            res.logs.stop()
+            for f in res.forwarders:
+                f.stop()
+
+    def _ensure_forwards(self, resource: str, res: _Resource) -> None:
+        wanted = list(res.target.port_forwards)
+        if [f.pf for f in res.forwarders] == wanted and res.forwarders:
+            return
+        for f in res.forwarders:
+            f.stop()
+        res.forwarders, res.links = [], []
+        for pf in wanted:
+            fwd = PortForwarder(self.kube, pf, log=lambda line: self.log(resource, line))
+            try:
+                fwd.start()
+            except PortInUse as e:
+                self.log(resource, f"error: {e}")
+                res.links.append(Link(url="", name=pf.name, error=str(e)))
+                continue
+            res.forwarders.append(fwd)
+            res.links.append(Link(url=fwd.url, name=pf.name))
+
+    def _pod_log(self, resource: str, line: LogLine) -> None:
+        self.log(resource, line.display)
+
+    def _view_changed(self, resource: str, view: PodsView) -> None:
+        with self._lock:
+            res = self._resources.get(resource)
+        if res is not None:
+            res.logs.sync(list(view.objects))
+            target = view.forward_target
+            for f in res.forwarders:
+                ns = (target or {}).get("metadata", {}).get("namespace") or self.kube.namespace
+                f.set_target(ns, target)
+        self._on_view(resource, view)
