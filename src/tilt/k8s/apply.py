@@ -444,6 +444,10 @@ class Applier:
                     raise
                 time.sleep(0.2)
 
+    def _req(self, method: str, path: str, **kw: Any) -> Any:
+        # No request outlives the upsert timeout (the thread cannot be cancelled).
+        return self.kube.request(method, path, timeout_s=self.upsert_timeout_s, **kw)
+
     def _use_ssa(self) -> bool:
         return self.server_side != "false" and not self._ssa_refused
 
@@ -453,7 +457,7 @@ class Applier:
             if self.force_conflicts:
                 query["force"] = "true"
             try:
-                answer = self.kube.request(
+                answer = self._req(
                     "PATCH",
                     info.path(ns, name),
                     query=query,
@@ -479,11 +483,11 @@ class Applier:
         body["metadata"].setdefault("annotations", {})[LAST_APPLIED] = last_applied
         query = {"fieldManager": "tilt-client-side-apply"}
         try:
-            live = self.kube.request("GET", path)
+            live = self._req("GET", path)
         except ApiError as e:
             if not e.not_found:
                 raise
-            created = self.kube.request("POST", info.path(ns), query=query, body=body)
+            created = self._req("POST", info.path(ns), query=query, body=body)
             return _Outcome(created, method="client-side")
         prev_raw = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
         try:
@@ -491,7 +495,7 @@ class Applier:
         except ValueError:
             previous = {}
         patch = _three_way_patch(previous, body)
-        answer = self.kube.request(
+        answer = self._req(
             "PATCH", path, query=query, body=patch, content_type="application/merge-patch+json"
         )
         return _Outcome(answer, method="client-side")
@@ -501,26 +505,26 @@ class Applier:
         body.get("metadata", {}).get("annotations", {}).pop(LAST_APPLIED, None)
         path = info.path(ns, name)
         try:
-            live = self.kube.request("GET", path)
+            live = self._req("GET", path)
         except ApiError as e:
             if not e.not_found:
                 raise
-            created = self.kube.request("POST", info.path(ns), body=body)
+            created = self._req("POST", info.path(ns), body=body)
             return _Outcome(created, replaced=True)
         body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-        return _Outcome(self.kube.request("PUT", path, body=body), replaced=True)
+        return _Outcome(self._req("PUT", path, body=body), replaced=True)
 
     def _delete_and_wait(self, info: ResourceInfo, ns: str, name: str, deadline: float) -> None:
         path = info.path(ns, name)
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
         try:
-            self.kube.request("DELETE", path, body=body)
+            self._req("DELETE", path, body=body)
         except ApiError as e:
             if not e.not_found:
                 raise
         while time.monotonic() < deadline:
             try:
-                self.kube.request("GET", path)
+                self._req("GET", path)
             except ApiError as e:
                 if e.not_found:
                     return
