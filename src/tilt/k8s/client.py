@@ -279,6 +279,9 @@ class KubeClient:
         max_connections: int = 16,
     ) -> None:
         configuration.connection_pool_maxsize = max_connections
+        # TCP keepalive as client-go: a followed log or watch on a connection that died
+        # without a FIN (a laptop sleeping, a cluster VM gone) fails instead of hanging.
+        configuration.keep_alive = True
         self.configuration = configuration
         self.api: Any = k8s_client.ApiClient(configuration)
         self.namespace = namespace
@@ -526,9 +529,8 @@ async def iterate_in_thread(
     stopped = threading.Event()
 
     def put(kind: str, item: Any) -> None:
-        fut = asyncio.run_coroutine_threadsafe(queue.put((kind, item)), loop)
-        with contextlib.suppress(Exception):
-            fut.result()
+        with contextlib.suppress(Exception):  # the loop may be closing
+            asyncio.run_coroutine_threadsafe(queue.put((kind, item)), loop).result()
 
     def run() -> None:
         try:
