@@ -106,12 +106,14 @@ def test_copy_strategies(  # noqa: PLR0917 (fixtures and parameters)
     running_pod(emu)
     log: list[str] = []
     up = ExecUpdater(kube, namespace="default", pod="web-1", container="app", log=log.append)
-    assert up.copy_tar(tar_of(FILES)) == expected
+    up.copy_tar(tar_of(FILES))
+    assert up.strategy == expected
     assert (root / "app/index.html").read_bytes() == b"<h1>v2</h1>\n"
     assert (root / "app/static/site.css").read_bytes() == b"body{}\n"
     assert len(log) == 1 and f"with {expected}" in log[0]
     # the second copy goes straight to the strategy that worked, and logs nothing new
-    assert up.copy_tar(tar_of({"app/index.html": b"v3"})) == expected
+    up.copy_tar(tar_of({"app/index.html": b"v3"}))
+    assert up.strategy == expected
     assert (root / "app/index.html").read_bytes() == b"v3"
     assert len(log) == 1
 
@@ -134,12 +136,16 @@ def test_delete_and_run_steps(emu: Emulator, kube: KubeClient, tmp_path: Path) -
     up = ExecUpdater(kube, namespace="default", pod="web-1", container="app")
     up.delete(["/app/old.txt", "/app/gone", "/app/never-existed"])
     assert not (root / "app/old.txt").exists() and not (root / "app/gone").exists()
-    out = up.exec(["sh", "-c", "echo built > /app/out; echo done"])
-    assert out.stdout == b"done\n" and (root / "app/out").read_text() == "built\n"
-    with pytest.raises(UpdateError, match="failed with exit code 1"):
-        up.exec(["false"])
-    with pytest.raises(UpdateError, match="executable file not found"):
-        up.exec(["make", "assets"])
+    lines: list[str] = []
+    code = up.exec(
+        ["sh", "-c", "echo built > /app/out; echo one; echo two >&2; echo -n three"], lines.append
+    )
+    assert code == 0 and (root / "app/out").read_text() == "built\n"
+    assert sorted(lines) == ["one", "three", "two"]
+    assert up.exec(["false"]) == 1
+    lines.clear()
+    assert up.exec(["make", "assets"], lines.append) == 127  # not in the image
+    assert "executable file not found" in lines[0]
     with pytest.raises(UpdateError, match="restart_process"):
         up.restart()
 
@@ -151,4 +157,46 @@ def test_exec_with_input_needs_the_v5_protocol(emu: Emulator, kube: KubeClient) 
     up = ExecUpdater(kube, namespace="default", pod="web-1", container="app")
     with pytest.raises(UpdateError, match=r"needs the v5\.channel\.k8s\.io protocol"):
         up.copy_tar(tar_of(FILES))
-    assert up.exec(["true"]).exit_code == 0  # without input, v4 is fine
+    assert up.exec(["true"]) == 0  # without input, v4 is fine
+
+
+def test_check_and_restart_count(emu: Emulator, kube: KubeClient) -> None:
+    emu.exec_handler = lambda *a: ExecResult()
+    emu.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "web-1"},
+            "spec": {"containers": [{"name": "app", "image": "x"}]},
+            "status": {
+                "phase": "Pending",
+                "containerStatuses": [
+                    {
+                        "name": "app",
+                        "restartCount": 0,
+                        "state": {"waiting": {"reason": "ContainerCreating"}},
+                    }
+                ],
+            },
+        }
+    )
+    up = ExecUpdater(kube, namespace="default", pod="web-1", container="app")
+    assert up.check() == "container web-1/app is not running (waiting: ContainerCreating)"
+    emu.patch_status(
+        "Pod",
+        "web-1",
+        {
+            "phase": "Running",
+            "containerStatuses": [{"name": "app", "restartCount": 0, "state": {"running": {}}}],
+        },
+    )
+    assert up.check() == "" and up.restart_count() == 0
+    up.restarts_at_sync = 0
+    emu.patch_status(
+        "Pod",
+        "web-1",
+        {"containerStatuses": [{"name": "app", "restartCount": 1, "state": {"running": {}}}]},
+    )
+    assert up.check() == "container web-1/app restarted since the last live update"
+    emu.remove("v1", "Pod", "web-1")
+    assert up.check() == "pod web-1 is gone"

@@ -1,5 +1,10 @@
 """live_update into a pod's container through the exec API (a ``ContainerUpdater``).
 
+Shaped after the runtime-house ``ContainerUpdater`` protocol (``short_id``, ``check``,
+``delete``, ``copy_tar``, ``exec`` -> exit code, ``restart``, ``restart_count``); when that
+lands, ``UpdateError`` becomes its ``UpdateStepError`` and ``ContainerGone`` its
+``ContainerGoneError``.
+
 Files arrive as a tar stream. Tilt needs ``tar`` in the container (tilt-dev/tilt#4303: "exec:
 tar: executable file not found"); we try, in order, and remember what worked per container:
 
@@ -20,13 +25,14 @@ import json
 import posixpath
 import shlex
 import tarfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tilt.k8s.client import KubeClient
+from tilt.k8s.client import ApiError, KubeClient
 
-__all__ = ["ExecOutput", "ExecUpdater", "NoCopyTool", "UpdateError"]
+__all__ = ["ContainerGone", "ExecOutput", "ExecUpdater", "NoCopyTool", "UpdateError"]
 
 Log = Callable[[str], None]
 
@@ -44,6 +50,10 @@ class UpdateError(Exception):
 
 class NoCopyTool(UpdateError):
     """The container has no way to receive files through exec."""
+
+
+class ContainerGone(UpdateError):
+    """The pod or the API went away: nothing of the step counts."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,13 +95,37 @@ class ExecUpdater:
         self.timeout_s = timeout_s
         #: the copy strategy that worked in this container (probed on first copy)
         self.strategy: str | None = None
+        #: the container's restart count after the last sync (a higher one: it crashed since)
+        self.restarts_at_sync: int | None = None
 
     # ---- the exec primitive
-    def run(self, argv: Sequence[str], stdin: bytes | None = None) -> ExecOutput:
-        """Run ``argv`` in the container, feeding ``stdin``; blocking."""
+    def run(
+        self,
+        argv: Sequence[str],
+        stdin: bytes | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> ExecOutput:
+        """Run ``argv`` in the container, feeding ``stdin``; blocking.
+
+        Output lines (stdout and stderr) go to ``on_line`` as they arrive.
+        """
         ws = self.kube.exec_stream(
             self.namespace, self.pod, self.container, list(argv), stdin=stdin is not None
         )
+        out, err = bytearray(), bytearray()
+        pending = {1: b"", 2: b""}
+
+        def take(channel: int, sink: bytearray) -> None:
+            data = ws.read_channel(channel, timeout=0) or b""
+            if not data:
+                return
+            sink += data
+            if on_line is not None:
+                text = pending[channel] + data
+                *lines, pending[channel] = text.split(b"\n")
+                for line in lines:
+                    on_line(line.decode(errors="replace").rstrip("\r"))
+
         try:
             if stdin is not None:
                 if ws.subprotocol != "v5.channel.k8s.io":
@@ -104,25 +138,66 @@ class ExecUpdater:
                 for i in range(0, len(view), 256 * 1024):
                     ws.write_stdin(bytes(view[i : i + 256 * 1024]))
                 ws.close_channel(0)  # EOF on stdin (v5.channel.k8s.io)
-            ws.run_forever(timeout=self.timeout_s)
+            deadline = time.monotonic() + self.timeout_s
+            while ws.is_open() and time.monotonic() < deadline:
+                ws.update(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+                take(1, out)
+                take(2, err)
             if ws.is_open():
                 raise UpdateError(f"`{shlex.join(argv)}` did not finish in {self.timeout_s:g}s")
-            stdout = ws.read_channel(1) or b""
-            stderr = ws.read_channel(2) or b""
+            take(1, out)
+            take(2, err)
+            if on_line is not None:
+                for rest in pending.values():
+                    if rest:
+                        on_line(rest.decode(errors="replace"))
             raw = ws.read_channel(3) or b""
         finally:
             _close_ws(ws)
-        return _exec_output(raw, stdout, stderr)
+        return _exec_output(raw, bytes(out), bytes(err))
 
     # ---- ContainerUpdater
-    def exec(self, argv: Sequence[str]) -> ExecOutput:
-        """A ``run()`` step; raises :class:`UpdateError` on a non-zero exit."""
-        out = self.run(argv)
+    @property
+    def short_id(self) -> str:
+        """For log lines: ``pod/container``."""
+        return f"{self.pod}/{self.container}"
+
+    def check(self) -> str:
+        """Why the container cannot take a live update now ("" when it can)."""
+        try:
+            pod = self.kube.get("v1", "Pod", self.pod, self.namespace)
+        except ApiError as e:
+            raise ContainerGone(f"pod {self.pod}: {e}") from None
+        if pod is None or (pod.get("metadata") or {}).get("deletionTimestamp"):
+            return f"pod {self.pod} is gone"
+        cs = _container_status(pod, self.container)
+        if cs is None or "running" not in (cs.get("state") or {}):
+            state = (cs or {}).get("state") or {}
+            why = next(iter(state), "unknown")
+            reason = (state.get(why) or {}).get("reason", "")
+            return (
+                f"container {self.short_id} is not running ({why}{': ' + reason if reason else ''})"
+            )
+        restarts = int(cs.get("restartCount") or 0)
+        if self.restarts_at_sync is not None and restarts > self.restarts_at_sync:
+            return f"container {self.short_id} restarted since the last live update"
+        return ""
+
+    def restart_count(self) -> int | None:
+        pod = self.kube.get("v1", "Pod", self.pod, self.namespace)
+        cs = _container_status(pod or {}, self.container)
+        return None if cs is None else int(cs.get("restartCount") or 0)
+
+    def exec(self, argv: Sequence[str], on_line: Callable[[str], None] | None = None) -> int:
+        """A ``run()`` step: its exit code (127: the program is not in the image)."""
+        out = self.run(argv, on_line=on_line)
         if out.error:
+            if out.missing_executable:
+                if on_line is not None:
+                    on_line(out.error)
+                return 127
             raise UpdateError(f"`{shlex.join(argv)}` could not run in {self._where}: {out.error}")
-        if out.exit_code:
-            raise UpdateError(f"`{shlex.join(argv)}` failed with exit code {out.exit_code}")
-        return out
+        return out.exit_code
 
     def delete(self, paths: Sequence[str]) -> None:
         if not paths:
@@ -136,8 +211,8 @@ class ExecUpdater:
             why = out.error or out.stderr.decode(errors="replace").strip()
             raise UpdateError(f"deleting {len(paths)} path(s) in {self._where} failed: {why}")
 
-    def copy_tar(self, data: bytes, dest: str = "/") -> str:
-        """Unpack the tar stream ``data`` at ``dest``; returns the way used (logged too)."""
+    def copy_tar(self, data: bytes, dest: str = "/") -> None:
+        """Unpack the tar stream ``data`` at ``dest``; the way used is logged (``strategy``)."""
         order = [self.strategy] if self.strategy else list(_STRATEGIES)
         tried: list[str] = []
         for strategy in order:
@@ -148,7 +223,7 @@ class ExecUpdater:
                     self.strategy = strategy
                     note = "" if strategy == "tar" else f" (the image has no {', '.join(tried)})"
                     self.log(f"live_update: copying files into {self._where} with {strategy}{note}")
-                return strategy
+                return
             if why:
                 raise UpdateError(f"copying files into {self._where} with {strategy} failed: {why}")
             tried.append(strategy)
@@ -211,6 +286,13 @@ class ExecUpdater:
                 if out.error or out.exit_code:
                     return False, out.error or out.stderr.decode(errors="replace").strip()
         return True, ""
+
+
+def _container_status(pod: dict[str, Any], name: str) -> dict[str, Any] | None:
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        if cs.get("name") == name:
+            return dict(cs)
+    return None
 
 
 def _close_ws(ws: Any) -> None:
