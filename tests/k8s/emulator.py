@@ -361,6 +361,9 @@ class Emulator:
         self.port_handler: PortHandler | None = None
         self.requests: list[tuple[str, str]] = []  # (method, path?query) for assertions
         self.ssa_enabled = True
+        #: ephemeral containers: refused (RBAC), and started by the "kubelet" at once
+        self.ephemeral_forbidden = False
+        self.run_ephemeral = True
         #: a new CRD's kind answers 404 this long (until "Established"), as on a real server
         self.crd_serving_delay_s = 0.0
         self.serving_from: dict[tuple[str, str, str], float] = {}
@@ -1098,6 +1101,8 @@ class _Handler(BaseHTTPRequestHandler):
         if "json-patch" in ct:
             raise ApiError(415, "UnsupportedMediaType", "json-patch is not emulated")
         new = copy.deepcopy(old)
+        if sub == "ephemeralcontainers":
+            return self._ephemeral(info, old, body)
         if sub == "status":
             new["status"] = merge_patch(old.get("status") or {}, (body or {}).get("status") or {})
         else:
@@ -1109,6 +1114,36 @@ class _Handler(BaseHTTPRequestHandler):
             self._own(new, manager, body, "Update")
         if new.get("spec") != old.get("spec"):
             new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
+        return 200, emu._store(info, new, "MODIFIED")
+
+    def _ephemeral(self, info: ResourceInfo, old: Obj, body: Any) -> tuple[int, Obj]:
+        """Add ephemeral containers (strategic merge by name; existing ones are immutable)."""
+        emu = self.emulator
+        name = old["metadata"]["name"]
+        if emu.ephemeral_forbidden:
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'pods "{name}" is forbidden: User "tilt" cannot patch resource "pods/ephemeralcontainers"',
+            )
+        new = copy.deepcopy(old)
+        have = new["spec"].setdefault("ephemeralContainers", [])
+        names = {c["name"] for c in have}
+        for c in ((body or {}).get("spec") or {}).get("ephemeralContainers") or []:
+            if c["name"] not in names:
+                have.append(c)
+                if emu.run_ephemeral:  # the kubelet starts it at once
+                    new.setdefault("status", {}).setdefault(
+                        "ephemeralContainerStatuses", []
+                    ).append(
+                        {
+                            "name": c["name"],
+                            "ready": False,
+                            "restartCount": 0,
+                            "image": c.get("image", ""),
+                            "state": {"running": {"startedAt": now_rfc3339()}},
+                        }
+                    )
         return 200, emu._store(info, new, "MODIFIED")
 
     def _apply(

@@ -200,3 +200,80 @@ def test_check_and_restart_count(emu: Emulator, kube: KubeClient) -> None:
     assert up.check() == "container web-1/app restarted since the last live update"
     emu.remove("v1", "Pod", "web-1")
     assert up.check() == "pod web-1 is gone"
+
+
+def ephemeral_aware(app_root: Path) -> Any:
+    """The kubelet's view: the app container is ``app_root``; an ephemeral container that
+    targets it runs the helper's busybox and sees the app's filesystem at /proc/1/root."""
+    app = chroot_exec(app_root)
+
+    def handler(pod: Obj, container: str, argv: list[str], stdin: bytes) -> ExecResult:
+        if not container.startswith("tilt-sync-"):
+            return app(pod, container, argv, stdin)
+        assert argv[0] == "/bin/busybox"
+        mapped = [a.replace("/proc/1/root", str(app_root)) for a in argv]
+        p = subprocess.run(
+            ["/bin/busybox", *mapped[1:]], input=stdin, capture_output=True, check=False
+        )
+        return ExecResult(stdout=p.stdout, stderr=p.stderr, exit_code=p.returncode)
+
+    return handler
+
+
+def test_image_without_tools_syncs_through_an_ephemeral_container(
+    emu: Emulator, kube: KubeClient, tmp_path: Path
+) -> None:
+    root = container_root(tmp_path, (), busybox_name="server")  # FROM scratch, one binary
+    (root / "app/old.txt").write_text("x")
+    emu.exec_handler = ephemeral_aware(root)
+    running_pod(emu)
+    log: list[str] = []
+    up = ExecUpdater(
+        kube,
+        namespace="default",
+        pod="web-1",
+        container="app",
+        log=log.append,
+        helper_image="localhost:5000/tilt-sync-helper:1",
+    )
+    up.copy_tar(tar_of(FILES))
+    assert up.strategy == "an ephemeral container"
+    assert (root / "app/static/site.css").read_bytes() == b"body{}\n"
+    (eph,) = emu.get("v1", "Pod", "web-1")["spec"]["ephemeralContainers"]
+    assert (eph["name"], eph["targetContainerName"], eph["image"]) == (
+        "tilt-sync-app",
+        "app",
+        "localhost:5000/tilt-sync-helper:1",
+    )
+    assert any("started ephemeral container tilt-sync-app" in line for line in log)
+    assert any(
+        "with an ephemeral container (the image has no tar, busybox tar, sh + cat)" in line
+        for line in log
+    )
+    up.delete(["/app/old.txt"])
+    assert not (root / "app/old.txt").exists()
+    # a second updater (next live_update) reuses the running helper
+    up2 = ExecUpdater(
+        kube,
+        namespace="default",
+        pod="web-1",
+        container="app",
+        helper_image="localhost:5000/tilt-sync-helper:1",
+    )
+    up2.copy_tar(tar_of({"app/index.html": b"v9"}))
+    assert (root / "app/index.html").read_bytes() == b"v9"
+    assert len(emu.get("v1", "Pod", "web-1")["spec"]["ephemeralContainers"]) == 1
+
+
+def test_ephemeral_containers_forbidden_is_one_clear_error(
+    emu: Emulator, kube: KubeClient, tmp_path: Path
+) -> None:
+    root = container_root(tmp_path, (), busybox_name="server")
+    emu.exec_handler = ephemeral_aware(root)
+    emu.ephemeral_forbidden = True
+    running_pod(emu)
+    up = ExecUpdater(
+        kube, namespace="default", pod="web-1", container="app", helper_image="helper:1"
+    )
+    with pytest.raises(NoCopyTool, match=r"refused an ephemeral helper container: .*forbidden"):
+        up.copy_tar(tar_of(FILES))

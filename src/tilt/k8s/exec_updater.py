@@ -12,9 +12,12 @@ tar: executable file not found"); we try, in order, and remember what worked per
 2. ``busybox tar -x`` (images with busybox but no ``tar`` link),
 3. ``sh`` + ``cat``: the tar is unpacked here and each file written by ``sh -c 'cat > "$1"'``,
 
-and the log says which way was used. Images with none of these (FROM scratch with one static
-binary) need an ephemeral container that shares the target's process namespace and writes
-through ``/proc/<pid>/root`` — not implemented yet; :class:`NoCopyTool` says what is missing.
+4. an ephemeral container of a small helper image (a static busybox; given as
+   ``helper_image``, built and delivered like any other image) targeting the app container:
+   it shares the app's process namespace and writes through ``/proc/1/root``,
+
+and the log says which way was used. When nothing works (no helper image, ephemeral
+containers forbidden), :class:`NoCopyTool` says what the image lacks.
 """
 
 from __future__ import annotations
@@ -73,7 +76,10 @@ class ExecOutput:
         return self.exit_code == 127 and b"not found" in self.stderr.lower()
 
 
-_STRATEGIES = ("tar", "busybox tar", "sh + cat")
+_STRATEGIES = ("tar", "busybox tar", "sh + cat", "an ephemeral container")
+#: The app container's root as seen from an ephemeral container that targets it (it shares
+#: the target's process namespace, where the app is PID 1).
+TARGET_ROOT = "/proc/1/root"
 
 
 class ExecUpdater:
@@ -88,15 +94,24 @@ class ExecUpdater:
         container: str,
         log: Log = lambda _line: None,
         timeout_s: float = 60,
+        helper_image: str = "",
+        strategies: dict[tuple[str, str, str], str] | None = None,
     ) -> None:
         self.kube = kube
         self.namespace, self.pod, self.container = namespace, pod, container
         self.log = log
         self.timeout_s = timeout_s
+        #: what worked per (namespace, pod, container), shared by the updaters of a session so
+        #: the next live_update does not probe again
+        self._strategies = strategies if strategies is not None else {}
         #: the copy strategy that worked in this container (probed on first copy)
-        self.strategy: str | None = None
+        self.strategy: str | None = self._strategies.get((namespace, pod, container))
         #: the container's restart count after the last sync (a higher one: it crashed since)
         self.restarts_at_sync: int | None = None
+        #: an image with a static busybox at /bin/busybox the cluster can pull: for images
+        #: with no tools, an ephemeral container of it writes into the app's filesystem
+        self.helper_image = helper_image
+        self._ephemeral = ""  # the ephemeral container's name, once started
 
     # ---- the exec primitive
     def run(
@@ -104,13 +119,19 @@ class ExecUpdater:
         argv: Sequence[str],
         stdin: bytes | None = None,
         on_line: Callable[[str], None] | None = None,
+        *,
+        container: str = "",
     ) -> ExecOutput:
         """Run ``argv`` in the container, feeding ``stdin``; blocking.
 
         Output lines (stdout and stderr) go to ``on_line`` as they arrive.
         """
         ws = self.kube.exec_stream(
-            self.namespace, self.pod, self.container, list(argv), stdin=stdin is not None
+            self.namespace,
+            self.pod,
+            container or self.container,
+            list(argv),
+            stdin=stdin is not None,
         )
         out, err = bytearray(), bytearray()
         pending = {1: b"", 2: b""}
@@ -202,6 +223,14 @@ class ExecUpdater:
     def delete(self, paths: Sequence[str]) -> None:
         if not paths:
             return
+        if self.strategy == "an ephemeral container":
+            name = self._ensure_ephemeral()
+            targets = [TARGET_ROOT + "/" + p.lstrip("/") for p in paths]
+            out = self.run(["/bin/busybox", "rm", "-rf", "--", *targets], container=name)
+            if out.error or out.exit_code:
+                why = out.error or out.stderr.decode(errors="replace").strip()
+                raise UpdateError(f"deleting {len(paths)} path(s) in {self._where} failed: {why}")
+            return
         out = self.run(["rm", "-rf", "--", *paths])
         if out.missing_executable:
             out = self.run(["busybox", "rm", "-rf", "--", *paths])
@@ -213,7 +242,11 @@ class ExecUpdater:
 
     def copy_tar(self, data: bytes, dest: str = "/") -> None:
         """Unpack the tar stream ``data`` at ``dest``; the way used is logged (``strategy``)."""
-        order = [self.strategy] if self.strategy else list(_STRATEGIES)
+        order = (
+            [self.strategy]
+            if self.strategy
+            else [s for s in _STRATEGIES if s != "an ephemeral container" or self.helper_image]
+        )
         tried: list[str] = []
         for strategy in order:
             assert strategy is not None
@@ -221,15 +254,17 @@ class ExecUpdater:
             if ok:
                 if self.strategy != strategy:
                     self.strategy = strategy
+                    self._strategies[(self.namespace, self.pod, self.container)] = strategy
                     note = "" if strategy == "tar" else f" (the image has no {', '.join(tried)})"
                     self.log(f"live_update: copying files into {self._where} with {strategy}{note}")
                 return
             if why:
                 raise UpdateError(f"copying files into {self._where} with {strategy} failed: {why}")
             tried.append(strategy)
+        helper = "" if self.helper_image else " (and no helper image for an ephemeral container)"
         raise NoCopyTool(
             f"cannot copy files into {self._where}: the image has neither tar, busybox nor "
-            "sh and cat (an ephemeral-container copy for such images is not implemented yet)"
+            f"sh and cat{helper}"
         )
 
     def restart(self) -> None:
@@ -248,6 +283,8 @@ class ExecUpdater:
 
     def _copy_with(self, strategy: str, data: bytes, dest: str) -> tuple[bool, str]:
         """(worked, error): not worked and no error means the tool is missing."""
+        if strategy == "an ephemeral container":
+            return self._copy_with_ephemeral(data, dest)
         if strategy in ("tar", "busybox tar"):
             argv = ["tar", "-x", "-f", "-", "-C", dest]
             if strategy == "busybox tar":
@@ -261,6 +298,67 @@ class ExecUpdater:
                 )
             return True, ""
         return self._copy_with_sh(data, dest)
+
+    def _copy_with_ephemeral(self, data: bytes, dest: str) -> tuple[bool, str]:
+        name = self._ensure_ephemeral()
+        target = TARGET_ROOT + "/" + dest.lstrip("/")
+        out = self.run(["/bin/busybox", "tar", "-x", "-f", "-", "-C", target], data, container=name)
+        if out.error or out.exit_code:
+            return False, out.error or out.stderr.decode(errors="replace").strip() or (
+                f"exit code {out.exit_code}"
+            )
+        return True, ""
+
+    def _ensure_ephemeral(self) -> str:
+        """Start (once per pod) an ephemeral helper container targeting the app container."""
+        if self._ephemeral:
+            return self._ephemeral
+        name = f"tilt-sync-{self.container}"[:63]
+        pod = self.kube.get("v1", "Pod", self.pod, self.namespace) or {}
+        existing = [c.get("name") for c in (pod.get("spec") or {}).get("ephemeralContainers") or []]
+        if name not in existing:
+            body = {
+                "spec": {
+                    "ephemeralContainers": [
+                        {
+                            "name": name,
+                            "image": self.helper_image,
+                            "imagePullPolicy": "IfNotPresent",
+                            "command": ["/bin/busybox", "sleep", "2147483647"],
+                            "targetContainerName": self.container,
+                            "stdin": False,
+                            "tty": False,
+                        }
+                    ]
+                }
+            }
+            path = f"/api/v1/namespaces/{self.namespace}/pods/{self.pod}/ephemeralcontainers"
+            try:
+                self.kube.request(
+                    "PATCH", path, body=body, content_type="application/strategic-merge-patch+json"
+                )
+            except ApiError as e:
+                raise NoCopyTool(
+                    f"cannot copy files into {self._where}: the image has neither tar, busybox "
+                    f"nor sh and cat, and the cluster refused an ephemeral helper container: "
+                    f"{e.message or e.reason}"
+                ) from None
+            self.log(
+                f"live_update: started ephemeral container {name} ({self.helper_image}) "
+                f"in pod {self.pod} to write into {self.container}"
+            )
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            pod = self.kube.get("v1", "Pod", self.pod, self.namespace) or {}
+            for cs in (pod.get("status") or {}).get("ephemeralContainerStatuses") or []:
+                if cs.get("name") == name and "running" in (cs.get("state") or {}):
+                    self._ephemeral = name
+                    return name
+            if time.monotonic() > deadline:
+                raise UpdateError(
+                    f"ephemeral container {name} did not start in {self.timeout_s:g}s"
+                )
+            time.sleep(0.1)
 
     def _copy_with_sh(self, data: bytes, dest: str) -> tuple[bool, str]:
         with tarfile.open(fileobj=io.BytesIO(data)) as tf:

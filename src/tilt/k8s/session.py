@@ -78,6 +78,10 @@ class K8sSession:
         self.monitor = PodMonitor(kube, self._view_changed)
         self._resources: dict[str, _Resource] = {}
         self._lock = threading.Lock()
+        #: live_update copy strategy per (namespace, pod, container): probed once
+        self._copy_strategies: dict[tuple[str, str, str], str] = {}
+        #: the helper image for containers without tools (set once it is built and delivered)
+        self.helper_image = ""
 
     @classmethod
     def connect(
@@ -166,6 +170,8 @@ class K8sSession:
                             pod=pod["metadata"]["name"],
                             container=c["name"],
                             log=lambda line: self.log(resource, line),
+                            helper_image=self.helper_image,
+                            strategies=self._copy_strategies,
                         )
                     )
         return out
