@@ -159,3 +159,24 @@ def test_connect_refuses_a_remote_context(tmp_path: Path) -> None:
     )
     assert s.context is not None and s.context.product == "remote"
     s.close()
+
+
+def test_custom_deploy_output_is_followed(emu: Emulator, session: Any) -> None:
+    import json
+
+    from tilt.k8s.session import parse_apply_output
+
+    s, rec = session
+    # what `kubectl apply -o json` of the user's apply_cmd would print: the live objects
+    dep = emu.put({**deployment(), "metadata": {"name": "web"}})
+    printed = json.dumps({"apiVersion": "v1", "kind": "List", "items": [dep]})
+    objs = parse_apply_output(printed)
+    s.track_objects("custom", objs)
+    _, (pod,) = rollout(emu, dep)
+    emu.patch_status("Pod", pod["metadata"]["name"], running())
+    v = rec.until(lambda v: v.readiness is Readiness.READY, "the custom deploy's pod ready")
+    assert v.pods[0].name == pod["metadata"]["name"]
+    with pytest.raises(ValueError, match="with uids"):
+        parse_apply_output("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    with pytest.raises(ValueError, match="not YAML"):
+        parse_apply_output("deployment.apps/web configured\n: :")

@@ -34,7 +34,7 @@ from tilt.k8s.portforward import PortForwarder, PortInUse
 from tilt.k8s.scrub import SecretScrubber
 from tilt.model import K8sTarget, Settings
 
-__all__ = ["K8sSession", "Link"]
+__all__ = ["K8sSession", "Link", "parse_apply_output"]
 
 Obj = dict[str, Any]
 
@@ -52,6 +52,32 @@ class _Resource:
     logs: ResourceLogs
     forwarders: list[PortForwarder] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+
+
+def parse_apply_output(text: str) -> list[Obj]:
+    """The objects in an ``apply_cmd``'s stdout (YAML or JSON documents, ``List`` kinds
+    flattened). Raises ValueError with a message for the user when it is not that."""
+    import yaml
+
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d]
+    except yaml.YAMLError as e:
+        raise ValueError(f"apply_cmd output is not YAML: {e}") from None
+    out: list[Obj] = []
+    for d in docs:
+        if not isinstance(d, dict):
+            raise ValueError("apply_cmd output must be Kubernetes objects (YAML or JSON)")
+        if str(d.get("kind", "")).endswith("List") and isinstance(d.get("items"), list):
+            out.extend(i for i in d["items"] if isinstance(i, dict))
+        else:
+            out.append(d)
+    missing = [o.get("kind", "?") for o in out if not (o.get("metadata") or {}).get("uid")]
+    if missing:
+        raise ValueError(
+            "apply_cmd must print the objects as the cluster returned them (with uids, e.g. "
+            f"kubectl apply -o yaml); these have none: {', '.join(missing)}"
+        )
+    return out
 
 
 class K8sSession:
@@ -148,6 +174,32 @@ class K8sSession:
             extra_selectors=target.extra_pod_selectors,
         )
         return result
+
+    def track_objects(
+        self,
+        resource: str,
+        objects: Sequence[Obj],
+        target: K8sTarget | None = None,
+    ) -> None:
+        """Follow objects deployed by someone else: ``k8s_custom_deploy``'s ``apply_cmd``
+        prints the YAML of what it deployed (with uids), which the resource then owns."""
+        target = target or K8sTarget()
+        with self._lock:
+            res = self._resources.get(resource)
+            if res is None:
+                res = _Resource(
+                    target=target,
+                    logs=ResourceLogs(self.kube, lambda line: self._pod_log(resource, line)),
+                )
+                self._resources[resource] = res
+            res.target = target
+            self._ensure_forwards(resource, res)
+        self.monitor.track(
+            resource,
+            objects,
+            pod_readiness=target.pod_readiness,
+            extra_selectors=target.extra_pod_selectors,
+        )
 
     def links(self, resource: str) -> list[Link]:
         with self._lock:
