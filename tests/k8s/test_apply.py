@@ -327,3 +327,16 @@ def test_custom_resource_waits_for_its_crd_to_be_served(emu: Emulator, kube: Kub
     assert [o["kind"] for o in result.objects] == ["CustomResourceDefinition", "Widget"]
     widget_patches = [p for m, p in emu.requests if m == "PATCH" and "/widgets/w" in p]
     assert len(widget_patches) > 1  # refused while the kind was not served yet, then applied
+
+
+def test_unreachable_cluster_is_one_message(emu: Emulator, kube: KubeClient) -> None:
+    kube.configuration.retries = 0
+    objs = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"}} for i in range(3)
+    ]
+    kube.resource("v1", "ConfigMap")  # discovery cached: the applies themselves fail
+    emu.stop()
+    with pytest.raises(ApplyError) as e:
+        run(Applier(kube).apply(objs))
+    assert list(e.value.errors) == ["cluster"]
+    assert "cannot reach the Kubernetes API at http://127.0.0.1:" in e.value.errors["cluster"]

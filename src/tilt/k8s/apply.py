@@ -374,10 +374,16 @@ class Applier:
                 try:
                     results[i] = await asyncio.to_thread(self.apply_one, obj, deadline)
                 except ApiError as e:
-                    errors[display_name(obj)] = e.message or e.reason
+                    if e.status == 0:  # unreachable: one message, not one per object
+                        unreachable.append(e.message)
+                    else:
+                        errors[display_name(obj)] = e.message or e.reason
 
+        unreachable: list[str] = []
         for rank in sorted(groups):
             await asyncio.gather(*(one(i, o) for i, o in groups[rank]))
+            if unreachable:
+                raise ApplyError({"cluster": unreachable[0]})
             if errors:
                 raise ApplyError(errors)
         ordered = [results[i] for i in sorted(results)]

@@ -13,6 +13,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -334,9 +335,7 @@ class KubeClient:
         except k8s_client.ApiException as e:
             raise _api_error(e.status or 0, e.reason or "", e.body) from None
         except Exception as e:  # urllib3 connection errors: the cluster is unreachable
-            raise ApiError(
-                0, "Unreachable", f"cannot reach {self.configuration.host}: {e}"
-            ) from None
+            raise _unreachable(self.configuration.host, e) from None
         data = resp.read()
         if not 200 <= resp.status < 300:
             raise _api_error(resp.status, resp.reason or "", data)
@@ -354,9 +353,7 @@ class KubeClient:
         except k8s_client.ApiException as e:
             raise _api_error(e.status or 0, e.reason or "", e.body) from None
         except Exception as e:
-            raise ApiError(
-                0, "Unreachable", f"cannot reach {self.configuration.host}: {e}"
-            ) from None
+            raise _unreachable(self.configuration.host, e) from None
         if not 200 <= resp.status < 300:
             raise _api_error(resp.status, resp.reason or "", resp.read())
         return _Stream(resp.response)
@@ -497,7 +494,11 @@ class KubeClient:
 
 
 def _unreachable(host: str, e: Exception) -> ApiError:
-    return ApiError(0, "Unreachable", f"cannot reach the Kubernetes API at {host}: {e}")
+    """One short line: urllib3 nests the OS error deep in a long repr."""
+    text = str(getattr(e, "reason", None) or e)
+    m = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    why = m.group(1).strip() if m else text.splitlines()[0][:200] if text else type(e).__name__
+    return ApiError(0, "Unreachable", f"cannot reach the Kubernetes API at {host}: {why}")
 
 
 def _api_error(status: int, reason: str, body: Any) -> ApiError:
