@@ -241,6 +241,9 @@ def _cmd_remote(ns: argparse.Namespace, tilt_args: list[str]) -> int:
                 tiltfile=ns.file,
                 tilt_args=tilt_args,
                 delete_volumes=ns.delete_volumes,
+                delete_namespaces=ns.delete_namespaces,
+                context=ns.context,
+                namespace=ns.namespace,
             )
         case "get":
             return remote.get(port, ns.names, ns.output)
@@ -306,7 +309,7 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         (
             "down",
             "stop everything the running `tilt up` runs and end it, then remove the "
-            "Tiltfile's Docker Compose services (docker compose down)",
+            "Tiltfile's Docker Compose services (docker compose down) and Kubernetes objects",
             "",
         ),
         ("get", "show the state of resources", "*"),
@@ -328,6 +331,13 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
                 action="store_true",
                 help="also remove the named volumes of the Docker Compose projects",
             )
+            p.add_argument(
+                "--delete-namespaces",
+                action="store_true",
+                help="also delete the Kubernetes namespaces the Tiltfile declares",
+            )
+            p.add_argument("--context", default="", help="the Kubernetes context to use")
+            p.add_argument("--namespace", default="", help="the default Kubernetes namespace")
         if name == "logs":
             p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
             p.add_argument("--tail", type=int, default=None, help="only the last N lines")

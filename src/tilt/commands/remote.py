@@ -16,6 +16,7 @@ from tilt.api.client import ApiClient, ApiError
 
 if TYPE_CHECKING:
     from tilt.engine.snapshot import EngineSnapshot
+    from tilt.model import TiltfileResult
 
 __all__ = ["button", "cancel", "down", "enable", "get", "logs", "trigger"]
 
@@ -80,8 +81,13 @@ def down(
     tiltfile: str = "Tiltfile",
     tilt_args: Sequence[str] = (),
     delete_volumes: bool = False,
+    delete_namespaces: bool = False,
+    context: str = "",
+    namespace: str = "",
 ) -> int:
-    """Stop the running `tilt up` (if any), then remove the Tiltfile's Compose projects.
+    """Stop the running `tilt up` (if any), then remove the Tiltfile's Compose projects
+    and Kubernetes objects (`tilt.k8s.down`: dependents first, namespaces only with
+    ``delete_namespaces``, ``tilt.dev/down-policy: keep`` kept).
 
     As Tilt's ``down``, the Tiltfile is loaded (with ``tilt_args``) and each
     Docker Compose project it declares is taken down (``docker compose down
@@ -112,7 +118,67 @@ def down(
     if not os.path.exists(tiltfile):
         # Nothing to take down but the `tilt up` (the only thing older versions did).
         return 0 if stopped else _fail(up_error or ApiError(f"no Tiltfile at {tiltfile}"))
-    return _compose_down(tiltfile, tilt_args, delete_volumes)
+    from tilt.tiltfile import TiltfileLoadError
+    from tilt.tiltfile.worker import load_isolated
+
+    try:
+        result = load_isolated(tiltfile, tilt_args, subcommand="down")
+    except TiltfileLoadError as e:
+        print(e.render(), file=sys.stderr)
+        return 1
+    code = _compose_down(result, delete_volumes)
+    k8s_code = _k8s_down(result, delete_namespaces, context, namespace)
+    return code or k8s_code
+
+
+def _k8s_down(result: TiltfileResult, delete_namespaces: bool, context: str, namespace: str) -> int:
+    """Delete the Kubernetes objects the Tiltfile declares; 1 when something failed."""
+    import asyncio
+    import contextlib
+
+    by_name = {r.name: r for r in result.resources}
+    targets = [
+        (n, by_name[n].k8s) for n in result.order if n in by_name and by_name[n].k8s is not None
+    ]
+    if not targets:
+        return 0
+
+    def say(text: str) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            print(text, flush=True)
+
+    from tilt.k8s.client import ContextError
+    from tilt.k8s.session import K8sSession
+
+    try:
+        session = K8sSession.connect(
+            result.settings,
+            on_view=lambda _r, _v: None,
+            on_log=lambda _r, line: say(f"  {line}"),
+            context=context,
+            namespace=namespace,
+        )
+    except ContextError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    ctx = session.context
+    say(
+        f"Deleting the Kubernetes objects of {len(targets)} resource(s)"
+        + (f" from context {ctx.name}" if ctx else "")
+    )
+    try:
+        done = asyncio.run(
+            session.down(
+                [(n, t) for n, t in targets if t is not None], delete_namespaces=delete_namespaces
+            )
+        )
+    finally:
+        session.close()
+    for name, why in done.errors.items():
+        print(f"Error: could not delete {name}: {why}", file=sys.stderr)
+    if done.not_gone:
+        print(f"Error: still there: {', '.join(done.not_gone)}", file=sys.stderr)
+    return 1 if done.errors or done.not_gone else 0
 
 
 def _wait_gone(client: ApiClient, timeout_s: float = 30.0) -> None:
@@ -128,19 +194,12 @@ def _wait_gone(client: ApiClient, timeout_s: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def _compose_down(tiltfile: str, tilt_args: Sequence[str], delete_volumes: bool) -> int:
+def _compose_down(result: TiltfileResult, delete_volumes: bool) -> int:
     import asyncio
     import contextlib
 
     from tilt.docker.compose import ComposeError, ComposeProject
-    from tilt.tiltfile import TiltfileLoadError
-    from tilt.tiltfile.worker import load_isolated
 
-    try:
-        result = load_isolated(tiltfile, tilt_args, subcommand="down")
-    except TiltfileLoadError as e:
-        print(e.render(), file=sys.stderr)
-        return 1
     projects: dict[str, ComposeProject] = {}
     try:
         for r in result.resources:

@@ -1,0 +1,78 @@
+"""`tilt down` deletes the Tiltfile's Kubernetes objects (the real CLI, the emulated API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import run_tilt, write_tree
+from tests.k8s.conftest import run
+from tests.k8s.emulator import Emulator
+from tests.k8s.test_apply import deployment
+from tilt.k8s.apply import Applier, prepare_objects
+from tilt.k8s.client import KubeClient
+
+YAML = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: team}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: data
+  namespace: team
+  annotations: {tilt.dev/down-policy: keep}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: team}
+spec: {ports: [{port: 80}]}
+"""
+
+
+def test_tilt_down_deletes_what_the_tiltfile_declares(
+    emu: Emulator, kube: KubeClient, kubeconfig: Path, tmp_path: Path
+) -> None:
+    dep = {**deployment(), "metadata": {"name": "web", "namespace": "team"}}
+    write_tree(
+        tmp_path,
+        {
+            "Tiltfile": "k8s_yaml('app.yaml')\nk8s_resource('web')\n",
+            "app.yaml": YAML + "---\n" + yaml.safe_dump(dep),
+        },
+    )
+    run(Applier(kube).apply(prepare_objects([*yaml.safe_load_all(YAML), dep])))
+    env = {"KUBECONFIG": str(kubeconfig)}
+    r = run_tilt("down", "--port", "1", cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "deleted Deployment/web (namespace team)" in r.stdout
+    assert "deleted Service/web (namespace team)" in r.stdout
+    assert "keeping ConfigMap/data (namespace team)" in r.stdout
+    assert emu.find("apps/v1", "Deployment", "web", "team") is None
+    assert emu.find("v1", "Namespace", "team", "") is not None  # namespaces only when asked
+    r = run_tilt("down", "--port", "1", "--delete-namespaces", cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "deleted Namespace/team" in r.stdout
+    assert emu.find("v1", "Namespace", "team", "") is None
+
+
+def test_tilt_down_refuses_a_remote_context(tmp_path: Path) -> None:
+    cfg = tmp_path / "kubeconfig"
+    cfg.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: prod\n"
+        "clusters: [{name: prod, cluster: {server: 'https://prod.example.com'}}]\n"
+        "contexts: [{name: prod, context: {cluster: prod, user: u}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+    )
+    write_tree(
+        tmp_path,
+        {
+            "Tiltfile": "k8s_yaml('cm.yaml')\n",
+            "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+        },
+    )
+    r = run_tilt("down", "--port", "1", cwd=tmp_path, env={"KUBECONFIG": str(cfg)})
+    assert r.returncode == 1
+    assert "Stop! prod might be production." in r.stderr and "Traceback" not in r.stderr
