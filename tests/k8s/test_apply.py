@@ -340,3 +340,12 @@ def test_unreachable_cluster_is_one_message(emu: Emulator, kube: KubeClient) -> 
         run(Applier(kube).apply(objs))
     assert list(e.value.errors) == ["cluster"]
     assert "cannot reach the Kubernetes API at http://127.0.0.1:" in e.value.errors["cluster"]
+
+
+def test_a_selector_on_managed_by_keeps_matching_its_template() -> None:
+    dep = deployment()
+    dep["spec"]["selector"]["matchLabels"]["app.kubernetes.io/managed-by"] = "Helm"
+    dep["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "Helm"
+    (out,) = prepare_objects([dep])
+    assert out["spec"]["template"]["metadata"]["labels"][MANAGED_BY_LABEL] == "Helm"
+    assert out["metadata"]["labels"][MANAGED_BY_LABEL] == "tilt"

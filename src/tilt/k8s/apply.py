@@ -269,7 +269,10 @@ def prepare_objects(
             tmeta = tmpl.setdefault("metadata", {})
             labels = tmeta.get("labels") or {}
             labels = {k: v for k, v in labels.items() if k != POD_TEMPLATE_HASH_LABEL}
-            labels[MANAGED_BY_LABEL] = "tilt"
+            selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            if MANAGED_BY_LABEL not in selector:
+                # (A selector on managed-by, e.g. a Helm chart's, must keep matching.)
+                labels[MANAGED_BY_LABEL] = "tilt"
             tmeta["labels"] = labels
             labels[POD_TEMPLATE_HASH_LABEL] = _template_hash(tmpl)
         out.append(obj)
