@@ -78,3 +78,127 @@ def running(container: str = "app", ready: bool = True, restarts: int = 0) -> Ob
             }
         ],
     }
+
+
+class Controller:
+    """A background controller + kubelet for engine-level tests.
+
+    For every Deployment (new template hash) it creates a ReplicaSet and one pod, and moves
+    the pod to Running/Ready; for every Job, a pod that completes (exit code from
+    ``job_exit_codes``, default 0). ``image_outcome`` may turn a pod into a failure by image
+    (e.g. ``{"web:bad": "CrashLoopBackOff"}``).
+    """
+
+    def __init__(
+        self,
+        emu: Emulator,
+        *,
+        image_outcome: dict[str, str] | None = None,
+        job_exit_codes: dict[str, int] | None = None,
+    ) -> None:
+        import threading
+
+        self.emu = emu
+        self.image_outcome = image_outcome or {}
+        self.job_exit_codes = job_exit_codes or {}
+        self._seen: set[tuple[str, str]] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="test-controller")
+
+    def __enter__(self) -> Controller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        last = 0
+        while not self._stop.is_set():
+            with self.emu.cond:
+                batch = [e for e in self.emu.events if e[0] > last]
+                if not batch:
+                    self.emu.cond.wait(0.2)
+                    continue
+                last = batch[-1][0]
+            for _, etype, _rkey, obj in batch:
+                if etype == "DELETED":
+                    continue
+                kind = obj.get("kind")
+                if kind == "Deployment":
+                    self._deployment(obj)
+                elif kind == "Job":
+                    self._job(obj)
+
+    def _image(self, tmpl: Obj) -> str:
+        return str(tmpl["spec"]["containers"][0].get("image", ""))
+
+    def _deployment(self, dep: Obj) -> None:
+        tmpl = dep["spec"]["template"]
+        key = (
+            dep["metadata"]["uid"],
+            repr(sorted((tmpl.get("metadata") or {}).get("labels", {}).items()))
+            + self._image(tmpl),
+        )
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        _, (pod,) = rollout(self.emu, dep)
+        self._kubelet(pod, self._image(tmpl))
+
+    def _job(self, job: Obj) -> None:
+        key = (job["metadata"]["uid"], "")
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        pod = make_pod(self.emu, job)
+        code = self.job_exit_codes.get(job["metadata"]["name"], 0)
+        c = pod["spec"]["containers"][0]["name"]
+        self.emu.patch_status(
+            "Pod",
+            pod["metadata"]["name"],
+            {
+                "phase": "Succeeded" if code == 0 else "Failed",
+                "containerStatuses": [
+                    {
+                        "name": c,
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {
+                            "terminated": {
+                                "exitCode": code,
+                                "reason": "Completed" if code == 0 else "Error",
+                            }
+                        },
+                    }
+                ],
+            },
+            namespace=pod["metadata"]["namespace"],
+        )
+
+    def _kubelet(self, pod: Obj, image: str) -> None:
+        name, ns = pod["metadata"]["name"], pod["metadata"]["namespace"]
+        c = pod["spec"]["containers"][0]["name"]
+        outcome = self.image_outcome.get(image)
+        if outcome:
+            self.emu.patch_status(
+                "Pod",
+                name,
+                {
+                    "phase": "Running" if outcome == "CrashLoopBackOff" else "Pending",
+                    "conditions": [{"type": "PodScheduled", "status": "True"}],
+                    "containerStatuses": [
+                        {
+                            "name": c,
+                            "ready": False,
+                            "restartCount": 2,
+                            "state": {"waiting": {"reason": outcome}},
+                            "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+                        }
+                    ],
+                },
+                namespace=ns,
+            )
+            return
+        self.emu.patch_status("Pod", name, running(container=c), namespace=ns)

@@ -178,3 +178,19 @@ def test_cluster_unreachable_then_back_keeps_the_status(
     v = views.until("web", lambda v: v.connected, "the link back")
     assert v.readiness is Readiness.READY
     eventually(lambda: m.view("web").connected, "connected")
+
+
+def test_the_test_controller_rolls_out_and_fails_by_image(
+    emu: Emulator, kube: KubeClient, monitor: Any
+) -> None:
+    from tests.k8s.cluster import Controller
+
+    m, views = monitor
+    with Controller(emu, image_outcome={"web:bad": "ImagePullBackOff"}):
+        applied = run(Applier(kube).apply(prepare_objects([deployment()], {"web": "web:good"})))
+        m.track("web", applied.objects)
+        views.until("web", lambda v: v.readiness is Readiness.READY, "ready")
+        applied = run(Applier(kube).apply(prepare_objects([deployment()], {"web": "web:bad"})))
+        m.track("web", applied.objects)
+        v = views.until("web", lambda v: v.readiness is Readiness.FAILED, "the bad image")
+        assert "ImagePullBackOff" in v.reason
