@@ -31,6 +31,7 @@ RUNTIME_PACKAGES = (
     "tilt.probe",
     "tilt.engine.local",
     "tilt.engine.compose",
+    "tilt.engine.k8s",
 )
 REDUCER_FLOOR = ("state", "runtime", "events", "scheduler")
 

@@ -164,10 +164,9 @@ RunnerFactory = Callable[[RunnerContext], "Mapping[ResourceKind, Runner]"]
 
 
 def standard_runners(ctx: RunnerContext) -> dict[ResourceKind, Runner]:
-    """The runtimes this tilt has: local processes and Docker Compose.
+    """The runtimes this tilt has: local processes, Docker Compose, Kubernetes.
 
-    Kubernetes kinds have no runner yet: their updates fail with a message
-    saying so.
+    ``k8s_custom_deploy`` has no runner yet: its updates fail with a message saying so.
     """
     # Imported here: the engine package imports no concrete runtime at import time.
     from tilt.engine.compose import ComposeRunner
@@ -184,7 +183,20 @@ def standard_runners(ctx: RunnerContext) -> dict[ResourceKind, Runner]:
         images=ctx.images,
         base_dir=ctx.base_dir,
     )
-    return {ResourceKind.LOCAL: local, ResourceKind.DOCKER_COMPOSE: compose}
+    from tilt.engine.k8s import K8sRunner
+
+    k8s = K8sRunner(
+        supervisor=ctx.supervisor,
+        logs=ctx.logs,
+        post=ctx.post,
+        images=ctx.images,
+        base_dir=ctx.base_dir,
+    )
+    return {
+        ResourceKind.LOCAL: local,
+        ResourceKind.DOCKER_COMPOSE: compose,
+        ResourceKind.K8S: k8s,
+    }
 
 
 class RunnerBase:

@@ -177,13 +177,30 @@ class ContainerRuntime(RuntimeState):
 
 @dataclass
 class PodRuntime(RuntimeState):
-    """Kubernetes workloads: room for the pods the Kubernetes runner will report.
+    """Kubernetes workloads: the pods the Kubernetes runner (`tilt.engine.k8s`) reports.
 
-    Until that runner exists, a Kubernetes resource's update fails (no runner
-    for its kind) and this stays empty.
+    Attributes:
+        pod: The resource's current pod shown ("" before one exists).
+        state: Its status in words (``pod web-1: Ready, 1/1 ready, 2 restarts``).
+        restarts_at_sync: The live-updated container's restart count right after the
+            last sync (a higher count later means it crashed since).
     """
 
     noun: ClassVar[str] = "pod"
+
+    pod: str = ""
+    state: str = ""
+    restarts_at_sync: int | None = None
+
+    def long_running(self, spec: Resource) -> bool:
+        # Readiness comes from the pods unless pod_readiness='ignore' (ready once applied).
+        from tilt.model import PodReadiness
+
+        return spec.k8s is not None and spec.k8s.pod_readiness is not PodReadiness.IGNORE
+
+    @property
+    def deployed(self) -> bool:
+        return bool(self.pod)
 
 
 def runtime_for(spec: Resource) -> RuntimeState:

@@ -44,6 +44,7 @@ from tilt.engine.events import (
 from tilt.engine.runtime import (
     ContainerRuntime,
     LocalRuntime,
+    PodRuntime,
     RuntimeState,
     RuntimeStatus,
     runtime_for,
@@ -356,6 +357,10 @@ class ResourceState:
             self.ready_at = min(self.ready_at, ready_at)
         self.triggered = self.triggered or triggered
 
+    def _pod_state(self) -> str:
+        """A Kubernetes resource's pod in words (``pod web-1: Ready, 1/1 ready``)."""
+        return self.runtime.state if isinstance(self.runtime, PodRuntime) else ""
+
     def snapshot(self, base_dir: str) -> ResourceSnapshot:
         spec = self.spec
         files = list(self.pending_files)
@@ -398,7 +403,7 @@ class ResourceState:
                 "started_at": rt.started_at,
                 "exit_code": rt.exit_code,
                 "container_id": container.container_id[:12] if container else "",
-                "state": container.state if container else "",
+                "state": container.state if container else self._pod_state(),
                 "reason": container.problem if container else "",
                 "live_updated": container.live_updated if container else False,
             },
@@ -733,6 +738,8 @@ class EngineState:
             # The deployed container is the update's word (`ContainerUpdated`).
             rt.container_id = rt.container_id or ev.container_id
             rt.state = ev.state
+        elif isinstance(rt, PodRuntime):
+            rt.pod, rt.state = ev.container_id, ev.state
         rt.exit_code = ev.exit_code
         if ev.status is RuntimeStatus.OK:
             rt.set_ready()
@@ -764,6 +771,10 @@ class EngineState:
 
     def _container_updated(self, ev: ContainerUpdated) -> list[Effect]:
         r = self.resources.get(ev.name)
+        if r is not None and r.update_id == ev.update_id and isinstance(r.runtime, PodRuntime):
+            # A pod's container synced by live_update: its restart count is the baseline.
+            r.runtime.restarts_at_sync = ev.restarts if ev.live_update else None
+            return []
         if r is None or r.update_id != ev.update_id or not isinstance(r.runtime, ContainerRuntime):
             return []
         rt = r.runtime

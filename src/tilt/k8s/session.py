@@ -253,6 +253,10 @@ class K8sSession:
             self._stop_resource(name)
         self.kube.close()
 
+    def forget(self, resource: str) -> None:
+        """Stop following ``resource`` (its pods, logs, port forwards); its objects stay."""
+        self._stop_resource(resource)
+
     # ---- internals
     def _stop_resource(self, resource: str) -> None:
         self.monitor.untrack(resource)

@@ -1,0 +1,292 @@
+"""Runs Kubernetes resources: build their images, apply, follow their pods.
+
+The engine side of `tilt.k8s` (the runtime-independent layer, `tilt.k8s.session.K8sSession`).
+For each update of a K8S resource it:
+
+1. connects once (kubeconfig, `k8s_context()`, `allow_k8s_contexts`): a refused or unreadable
+   context fails the update with the message for the user; an unreachable cluster fails it
+   too, and the next change or trigger tries again (local and compose resources go on);
+2. when the update comes from file changes only and the resource's pods run containers of
+   an image with ``live_update``: `decide`, then `apply_plan` through the session's
+   `ExecUpdater` for each running container of that image; a fallback, a failed step or a
+   crashed container falls back to:
+3. the full path: build the images the change touches (`ImageBuilds`), then
+   `K8sSession.deploy` with the built refs injected;
+4. the session follows the pods: `PodsView` -> `RuntimeChanged` (status, reason), pod logs
+   into the resource's log (span ``runtime``), port forwards to the newest running pod.
+
+The runner keeps no facts: what it learns goes back as events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tilt.engine.events import ContainerUpdated, Event, RuntimeChanged, Tick
+from tilt.engine.runner import RunnerBase, UpdateRequest
+from tilt.engine.runtime import PodRuntime, RuntimeStatus
+
+if TYPE_CHECKING:
+    from tilt.engine.images import ImageBuilds
+    from tilt.k8s.monitor import PodsView
+    from tilt.k8s.session import K8sSession
+    from tilt.logstore import LogStore
+    from tilt.model import Resource
+    from tilt.process import ProcessSupervisor
+
+__all__ = ["K8sRunner", "runtime_of"]
+
+
+def runtime_of(view: PodsView) -> tuple[RuntimeStatus, str, str]:
+    """(status, message, state) of a resource's pods for the engine."""
+    from tilt.k8s.pods import Readiness
+
+    if not view.pods:
+        status = RuntimeStatus.OK if view.readiness is Readiness.READY else RuntimeStatus.PENDING
+        return status, view.reason or "no pods", "no pods"
+    p = view.pods[0]
+    state = f"pod {p.name}: {p.reason}, {p.ready_display} ready"
+    if p.restarts:
+        state += f", {p.restarts} restart{'s' if p.restarts > 1 else ''}"
+    if not view.connected:
+        return RuntimeStatus.PENDING, f"cluster unreachable: {view.connection_error}", state
+    if view.readiness is Readiness.READY:
+        return RuntimeStatus.OK, p.reason, state
+    if view.readiness is Readiness.FAILED:
+        return RuntimeStatus.ERROR, view.reason, state
+    return RuntimeStatus.PENDING, view.reason, state
+
+
+class _Updater:
+    """`tilt.k8s.exec_updater.ExecUpdater` as the engine's `ContainerUpdater`: its errors
+    become `UpdateStepError`/`ContainerGoneError` (which `apply_plan` turns into fallbacks)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    @property
+    def short_id(self) -> str:
+        return str(self.inner.short_id)
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        from tilt.engine.liveupdate import ContainerGoneError, UpdateStepError
+        from tilt.k8s.client import ApiError
+        from tilt.k8s.exec_updater import ContainerGone, UpdateError
+
+        try:
+            return fn()
+        except ContainerGone as e:
+            raise ContainerGoneError(str(e)) from None
+        except ApiError as e:
+            raise ContainerGoneError(f"pod {self.short_id}: {e}") from None
+        except UpdateError as e:
+            raise UpdateStepError(str(e)) from None
+
+    def check(self) -> str:
+        return str(self._call(self.inner.check))
+
+    def delete(self, paths: Sequence[str]) -> None:
+        self._call(lambda: self.inner.delete(paths))
+
+    def copy_tar(self, data: bytes) -> None:
+        self._call(lambda: self.inner.copy_tar(data))
+
+    def exec(self, argv: Sequence[str], on_line: Callable[[str], None] | None) -> int:
+        return int(self._call(lambda: self.inner.exec(argv, on_line)))
+
+    def restart(self) -> None:
+        self._call(self.inner.restart)
+
+    def restart_count(self) -> int | None:
+        out = self._call(self.inner.restart_count)
+        return None if out is None else int(out)
+
+
+class K8sRunner(RunnerBase):
+    """Updates and follows K8S resources through one `K8sSession`."""
+
+    def __init__(
+        self,
+        *,
+        supervisor: ProcessSupervisor,
+        logs: LogStore,
+        post: Callable[[Event], None],
+        images: ImageBuilds,
+        base_dir: str,
+    ) -> None:
+        super().__init__(supervisor=supervisor, logs=logs, post=post, base_dir=base_dir)
+        self._images = images
+        self._session: K8sSession | None = None
+        self._chores: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ---- the session (created on the first update: `tilt up` with no k8s needs no cluster)
+    async def _get_session(self) -> K8sSession:
+        if self._session is not None:
+            return self._session
+        from tilt.k8s.session import K8sSession
+
+        self._loop = asyncio.get_running_loop()
+        settings = self._images._settings  # the Tiltfile's settings (ImageBuilds keeps them)
+        self._session = await asyncio.to_thread(
+            K8sSession.connect, settings, on_view=self._on_view, on_log=self._on_log
+        )
+        return self._session
+
+    def _on_view(self, resource: str, view: PodsView) -> None:  # worker threads
+        status, message, state = runtime_of(view)
+        ev = RuntimeChanged(
+            name=resource,
+            status=status,
+            message=message,
+            state=state,
+            at=time.time(),
+            container_id=view.pods[0].name if view.pods else "",
+        )
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._post, ev)
+
+    def _on_log(self, resource: str, line: str) -> None:  # worker threads
+        assert self._loop is not None
+        if resource:
+            self._loop.call_soon_threadsafe(self._append_runtime_log, resource, line)
+
+    def _append_runtime_log(self, resource: str, line: str) -> None:
+        self._logs.append(resource, line, span="runtime")
+
+    # ---- engine interface
+    def start_update(self, req: UpdateRequest) -> None:
+        self._start(
+            self._updates, req.name, self._update(req.spec, req), task_name=f"k8s-update:{req.name}"
+        )
+
+    def start_runtime(self, spec: Resource, run_id: int) -> None:
+        """Nothing: the update deploys what runs."""
+
+    def stop(self, name: str, spec: Resource | None, *, remove: bool) -> None:
+        if self._session is None:
+            return
+        if remove and spec is not None and spec.k8s is not None:
+            # Disabled: its objects are deleted (as Tilt does), in the background.
+            task = asyncio.get_running_loop().create_task(
+                self._remove(name, spec), name=f"k8s-down:{name}"
+            )
+            self._chores.add(task)
+            task.add_done_callback(self._chore_done)
+        else:
+            self._session.forget(name)
+
+    async def _remove(self, name: str, spec: Resource) -> None:
+        assert self._session is not None and spec.k8s is not None
+        log = self._log(name, "build")
+        log("Resource disabled: deleting its Kubernetes objects")
+        try:
+            await self._session.down([(name, spec.k8s)])
+        except Exception as e:  # the cluster went away: say so, nothing else to do
+            log(f"ERROR: could not delete the objects: {e}")
+
+    def _chore_done(self, task: asyncio.Task[None]) -> None:
+        self._chores.discard(task)
+        self._post(Tick(at=time.time()))
+
+    def _other_tasks(self) -> Iterable[asyncio.Task[None]]:
+        return self._chores
+
+    async def close(self) -> None:
+        for t in list(self._updates.values()):
+            t.cancel()
+        if self._session is not None:
+            await asyncio.to_thread(self._session.close)
+
+    # ---- one update
+    async def _update(self, spec: Resource, req: UpdateRequest) -> None:
+        from tilt.engine.images import ImageBuildFailedError
+        from tilt.k8s.apply import ApplyError
+        from tilt.k8s.client import ContextError
+
+        name = spec.name
+        log = self._log(name, "build")
+        log("")
+        log(req.reason)
+        cancel = asyncio.Event()
+        try:
+            session = await self._get_session()
+            assert spec.k8s is not None
+            if not req.full and await self._live_update(session, spec, req, log):
+                self._finish(name, req.update_id, ok=True)
+                return
+            to_build = self._images.to_build(spec, req.files, full=True)
+            if to_build:
+                await self._images.build(to_build, resource=name, on_output=log, cancel=cancel)
+            images = {r: ref for r in spec.image_refs if (ref := self._images.deploy_ref(r))}
+            where = f"context {session.context.name}" if session.context else "the cluster"
+            log(f"Applying {len(spec.k8s.objects)} object(s) to {where}")
+            result = await session.deploy(name, spec.k8s, images)
+            for o in result.objects:
+                meta = o.get("metadata") or {}
+                log(f"  {o.get('kind')}/{meta.get('name')} applied")
+            for link in session.links(name):
+                if link.url:
+                    log(f"Port forward: {link.url}")
+        except asyncio.CancelledError:
+            cancel.set()
+            log("Update cancelled")
+            self._finish(name, req.update_id, ok=False, cancelled=True, error="cancelled")
+            return
+        except (ContextError, ApplyError, ImageBuildFailedError) as e:
+            for line in str(e).splitlines():
+                log(f"ERROR: {line}")
+            self._finish(name, req.update_id, ok=False, error=str(e))
+            return
+        self._finish(name, req.update_id, ok=True)
+
+    async def _live_update(
+        self, session: K8sSession, spec: Resource, req: UpdateRequest, log: Callable[[str], None]
+    ) -> bool:
+        from tilt.engine.liveupdate import apply_plan_async, decide
+
+        done_any = False
+        rt = req.runtime
+        restarts_at_sync = rt.restarts_at_sync if isinstance(rt, PodRuntime) else None
+        for image in self._images.images_of(spec):
+            if not image.live_update:
+                continue
+            built = self._images.deploy_ref(image.ref)
+            if not built:
+                return False
+            decision = decide(
+                image,
+                affected=self._images.affected(spec, req.files),
+                files=req.files,
+                matcher=self._images.watch_matcher(image.ref),
+                base_dir=self._base_dir,
+            )
+            if decision.message:
+                log(decision.message)
+            if decision.nothing_to_do:
+                continue
+            if decision.plan is None:
+                return False
+            updaters = session.updaters(spec.name, built)
+            if not updaters:
+                return False
+            for up in updaters:
+                up.restarts_at_sync = restarts_at_sync
+                result = await apply_plan_async(decision.plan, _Updater(up), on_log=log)
+                if not result.ok:
+                    return False
+                self._post(
+                    ContainerUpdated(
+                        name=spec.name,
+                        update_id=req.update_id,
+                        container_id=up.short_id,
+                        live_update=True,
+                        at=time.time(),
+                        restarts=result.restarts,
+                    )
+                )
+                done_any = True
+        return done_any
