@@ -515,6 +515,8 @@ class Settings:
     team_id: str = ""
     # Beyond Tilt (its #2958): image_push_cmd() delivers each built image.
     image_push_cmd: Cmd | None = None
+    #: ``k8s_quiet_events`` (beyond Tilt): ``(resource or "" for all, event reason)`` pairs.
+    k8s_quiet_events: tuple[tuple[str, str], ...] = ()
 
     @property
     def registry(self) -> Registry | None:

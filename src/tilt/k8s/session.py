@@ -27,6 +27,7 @@ from tilt.k8s.client import (
     load_context,
 )
 from tilt.k8s.down import DownResult, delete_plan, plan_down
+from tilt.k8s.events import EventMonitor, EventsView, QuietRules
 from tilt.k8s.exec_updater import ExecUpdater
 from tilt.k8s.logs import LogLine, ResourceLogs
 from tilt.k8s.monitor import PodMonitor, PodsView
@@ -92,6 +93,7 @@ class K8sSession:
         settings: Settings | None = None,
         server_side: str = "auto",
         context: ClusterContext | None = None,
+        on_events: Callable[[str, EventsView], None] | None = None,
     ) -> None:
         settings = settings or Settings()
         self.kube = kube
@@ -102,6 +104,14 @@ class K8sSession:
         self.upsert_timeout_s = float(settings.k8s_upsert_timeout_secs)
         self.server_side = server_side
         self.monitor = PodMonitor(kube, self._view_changed)
+        # Kubernetes events (issue 12): lines into the log, records and the reason to on_events.
+        self.events = EventMonitor(
+            kube,
+            on_log=self.log,
+            on_view=on_events or (lambda _r, _v: None),
+            quiet=QuietRules.from_pairs(settings.k8s_quiet_events),
+            resolver=self.monitor.resolver,
+        )
         self._resources: dict[str, _Resource] = {}
         self._lock = threading.Lock()
         #: live_update copy strategy per (namespace, pod, container): probed once
@@ -116,6 +126,7 @@ class K8sSession:
         *,
         on_view: Callable[[str, PodsView], None],
         on_log: Callable[[str, str], None],
+        on_events: Callable[[str, EventsView], None] | None = None,
         context: str = "",
         namespace: str = "",
         kubeconfig: str | None = None,
@@ -131,7 +142,14 @@ class K8sSession:
         )
         check_context_allowed(ctx, settings.allowed_k8s_contexts)
         kube = KubeClient(cfg, namespace=ctx.namespace)
-        return cls(kube, on_view=on_view, on_log=on_log, settings=settings, context=ctx)
+        return cls(
+            kube,
+            on_view=on_view,
+            on_log=on_log,
+            settings=settings,
+            context=ctx,
+            on_events=on_events,
+        )
 
     # ---- logging
     def log(self, resource: str, text: str) -> None:
@@ -167,6 +185,7 @@ class K8sSession:
                 self._resources[resource] = res
             res.target = target
             self._ensure_forwards(resource, res)
+        self.events.track(resource, result.objects)
         self.monitor.track(
             resource,
             result.objects,
@@ -247,6 +266,7 @@ class K8sSession:
 
     def close(self) -> None:
         self.monitor.close()
+        self.events.close()
         with self._lock:
             names = list(self._resources)
         for name in names:
@@ -260,6 +280,7 @@ class K8sSession:
     # ---- internals
     def _stop_resource(self, resource: str) -> None:
         self.monitor.untrack(resource)
+        self.events.untrack(resource)
         with self._lock:
             res = self._resources.pop(resource, None)
         if res is not None:
@@ -297,4 +318,5 @@ class K8sSession:
             for f in res.forwarders:
                 ns = (target or {}).get("metadata", {}).get("namespace") or self.kube.namespace
                 f.set_target(ns, target)
+        self.events.pods_changed(resource, view)
         self._on_view(resource, view)

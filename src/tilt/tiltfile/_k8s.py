@@ -732,6 +732,25 @@ def allow_k8s_contexts(ctx: Ctx, contexts: object) -> None:
     st.allowed_contexts = unique([*st.allowed_contexts, *names])
 
 
+@builtin("k8s_quiet_events")
+def k8s_quiet_events(ctx: Ctx, reasons: object, resources: object = []) -> None:
+    """Keep Kubernetes event reasons out of the log and the status (beyond Tilt).
+
+    Quieted events are still listed in the events view (``e`` in the TUI, ``tilt get -o
+    json``); they are no longer logged as ``[event]`` lines and never become a resource's
+    status reason. Calls add up.
+
+    Args:
+        reasons: An event reason (``'Unhealthy'``, ``'BackOff'``, ...) or a list of them.
+        resources: Resource names the rule applies to; empty (the default) for every resource.
+    """
+    fn = "k8s_quiet_events"
+    why = as_str_list(fn, "reasons", reasons)
+    names = as_str_list(fn, "resources", resources) or [""]
+    st = ctx.state.family(K8sState)
+    st.quiet_events = unique([*st.quiet_events, *((n, r) for n in names for r in why)])
+
+
 # --- helm and kustomize ----------------------------------------------------------------
 
 

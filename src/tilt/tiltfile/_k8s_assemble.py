@@ -205,6 +205,7 @@ class K8sState:
     options: dict[str, ResourceOptions] = field(default_factory=dict)
     custom_deploys: dict[str, CustomDeploy] = field(default_factory=dict)
     allowed_contexts: list[str] = field(default_factory=list)
+    quiet_events: list[tuple[str, str]] = field(default_factory=list)
     # (context, namespace) once the kubeconfig was read.
     kube: tuple[str, str] | None = None
     kube_used: bool = False
@@ -550,6 +551,8 @@ def _settings_update(st: K8sState, asm: Assembly, has_k8s: bool) -> None:
         changes["allowed_k8s_contexts"] = tuple(
             unique([*asm.settings.allowed_k8s_contexts, *st.allowed_contexts])
         )
+    if st.quiet_events:
+        changes["k8s_quiet_events"] = tuple(unique(st.quiet_events))
     if st.kube is not None and (has_k8s or st.kube_used):
         changes["k8s_context"], changes["k8s_namespace"] = st.kube
     if changes:

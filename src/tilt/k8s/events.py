@@ -1,0 +1,886 @@
+"""Kubernetes events: why a resource is failing, attributed to the resource, on screen.
+
+One Event informer per namespace the resources deploy to (plus ``default``, where the kubelet
+records Node events), started with the session: the events the first list returns happened
+before `tilt up` and are ignored (as is any event last seen before the start), unless they
+repeat later. Reconnects, 410 relists and replays are the informer's (:mod:`tilt.k8s.watch`):
+each change reaches us once.
+
+Attribution walks owner references from the involved object (event -> pod -> ReplicaSet ->
+Deployment, Job, ...) to an object a resource deployed (the :class:`~tilt.k8s.pods.OwnerResolver`
+the pod monitor uses, with its uid cache). An event nobody claims yet is kept (bounded) and
+attributed when a deploy is recorded. A Node's events that explain trouble (pressure, not
+ready) attach to the resources with a pod on that node or an unschedulable pod.
+
+What the user sees (:class:`EventMonitor`):
+
+- **log lines** ``[event] Reason: message`` for Warnings and for the Normal events a user
+  waits on (Scheduled, Pulling, Pulled); the object is named when it is not the resource's
+  main pod, and a pod of an older rollout is marked ``(old rollout)``. The log is append-only
+  (lines already printed by ``--stream`` cannot change), so a repeat does *not* add a line per
+  occurrence: the first occurrence is logged, then one line each time the count doubles
+  (``(x2, ...)``, ``(x4, ...)``, ``(x8, ...)``): at most log2(n) lines for n repeats. The
+  updating count (``(x7, last 3s ago)``) lives in the event's record, which the events view and
+  the status reason show.
+- **records** (:class:`EventRecord`), every event of the resource newest first, with type,
+  reason, object, count, age, message, whether it is of the current rollout and whether it is
+  quiet: the events view's data (snapshot, `tilt get -o json`, API, TUI ``e``).
+- **the reason** (:attr:`EventsView.reason`): the newest Warning that still applies — of the
+  current rollout, not quiet, not superseded (a later Scheduled settles FailedScheduling, a
+  later Pulled/Started settles a pull failure), seen since the resource was last ready — and
+  ``""`` once the pods are ready again.
+
+Records are in the shape of the runtime-neutral events of the runtime house (``type``,
+``reason``, ``object``, ``message``, ``time``), so a keeper of runtime events can hold them.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tilt.k8s.client import ApiError, KubeClient
+from tilt.k8s.monitor import PodsView
+from tilt.k8s.pods import OwnerResolver, PodAttribution, PodPhase, Readiness
+from tilt.k8s.watch import Informer, WatchEvent
+
+__all__ = [
+    "EventMonitor",
+    "EventRecord",
+    "EventsView",
+    "K8sEvent",
+    "QuietRules",
+    "parse_event",
+    "registry_of",
+    "status_line",
+]
+
+Obj = dict[str, Any]
+
+NORMAL = "Normal"
+WARNING = "Warning"
+
+#: Normal events a user waits on: shown in the log.
+WAITING_REASONS = frozenset({"Scheduled", "Pulling", "Pulled"})
+
+#: Node events that explain a pod's trouble (kubelet and node-controller reasons).
+NODE_TROUBLE_REASONS = frozenset(
+    {
+        "NodeHasDiskPressure",
+        "NodeHasInsufficientMemory",
+        "NodeHasInsufficientPID",
+        "NodeNotReady",
+        "NodeNotSchedulable",
+        "EvictionThresholdMet",
+        "FreeDiskSpaceFailed",
+        "ImageGCFailed",
+        "SystemOOM",
+    }
+)
+
+#: A later Normal event of the same object with one of these reasons settles the Warning.
+SUPERSEDED_BY: Mapping[str, frozenset[str]] = {
+    "FailedScheduling": frozenset({"Scheduled"}),
+    "Failed": frozenset({"Pulled", "Started"}),
+    "ErrImagePull": frozenset({"Pulled", "Started"}),
+    "FailedMount": frozenset({"Started"}),
+    "FailedAttachVolume": frozenset({"SuccessfulAttachVolume", "Started"}),
+    "FailedCreatePodSandBox": frozenset({"Started"}),
+    "BackOff": frozenset(),
+    "Unhealthy": frozenset(),
+}
+
+_MAX_PREVIOUS_LINES = 5
+
+
+def _parse_time(value: object) -> float:
+    if not isinstance(value, str) or not value:
+        return 0.0
+    text = value.replace("Z", "+00:00")
+    try:
+        return datetime.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _ago(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    return f"{s // 3600}h"
+
+
+@dataclass(frozen=True, kw_only=True)
+class K8sEvent:
+    """One core/v1 Event as the API reports it (a repeat raises ``count``, same uid)."""
+
+    uid: str
+    namespace: str
+    type: str
+    reason: str
+    message: str
+    count: int
+    first_seen: float
+    last_seen: float
+    kind: str
+    name: str
+    object_uid: str
+    object_namespace: str
+    api_version: str = ""
+    field_path: str = ""
+
+    @property
+    def object(self) -> str:
+        """``pod web-7d9f``, ``deployment web``, ``node kind-control-plane``."""
+        return f"{self.kind.lower()} {self.name}"
+
+    @property
+    def time(self) -> float:
+        return self.last_seen
+
+
+def parse_event(obj: Obj) -> K8sEvent | None:
+    """A core/v1 Event (or an events.k8s.io/v1 one) as :class:`K8sEvent`; None if malformed."""
+    meta = obj.get("metadata") or {}
+    involved = obj.get("involvedObject") or obj.get("regarding") or {}
+    if not involved.get("name"):
+        return None
+    series = obj.get("series") or {}
+    first = _parse_time(obj.get("firstTimestamp")) or _parse_time(obj.get("eventTime"))
+    last = (
+        _parse_time(series.get("lastObservedTime"))
+        or _parse_time(obj.get("lastTimestamp"))
+        or _parse_time(obj.get("eventTime"))
+        or first
+        or _parse_time(meta.get("creationTimestamp"))
+    )
+    count = int(series.get("count") or obj.get("count") or obj.get("deprecatedCount") or 1)
+    return K8sEvent(
+        uid=meta.get("uid", "") or f"{meta.get('namespace', '')}/{meta.get('name', '')}",
+        namespace=meta.get("namespace", ""),
+        type=obj.get("type") or NORMAL,
+        reason=obj.get("reason") or "",
+        message=(obj.get("message") or obj.get("note") or "").strip(),
+        count=max(1, count),
+        first_seen=first or last,
+        last_seen=last,
+        kind=involved.get("kind", ""),
+        name=involved.get("name", ""),
+        object_uid=involved.get("uid", ""),
+        object_namespace=involved.get("namespace", "") or meta.get("namespace", ""),
+        api_version=involved.get("apiVersion", ""),
+        field_path=involved.get("fieldPath", ""),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventRecord:
+    """One event of a resource as the events view shows it (repeats folded into ``count``).
+
+    Attributes:
+        resource: The resource it is attributed to.
+        type: ``Normal`` or ``Warning``.
+        reason: Kubernetes' CamelCase reason (``FailedScheduling``, ``BackOff``, ...).
+        object: What it is about (``pod web-7d9f``; ``node n1`` for attached node events).
+        message: The event's message.
+        count: How many times it happened (the API's count, summed over event objects).
+        first_seen / last_seen: Epoch seconds.
+        current: False for a pod of an older rollout (or a pod that is gone).
+        quiet: Silenced by ``k8s_quiet_events``: not logged, never the reason; still listed.
+        explanation: What we add (the image's registry, what the pod requests, the limit...).
+    """
+
+    resource: str
+    type: str
+    reason: str
+    object: str
+    message: str
+    count: int
+    first_seen: float
+    last_seen: float
+    current: bool = True
+    quiet: bool = False
+    explanation: str = ""
+    object_uid: str = ""
+    object_kind: str = ""
+
+    @property
+    def time(self) -> float:
+        return self.last_seen
+
+    def age_s(self, now: float | None = None) -> float:
+        return max(0.0, (time.time() if now is None else now) - self.last_seen)
+
+    def repeat_suffix(self, now: float | None = None) -> str:
+        """``(x7, last 3s ago)`` for a repeat, else ``""``."""
+        if self.count <= 1:
+            return ""
+        return f" (x{self.count}, last {_ago(self.age_s(now))} ago)"
+
+    def summary(self, now: float | None = None) -> str:
+        """``Reason: message (x7, last 3s ago)`` — the status reason's text."""
+        return f"{self.reason}: {self.message}{self.repeat_suffix(now)}"
+
+    def as_dict(self, now: float | None = None) -> dict[str, Any]:
+        """JSON-ready, for the snapshot / `tilt get -o json` / the API."""
+        return {
+            "type": self.type,
+            "reason": self.reason,
+            "object": self.object,
+            "message": self.message,
+            "count": self.count,
+            "firstSeen": self.first_seen,
+            "lastSeen": self.last_seen,
+            "ageSeconds": round(self.age_s(now), 3),
+            "current": self.current,
+            "quiet": self.quiet,
+            "explanation": self.explanation,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventsView:
+    """A resource's events: newest first, and the Warning that explains its state."""
+
+    events: tuple[EventRecord, ...]
+    reason: str = ""
+    reason_event: EventRecord | None = None
+
+
+def status_line(pods: PodsView | None, events: EventsView | None) -> str:
+    """``Pending — FailedScheduling: 0/1 nodes are available: 1 Insufficient cpu``.
+
+    The phase of the resource's main pod, then the event reason when one applies, else the
+    pod's own reason.
+    """
+    phase = pods.pods[0].phase.value.capitalize() if pods and pods.pods else "Pending"
+    if events is not None and events.reason:
+        return f"{phase} — {events.reason}"
+    if pods and pods.pods and pods.pods[0].reason:
+        return f"{phase} — {pods.pods[0].reason}"
+    return phase
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuietRules:
+    """Event reasons to keep out of the log and the status (``k8s_quiet_events``).
+
+    ``everywhere``: reasons quiet for every resource; ``per_resource``: resource -> reasons.
+    """
+
+    everywhere: frozenset[str] = frozenset()
+    per_resource: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> QuietRules:
+        """From ``(resource or "", reason)`` pairs (how the Tiltfile result holds them)."""
+        every: set[str] = set()
+        per: dict[str, set[str]] = {}
+        for resource, reason in pairs:
+            if resource:
+                per.setdefault(resource, set()).add(reason)
+            else:
+                every.add(reason)
+        return cls(
+            everywhere=frozenset(every), per_resource={k: frozenset(v) for k, v in per.items()}
+        )
+
+    def quiet(self, resource: str, reason: str) -> bool:
+        return reason in self.everywhere or reason in self.per_resource.get(resource, ())
+
+
+# ----------------------------------------------------------------------------- explanations
+_IMAGE_RE = re.compile(r'(?:pull(?:ing)? image|image) "([^"]+)"')
+_INSUFFICIENT_RE = re.compile(r"Insufficient ([A-Za-z0-9./_-]+)")
+_BACKOFF_CONTAINER_RE = re.compile(r"failed container (\S+)")
+
+
+def registry_of(ref: str) -> str:
+    """The registry an image ref is pulled from (Docker's rule: the first path component
+    when it has a ``.`` or ``:`` or is ``localhost``; else Docker Hub)."""
+    ref = ref.split("@", 1)[0]
+    first, sep, _ = ref.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+def _requests(pod: Obj, resource_name: str) -> str:
+    total = []
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        want = ((c.get("resources") or {}).get("requests") or {}).get(resource_name)
+        if want is not None:
+            total.append(f"{c.get('name', '')}={want}")
+    return ", ".join(total)
+
+
+def _container_spec(pod: Obj, name: str) -> Obj:
+    spec = pod.get("spec") or {}
+    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        if c.get("name") == name:
+            return dict(c)
+    return {}
+
+
+def _container_status(pod: Obj, name: str) -> Obj:
+    status = pod.get("status") or {}
+    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+        if cs.get("name") == name:
+            return dict(cs)
+    return {}
+
+
+# ----------------------------------------------------------------------------- the monitor
+@dataclass
+class _Rec:
+    rec: EventRecord
+    counts: dict[str, int] = field(default_factory=dict)  # event uid -> the API's count
+    logged_count: int = 0
+    pod_uid: str = ""
+
+
+@dataclass
+class _Res:
+    name: str
+    namespaces: set[str]
+    attribution: PodAttribution
+    deployed_uids: set[str]
+    records: dict[tuple[str, str, str, str], _Rec] = field(default_factory=dict)
+    current_pods: dict[str, Obj] = field(default_factory=dict)  # uid -> pod
+    known_pods: dict[str, str] = field(default_factory=dict)  # uid -> name (ever current)
+    main_pod_uid: str = ""
+    ready: bool = False
+    recovered_at: float = 0.0
+    unschedulable: bool = False
+    nodes: set[str] = field(default_factory=set)
+    oom_seen: set[tuple[str, str, int]] = field(default_factory=set)
+
+
+class EventMonitor:
+    """Events per namespace, attributed to resources; see the module docstring.
+
+    Args:
+        kube: The client.
+        on_log: ``(resource, line)`` for each line to append to the resource's log.
+        on_view: ``(resource, EventsView)`` whenever a resource's events or reason change.
+        quiet: Silenced reasons.
+        started_at: Events last seen before this (epoch s) are history; default now.
+        max_events: Records kept per resource (least recently seen dropped first).
+        max_pending: Unattributed events kept for a later deploy.
+    """
+
+    def __init__(
+        self,
+        kube: KubeClient,
+        *,
+        on_log: Callable[[str, str], None],
+        on_view: Callable[[str, EventsView], None],
+        quiet: QuietRules | None = None,
+        resolver: OwnerResolver | None = None,
+        started_at: float | None = None,
+        max_events: int = 200,
+        max_pending: int = 1000,
+        extra_namespaces: Sequence[str] = ("default",),
+        informer_factory: Callable[[str], Informer] | None = None,
+    ) -> None:
+        self.kube = kube
+        self.on_log = on_log
+        self.on_view = on_view
+        self.quiet = quiet or QuietRules()
+        self.resolver = resolver or OwnerResolver(kube)
+        self.started_at = time.time() if started_at is None else started_at
+        self.max_events = max_events
+        self.extra_namespaces = tuple(extra_namespaces)
+        self._informer_factory = informer_factory or (
+            lambda ns: Informer(kube, "v1", "Event", namespace=ns)
+        )
+        self._lock = threading.RLock()
+        self._resources: dict[str, _Res] = {}
+        self._informers: dict[str, Informer] = {}
+        self._pending: collections.deque[K8sEvent] = collections.deque(maxlen=max_pending)
+        self._node_events: collections.deque[K8sEvent] = collections.deque(maxlen=64)
+        self._baseline: dict[str, int] = {}  # event uid -> count at the first list
+        self._chains: collections.OrderedDict[str, list[str]] = collections.OrderedDict()
+        self._live: dict[str, threading.Event] = {}
+        self.received = 0
+
+    # ---- resources
+    def track(
+        self, resource: str, applied: Sequence[Obj], *, namespaces: Iterable[str] = ()
+    ) -> None:
+        """Follow ``resource`` after an apply of ``applied`` (the server's answer)."""
+        ns_set = (
+            set(namespaces)
+            or {
+                (o.get("metadata") or {}).get("namespace") or self.kube.namespace
+                for o in applied
+                if o.get("kind") != "Namespace"
+            }
+            or {self.kube.namespace}
+        )
+        att = PodAttribution(self.resolver)
+        att.set_deployed(applied)
+        uids = {o["metadata"]["uid"] for o in applied if (o.get("metadata") or {}).get("uid")}
+        with self._lock:
+            old = self._resources.get(resource)
+            res = _Res(resource, ns_set, att, uids)
+            if old is not None:
+                res.records, res.known_pods = old.records, old.known_pods
+                res.current_pods, res.main_pod_uid = old.current_pods, old.main_pod_uid
+                res.oom_seen, res.nodes = old.oom_seen, old.nodes
+            self._resources[resource] = res
+            for ns in (*sorted(ns_set), *self.extra_namespaces):
+                self._ensure_informer(ns)
+            pending = list(self._pending)
+            self._pending.clear()
+        for ev in pending:
+            self._handle_event(ev)
+        self._publish(resource)
+
+    def untrack(self, resource: str) -> None:
+        with self._lock:
+            self._resources.pop(resource, None)
+
+    def wait_live(self, timeout_s: float = 10.0) -> bool:
+        """Block until every informer has done its first list (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            flags = list(self._live.values())
+        return all(f.wait(max(0.0, deadline - time.monotonic())) for f in flags)
+
+    def pods_changed(self, resource: str, view: PodsView) -> None:
+        """The pod monitor's view of ``resource``: current pods, readiness (any thread)."""
+        now = time.time()
+        synthetic: list[tuple[EventRecord, str]] = []
+        with self._lock:
+            res = self._resources.get(resource)
+            if res is None:
+                return
+            res.current_pods = {
+                p["metadata"]["uid"]: p for p in view.objects if p.get("metadata", {}).get("uid")
+            }
+            for uid, p in res.current_pods.items():
+                res.known_pods[uid] = p["metadata"].get("name", "")
+            res.main_pod_uid = next(iter(res.current_pods), "")
+            ready = view.readiness is Readiness.READY
+            if ready and not res.ready:
+                res.recovered_at = now
+            res.ready = ready
+            res.unschedulable = any(
+                p.phase is PodPhase.PENDING and p.reason == "Unschedulable" for p in view.pods
+            )
+            res.nodes = {
+                n for p in view.objects if (n := (p.get("spec") or {}).get("nodeName") or "")
+            }
+            synthetic = self._oom_records(res)
+            attach = [ev for ev in self._node_events if self._node_affects(res, ev.name)]
+        for rec, instance in synthetic:
+            self._add(resource, rec, event_uid=instance, count=1)
+        for ev in attach:
+            self._attach_node_event(resource, ev)
+        self._publish(resource)
+
+    def view(self, resource: str, now: float | None = None) -> EventsView:
+        now = time.time() if now is None else now
+        with self._lock:
+            res = self._resources.get(resource)
+            if res is None:
+                return EventsView(events=())
+            recs = [self._with_current(res, r.rec) for r in res.records.values()]
+            applies = [r for r in recs if self._applies(res, r, recs)]
+        recs.sort(key=lambda r: r.last_seen, reverse=True)
+        applies.sort(key=lambda r: r.last_seen, reverse=True)
+        top = applies[0] if applies else None
+        return EventsView(
+            events=tuple(recs), reason=top.summary(now) if top else "", reason_event=top
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            informers = list(self._informers.values())
+            self._informers.clear()
+        for inf in informers:
+            inf.stop()
+
+    # ---- informers
+    def _ensure_informer(self, ns: str) -> None:
+        if ns in self._informers:
+            return
+        inf = self._informer_factory(ns)
+        self._informers[ns] = inf
+        self._live[ns] = threading.Event()
+        threading.Thread(target=self._run, args=(ns, inf), daemon=True, name=f"events-{ns}").start()
+
+    def _run(self, ns: str, inf: Informer) -> None:
+        for ev in inf.events():
+            self._handle_watch(ns, ev)
+
+    def _handle_watch(self, ns: str, wev: WatchEvent) -> None:
+        live = self._live[ns]
+        if wev.type == "CONNECTION":
+            if wev.connected:
+                live.set()
+            return
+        if wev.type == "DELETED":
+            uid = (wev.object.get("metadata") or {}).get("uid", "")
+            with self._lock:
+                self._baseline.pop(uid, None)
+            return  # the API's TTL removed it: our record stays (bounded)
+        ev = parse_event(wev.object)
+        if ev is None:
+            return
+        if not live.is_set():
+            # The first list: history from before `tilt up`.
+            with self._lock:
+                self._baseline[ev.uid] = ev.count
+            return
+        with self._lock:
+            base = self._baseline.get(ev.uid)
+        if base is not None and ev.count <= base:
+            return
+        if ev.last_seen and ev.last_seen < self.started_at - 1.0 and base is None:
+            return  # older than this session (e.g. listed again after a 410)
+        self.received += 1
+        self._handle_event(ev)
+
+    # ---- attribution
+    def _chain(self, ev: K8sEvent) -> list[str]:
+        """The involved object's uid and the uids up its owner chain."""
+        with self._lock:
+            hit = self._chains.get(ev.object_uid)
+        if hit is not None:
+            return hit
+        ref = {
+            "apiVersion": ev.api_version or "v1",
+            "kind": ev.kind,
+            "name": ev.name,
+            "uid": ev.object_uid,
+        }
+        probe = {"metadata": {"namespace": ev.object_namespace, "ownerReferences": [ref]}}
+        try:
+            chain = self.resolver.chain_uids(probe)
+        except ApiError:
+            chain = [ev.object_uid]
+        found = bool(self.resolver.owners(probe))
+        if found:
+            with self._lock:
+                self._chains[ev.object_uid] = chain
+                while len(self._chains) > 4096:
+                    self._chains.popitem(last=False)
+        return chain or [ev.object_uid]
+
+    def _involved(self, ev: K8sEvent) -> Obj | None:
+        ref = {
+            "apiVersion": ev.api_version or "v1",
+            "kind": ev.kind,
+            "name": ev.name,
+            "uid": ev.object_uid,
+        }
+        got = self.resolver.owners(
+            {"metadata": {"namespace": ev.object_namespace, "ownerReferences": [ref]}}
+        )
+        return got[0] if got else None
+
+    def _owner_resources(self, ev: K8sEvent) -> list[str]:
+        with self._lock:
+            for name, res in self._resources.items():
+                if ev.object_uid in res.deployed_uids or ev.object_uid in res.known_pods:
+                    return [name]
+        chain = self._chain(ev)
+        with self._lock:
+            return [n for n, r in self._resources.items() if r.deployed_uids.intersection(chain)]
+
+    def _handle_event(self, ev: K8sEvent) -> None:
+        if ev.kind == "Node":
+            self._handle_node_event(ev)
+            return
+        owners = self._owner_resources(ev)
+        if not owners:
+            with self._lock:
+                self._pending.append(ev)
+            return
+        for resource in owners:
+            rec = EventRecord(
+                resource=resource,
+                type=ev.type,
+                reason=ev.reason,
+                object=ev.object,
+                message=ev.message,
+                count=ev.count,
+                first_seen=ev.first_seen,
+                last_seen=ev.last_seen,
+                quiet=self.quiet.quiet(resource, ev.reason),
+                object_uid=ev.object_uid,
+                object_kind=ev.kind,
+            )
+            self._add(resource, rec, event_uid=ev.uid, count=ev.count, ev=ev)
+            self._publish(resource)
+
+    def _handle_node_event(self, ev: K8sEvent) -> None:
+        if ev.type != WARNING and ev.reason not in NODE_TROUBLE_REASONS:
+            return
+        with self._lock:
+            self._node_events.append(ev)
+            affected = [n for n, r in self._resources.items() if self._node_affects(r, ev.name)]
+        for resource in affected:
+            self._attach_node_event(resource, ev)
+            self._publish(resource)
+
+    @staticmethod
+    def _node_affects(res: _Res, node: str) -> bool:
+        return res.unschedulable or node in res.nodes
+
+    def _attach_node_event(self, resource: str, ev: K8sEvent) -> None:
+        rec = EventRecord(
+            resource=resource,
+            type=ev.type,
+            reason=ev.reason,
+            object=ev.object,
+            message=ev.message,
+            count=ev.count,
+            first_seen=ev.first_seen,
+            last_seen=ev.last_seen,
+            quiet=self.quiet.quiet(resource, ev.reason),
+            object_uid=ev.object_uid,
+            object_kind="Node",
+            explanation="a condition of the node your pods are on or could not be scheduled to",
+        )
+        self._add(resource, rec, event_uid=ev.uid, count=ev.count)
+
+    # ---- records
+    def _add(
+        self,
+        resource: str,
+        rec: EventRecord,
+        *,
+        event_uid: str,
+        count: int,
+        ev: K8sEvent | None = None,
+    ) -> None:
+        key = (rec.object_uid or rec.object, rec.type, rec.reason, rec.message)
+        explanation = ""
+        if ev is not None:
+            with self._lock:
+                res0 = self._resources.get(resource)
+                slot0 = res0.records.get(key) if res0 else None
+                need = res0 is not None and (slot0 is None or not slot0.logged_count)
+            if need and res0 is not None:
+                explanation = self._explain(res0, ev)  # may read the API: outside the lock
+        with self._lock:
+            res = self._resources.get(resource)
+            if res is None:
+                return
+            slot = res.records.get(key)
+            if slot is None:
+                slot = _Rec(rec=rec)
+                res.records[key] = slot
+                if len(res.records) > self.max_events:
+                    oldest = min(res.records, key=lambda k: res.records[k].rec.last_seen)
+                    del res.records[oldest]
+            if slot.counts.get(event_uid, 0) >= count and slot.logged_count:
+                return  # nothing new
+            slot.counts[event_uid] = max(count, slot.counts.get(event_uid, 0))
+            total = sum(slot.counts.values())
+            slot.rec = replace(
+                slot.rec,
+                count=total,
+                first_seen=min(slot.rec.first_seen, rec.first_seen),
+                last_seen=max(slot.rec.last_seen, rec.last_seen),
+            )
+            if explanation and not slot.rec.explanation:
+                slot.rec = replace(slot.rec, explanation=explanation)
+            current_rec = self._with_current(res, slot.rec)
+            log_it = self._loggable(current_rec) and _doubled(slot.logged_count, total)
+            if log_it:
+                slot.logged_count = total
+            main = res.main_pod_uid
+        if log_it:
+            for line in self._render(current_rec, main):
+                self.on_log(resource, line)
+
+    @staticmethod
+    def _loggable(rec: EventRecord) -> bool:
+        if rec.quiet:
+            return False
+        return (
+            rec.type == WARNING
+            or rec.reason in WAITING_REASONS
+            or (rec.object_kind == "Node" and rec.reason in NODE_TROUBLE_REASONS)
+        )
+
+    def _render(self, rec: EventRecord, main_pod_uid: str, now: float | None = None) -> list[str]:
+        now = time.time() if now is None else now
+        who = ""
+        if rec.object_kind != "Pod" or (main_pod_uid and rec.object_uid != main_pod_uid):
+            who = rec.object + (" (old rollout)" if not rec.current else "") + ": "
+        elif not rec.current:
+            who = rec.object + " (old rollout): "
+        suffix = ""
+        if rec.count > 1:
+            suffix = f" (x{rec.count}, first {_ago(now - rec.first_seen)} ago)"
+        lines = [f"[event] {who}{rec.reason}: {rec.message}{suffix}"]
+        if rec.explanation and rec.count <= 1:
+            lines += [f"[event]   {part}" for part in rec.explanation.split("\n")]
+        return lines
+
+    def _with_current(self, res: _Res, rec: EventRecord) -> EventRecord:
+        if rec.object_kind != "Pod":
+            return rec
+        uid = rec.object_uid
+        if uid in res.current_pods:
+            current = True
+        elif uid in res.known_pods:
+            current = False  # was current, no longer is
+        else:
+            pod = self.resolver._cache.get(uid)  # fetched while attributing
+            current = pod is None or res.attribution.is_current(pod)
+        return rec if rec.current == current else replace(rec, current=current)
+
+    def _applies(self, res: _Res, rec: EventRecord, all_recs: Sequence[EventRecord]) -> bool:
+        if rec.type != WARNING or rec.quiet or not rec.current or res.ready:
+            return False
+        if rec.last_seen < res.recovered_at:
+            return False
+        if rec.object_kind == "Node" and not (res.unschedulable or res.nodes):
+            return False
+        settle = SUPERSEDED_BY.get(rec.reason, frozenset())
+        return not any(
+            o.object_uid == rec.object_uid and o.reason in settle and o.last_seen >= rec.last_seen
+            for o in all_recs
+        )
+
+    # ---- explanations (blocking reads are fine: informer thread)
+    def _explain(self, res: _Res, ev: K8sEvent) -> str:
+        msg = ev.message
+        if ev.type != WARNING or ev.kind != "Pod":
+            return ""
+        if ev.reason in ("Failed", "ErrImagePull") and (m := _IMAGE_RE.search(msg)):
+            ref = m.group(1)
+            return f"image {ref} from registry {registry_of(ref)}"
+        pod = res.current_pods.get(ev.object_uid) or self.resolver._cache.get(ev.object_uid)
+        if ev.reason == "FailedScheduling" and pod is not None:
+            short = _INSUFFICIENT_RE.findall(msg)
+            parts = [f"{r}: the pod requests {_requests(pod, r) or 'nothing'}" for r in short]
+            return "; ".join(f"short of {p}" for p in parts)
+        if ev.reason == "BackOff" and (m := _BACKOFF_CONTAINER_RE.search(msg)):
+            return self._crash_explanation(ev, m.group(1), pod)
+        return ""
+
+    def _crash_explanation(self, ev: K8sEvent, container: str, pod: Obj | None) -> str:
+        if pod is None or not _container_status(pod, container):
+            pod = self._fresh_pod(ev) or pod
+        if pod is None:
+            return ""
+        cs = _container_status(pod, container)
+        last = (cs.get("lastState") or {}).get("terminated") or {}
+        parts = []
+        if last:
+            why = last.get("reason") or "Error"
+            parts.append(
+                f"the last {container} container ended: {why}, exit code {last.get('exitCode')}"
+            )
+        tail = self._previous_tail(ev, container)
+        if tail:
+            parts.append(f"last lines of the previous {container} container:")
+            parts += [f"| {line}" for line in tail]
+        return "\n".join(parts)
+
+    def _fresh_pod(self, ev: K8sEvent) -> Obj | None:
+        try:
+            return self.kube.get("v1", "Pod", ev.name, ev.object_namespace)
+        except ApiError:
+            return None
+
+    def _previous_tail(self, ev: K8sEvent, container: str) -> list[str]:
+        path = f"/api/v1/namespaces/{ev.object_namespace}/pods/{ev.name}/log"
+        try:
+            stream = self.kube.open_stream(
+                path, query={"container": container, "previous": "true"}, timeout_s=5
+            )
+        except ApiError:
+            return []
+        tail: collections.deque[str] = collections.deque(maxlen=_MAX_PREVIOUS_LINES)
+        try:
+            for raw in stream.lines():
+                if raw:
+                    tail.append(raw.decode(errors="replace").rstrip("\r"))
+        except Exception:  # a cut stream: what we have is enough
+            pass
+        finally:
+            stream.close()
+        return list(tail)
+
+    def _oom_records(self, res: _Res) -> list[tuple[EventRecord, str]]:
+        """OOMKilled has no Event of its own: one from the pod status per container instance."""
+        out: list[tuple[EventRecord, str]] = []
+        for uid, pod in res.current_pods.items():
+            name = pod["metadata"].get("name", "")
+            for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+                c = cs.get("name", "")
+                now_t = (cs.get("state") or {}).get("terminated") or {}
+                last_t = (cs.get("lastState") or {}).get("terminated") or {}
+                for term, restarts in (
+                    (now_t, int(cs.get("restartCount") or 0) + 1),
+                    (last_t, int(cs.get("restartCount") or 0)),
+                ):
+                    if term.get("reason") != "OOMKilled":
+                        continue
+                    k = (uid, c, restarts)
+                    if k in res.oom_seen:
+                        continue
+                    res.oom_seen.add(k)
+                    limit = (
+                        (_container_spec(pod, c).get("resources") or {}).get("limits") or {}
+                    ).get("memory")
+                    why = (
+                        f"memory limit {limit}"
+                        if limit
+                        else "no memory limit: the node ran out of memory"
+                    )
+                    when = _parse_time(term.get("finishedAt")) or time.time()
+                    out.append(
+                        (
+                            EventRecord(
+                                resource=res.name,
+                                type=WARNING,
+                                reason="OOMKilled",
+                                object=f"pod {name}",
+                                message=f"container {c} was killed for exceeding its {why}"
+                                if limit
+                                else f"container {c} was OOM-killed ({why})",
+                                count=1,
+                                first_seen=when,
+                                last_seen=when,
+                                quiet=self.quiet.quiet(res.name, "OOMKilled"),
+                                object_uid=uid,
+                                object_kind="Pod",
+                                explanation=f"exit code {term.get('exitCode', 137)}",
+                            ),
+                            f"oom:{uid}:{c}:{restarts}",
+                        )
+                    )
+        return out
+
+    def _publish(self, resource: str) -> None:
+        with self._lock:
+            if resource not in self._resources:
+                return
+        self.on_view(resource, self.view(resource))
+
+
+def _doubled(logged: int, total: int) -> bool:
+    """Log the first occurrence, then each time the count reaches the next power of two."""
+    if logged == 0:
+        return True
+    nxt = 1
+    while nxt <= logged:
+        nxt *= 2
+    return total >= nxt

@@ -1,0 +1,32 @@
+"""k8s_quiet_events (beyond Tilt): event reasons kept out of the log and the status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tilt.k8s.events import QuietRules
+
+
+def test_quiet_events_global_and_per_resource(tiltfile: Any) -> None:
+    data = tiltfile(
+        "k8s_quiet_events('Unhealthy')\n"
+        "k8s_quiet_events(['BackOff', 'Pulling'], resources=['web', 'api'])\n"
+        "k8s_quiet_events('Unhealthy')\n"
+    )
+    pairs = [tuple(p) for p in data["settings"]["k8s_quiet_events"]]
+    assert pairs == [
+        ("", "Unhealthy"),
+        ("web", "BackOff"),
+        ("web", "Pulling"),
+        ("api", "BackOff"),
+        ("api", "Pulling"),
+    ]
+    rules = QuietRules.from_pairs(pairs)  # type: ignore[arg-type]
+    assert rules.quiet("anything", "Unhealthy")
+    assert rules.quiet("web", "BackOff") and not rules.quiet("db", "BackOff")
+
+
+def test_quiet_events_bad_argument_names_the_parameter(tiltfile_error: Any) -> None:
+    msg = tiltfile_error("k8s_quiet_events(3)\n")
+    assert "k8s_quiet_events: for parameter 'reasons'" in msg
+    assert "Tiltfile:1" in msg
