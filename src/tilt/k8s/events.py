@@ -344,7 +344,7 @@ class _Rec:
     rec: EventRecord
     counts: dict[str, int] = field(default_factory=dict)  # event uid -> the API's count
     logged_count: int = 0
-    pod_uid: str = ""
+    seq: int = 0  # arrival order of the latest update (ties of second-precision times)
 
 
 @dataclass
@@ -411,6 +411,7 @@ class EventMonitor:
         self._chains: collections.OrderedDict[str, list[str]] = collections.OrderedDict()
         self._live: dict[str, threading.Event] = {}
         self.received = 0
+        self._seq = 0
 
     # ---- resources
     def track(
@@ -494,10 +495,9 @@ class EventMonitor:
             res = self._resources.get(resource)
             if res is None:
                 return EventsView(events=())
-            recs = [self._with_current(res, r.rec) for r in res.records.values()]
+            slots = sorted(res.records.values(), key=lambda r: (r.rec.last_seen, r.seq))
+            recs = [self._with_current(res, r.rec) for r in reversed(slots)]
             applies = [r for r in recs if self._applies(res, r, recs)]
-        recs.sort(key=lambda r: r.last_seen, reverse=True)
-        applies.sort(key=lambda r: r.last_seen, reverse=True)
         top = applies[0] if applies else None
         return EventsView(
             events=tuple(recs), reason=top.summary(now) if top else "", reason_event=top
@@ -537,8 +537,8 @@ class EventMonitor:
         ev = parse_event(wev.object)
         if ev is None:
             return
-        if not live.is_set():
-            # The first list: history from before `tilt up`.
+        if not live.is_set() and ev.last_seen < self.started_at - 1.0:
+            # The first list: history from before `tilt up` (shown again only if it repeats).
             with self._lock:
                 self._baseline[ev.uid] = ev.count
             return
@@ -688,6 +688,8 @@ class EventMonitor:
             if slot.counts.get(event_uid, 0) >= count and slot.logged_count:
                 return  # nothing new
             slot.counts[event_uid] = max(count, slot.counts.get(event_uid, 0))
+            self._seq += 1
+            slot.seq = self._seq
             total = sum(slot.counts.values())
             slot.rec = replace(
                 slot.rec,
@@ -767,7 +769,7 @@ class EventMonitor:
             return f"image {ref} from registry {registry_of(ref)}"
         pod = res.current_pods.get(ev.object_uid) or self.resolver._cache.get(ev.object_uid)
         if ev.reason == "FailedScheduling" and pod is not None:
-            short = _INSUFFICIENT_RE.findall(msg)
+            short = list(dict.fromkeys(r.rstrip(".,") for r in _INSUFFICIENT_RE.findall(msg)))
             parts = [f"{r}: the pod requests {_requests(pod, r) or 'nothing'}" for r in short]
             return "; ".join(f"short of {p}" for p in parts)
         if ev.reason == "BackOff" and (m := _BACKOFF_CONTAINER_RE.search(msg)):

@@ -1,0 +1,352 @@
+"""Kubernetes events through K8sSession on the emulated API: what the user sees.
+
+The test plays scheduler and kubelet: it moves pods and writes Events the way they do (a repeat
+is the same Event object with ``count`` raised), then asserts the ``[event]`` log lines, the
+events view's records and the status line.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.k8s.cluster import rollout, running
+from tests.k8s.conftest import run
+from tests.k8s.emulator import Emulator, now_rfc3339
+from tests.k8s.test_apply import deployment
+from tests.k8s.test_logs import eventually
+from tests.k8s.test_session import target
+from tilt.k8s.events import EventsView, status_line
+from tilt.k8s.monitor import PodsView
+from tilt.k8s.session import K8sSession
+from tilt.model import Settings
+
+Obj = dict[str, Any]
+_n = itertools.count(1)
+
+
+class User:
+    """What reaches the screen: log lines, pod views and events views, per resource."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lines: list[tuple[str, str]] = []
+        self.pods: dict[str, PodsView] = {}
+        self.events: dict[str, EventsView] = {}
+        self.changed: queue.Queue[None] = queue.Queue()
+
+    def log(self, resource: str, line: str) -> None:
+        with self.lock:
+            self.lines.append((resource, line))
+
+    def view(self, resource: str, v: PodsView) -> None:
+        with self.lock:
+            self.pods[resource] = v
+
+    def on_events(self, resource: str, v: EventsView) -> None:
+        with self.lock:
+            self.events[resource] = v
+
+    def log_of(self, resource: str) -> list[str]:
+        with self.lock:
+            return [line for r, line in self.lines if r == resource]
+
+    def event_lines(self, resource: str) -> list[str]:
+        return [line for line in self.log_of(resource) if line.startswith("[event]")]
+
+    def status(self, resource: str) -> str:
+        with self.lock:
+            return status_line(self.pods.get(resource), self.events.get(resource))
+
+    def records(self, resource: str) -> EventsView:
+        with self.lock:
+            return self.events.get(resource) or EventsView(events=())
+
+    def until(self, cond: Callable[[], bool], what: str) -> None:
+        try:
+            eventually(cond, what)
+        except AssertionError:
+            raise AssertionError(
+                f"{what}; lines: {self.lines}; status: { {r: self.status(r) for r in self.pods} }"
+            ) from None
+
+
+@pytest.fixture
+def up(kubeconfig: Path) -> Iterator[Callable[..., tuple[K8sSession, User]]]:
+    made: list[K8sSession] = []
+
+    def start(settings: Settings | None = None) -> tuple[K8sSession, User]:
+        user = User()
+        s = K8sSession.connect(
+            settings or Settings(),
+            on_view=user.view,
+            on_log=user.log,
+            on_events=user.on_events,
+            kubeconfig=str(kubeconfig),
+        )
+        made.append(s)
+        return s, user
+
+    yield start
+    for s in made:
+        s.close()
+
+
+def event(
+    emu: Emulator,
+    obj: Obj,
+    reason: str,
+    message: str,
+    *,
+    type: str = "Warning",
+    count: int = 1,
+    name: str = "",
+    when: str = "",
+    namespace: str = "default",
+) -> str:
+    """Write (or, with the same ``name`` and a higher ``count``, repeat) an Event."""
+    meta = obj["metadata"]
+    name = name or f"{meta['name']}.{next(_n):x}"
+    when = when or now_rfc3339()
+    emu.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": obj.get("apiVersion", "v1"),
+                "kind": obj["kind"],
+                "name": meta["name"],
+                "namespace": meta.get("namespace", ""),
+                "uid": meta.get("uid", ""),
+            },
+            "reason": reason,
+            "message": message,
+            "type": type,
+            "count": count,
+            "firstTimestamp": when,
+            "lastTimestamp": when,
+            "source": {"component": "kubelet"},
+        }
+    )
+    return name
+
+
+def deploy(s: K8sSession, user: User, body: Obj, resource: str = "web") -> Obj:
+    result = run(s.deploy(resource, target(body), {"web": "web:tilt-1"}))
+    assert s.events.wait_live()
+    return result.objects[0]
+
+
+def pod_named(user: User, resource: str, name: str) -> Callable[[], bool]:
+    def cond() -> bool:
+        v = user.pods.get(resource)
+        return bool(v and v.pods and v.pods[0].name == name)
+
+    return cond
+
+
+def one_pod(emu: Emulator, user: User, applied: Obj, resource: str = "web") -> Obj:
+    _, (pod,) = rollout(emu, applied)
+    user.until(pod_named(user, resource, pod["metadata"]["name"]), "the pod is the resource's")
+    return pod
+
+
+# ----------------------------------------------------------------------------- the basics
+def test_history_ignored_owner_chain_and_normal_events(emu: Emulator, up: Any) -> None:
+    an_hour_ago = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    stale = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-gone", "uid": "u-old"}}
+    event(emu, stale, "BackOff", "from yesterday's session", when=an_hour_ago)
+    s, user = up()
+    applied = deploy(s, user, deployment())
+    pod = one_pod(emu, user, applied)
+    pname = pod["metadata"]["name"]
+    event(emu, applied, "ScalingReplicaSet", "Scaled up replica set web-1 to 1", type="Normal")
+    event(emu, pod, "Scheduled", f"Successfully assigned default/{pname} to n1", type="Normal")
+    event(emu, pod, "Pulling", 'Pulling image "web:tilt-1"', type="Normal")
+    event(emu, pod, "Created", "Created container app", type="Normal")
+    user.until(lambda: len(user.records("web").events) == 4, "four events recorded")
+
+    # Scheduled and Pulling are logged (the main pod is not named); ScalingReplicaSet and
+    # Created are only in the events view; yesterday's BackOff is nowhere.
+    assert user.event_lines("web") == [
+        f"[event] Scheduled: Successfully assigned default/{pname} to n1",
+        '[event] Pulling: Pulling image "web:tilt-1"',
+    ]
+    recs = user.records("web").events
+    assert [r.reason for r in recs][::-1] == [
+        "ScalingReplicaSet",
+        "Scheduled",
+        "Pulling",
+        "Created",
+    ]
+    assert recs[-1].object == "deployment web"  # attributed through the Deployment itself
+    assert {r.object for r in recs[:-1]} == {f"pod {pname}"}  # pod -> ReplicaSet -> Deployment
+    assert not any("yesterday" in r.message for r in recs)
+    assert user.records("web").reason == ""  # no Warning
+
+
+def test_an_event_before_the_deploy_is_recorded_is_attributed_later(emu: Emulator, up: Any) -> None:
+    s, user = up()
+    deploy(s, user, deployment("other"), resource="other")
+    # The cluster already runs web's objects (as after a restart of tilt) and its pod warns
+    # before this session has recorded the deploy: nobody claims the event yet.
+    applied = emu.put({**deployment(), "metadata": {"name": "web", "namespace": "default"}})
+    _, (pod,) = rollout(emu, applied)
+    event(emu, pod, "FailedMount", 'MountVolume.SetUp failed for volume "cfg"')
+    eventually(lambda: len(s.events._pending) == 1, "the event waits for its resource")
+    assert user.event_lines("web") == []
+    deploy(s, user, deployment())  # the apply answers with the same objects (same uids)
+    user.until(lambda: bool(user.event_lines("web")), "attributed after the deploy")
+    assert user.event_lines("web")[0].endswith(
+        'FailedMount: MountVolume.SetUp failed for volume "cfg"'
+    )
+    assert user.event_lines("other") == []
+
+
+# ----------------------------------------------------------------------------- dedup, reason
+def test_a_failing_probe_is_one_line_with_a_count_and_the_reason_clears_when_ready(
+    emu: Emulator, up: Any
+) -> None:
+    s, user = up()
+    applied = deploy(s, user, deployment())
+    pod = one_pod(emu, user, applied)
+    emu.patch_status("Pod", pod["metadata"]["name"], running(ready=False))
+    msg = "Readiness probe failed: HTTP probe failed with statuscode: 500"
+    name = event(emu, pod, "Unhealthy", msg)
+    for count in range(2, 10):
+        event(emu, pod, "Unhealthy", msg, name=name, count=count)
+    user.until(
+        lambda: bool(user.records("web").events) and user.records("web").events[0].count == 9,
+        "nine probe failures folded into one record",
+    )
+    lines = user.event_lines("web")
+    # One line, then one when the count doubles: 1, 2, 4, 8 -- not nine lines.
+    assert len(lines) == 4, lines
+    assert lines[0] == f"[event] Unhealthy: {msg}"
+    assert [ln.split(" (x")[1].split(",")[0] for ln in lines[1:]] == ["2", "4", "8"]
+    (rec,) = user.records("web").events
+    assert rec.summary(now=rec.last_seen + 3) == f"Unhealthy: {msg} (x9, last 3s ago)"
+    assert user.status("web").startswith(f"Running — Unhealthy: {msg} (x9, last ")
+
+    emu.patch_status("Pod", pod["metadata"]["name"], running(ready=True))
+    user.until(lambda: user.status("web") == "Ready — Ready", "the reason clears when ready")
+    assert user.records("web").events[0].count == 9  # still in the events view
+
+
+def test_unschedulable_names_what_is_short_and_the_node_condition(emu: Emulator, up: Any) -> None:
+    s, user = up()
+    body = deployment()
+    body["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "4"}}
+    applied = deploy(s, user, body)
+    pod = one_pod(emu, user, applied)
+    pname = pod["metadata"]["name"]
+    emu.patch_status(
+        "Pod",
+        pname,
+        {
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "0/1 nodes are available: 1 Insufficient cpu.",
+                }
+            ]
+        },
+    )
+    user.until(lambda: "Unschedulable" in user.status("web"), "pod unschedulable")
+    msg = "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available."
+    event(emu, pod, "FailedScheduling", msg)
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "uid": "node-uid"}}
+    event(
+        emu,
+        node,
+        "NodeHasDiskPressure",
+        "Node n1 status is now: NodeHasDiskPressure",
+        type="Normal",
+    )
+    user.until(lambda: len(user.event_lines("web")) >= 3, "scheduling trouble logged")
+    assert user.status("web") == f"Pending — FailedScheduling: {msg}"
+    lines = user.event_lines("web")
+    assert lines[:2] == [
+        f"[event] FailedScheduling: {msg}",
+        "[event]   short of cpu: the pod requests app=4",
+    ]
+    assert (
+        "[event] node n1: NodeHasDiskPressure: Node n1 status is now: NodeHasDiskPressure" in lines
+    )
+    assert any(r.object == "node n1" for r in user.records("web").events)
+
+    # Scheduled settles FailedScheduling; once ready, nothing applies.
+    event(emu, pod, "Scheduled", f"Successfully assigned default/{pname} to n1", type="Normal")
+    emu.patch_status("Pod", pname, running(ready=True))
+    user.until(lambda: user.status("web") == "Ready — Ready", "recovered")
+    assert user.records("web").reason == ""
+
+
+def test_old_rollout_events_are_marked_and_never_the_reason(emu: Emulator, up: Any) -> None:
+    s, user = up()
+    applied = deploy(s, user, deployment())
+    old = one_pod(emu, user, applied)
+    oname = old["metadata"]["name"]
+    crash = f"Back-off restarting failed container app in pod {oname}_default"
+    backoff = event(emu, old, "BackOff", crash)
+    user.until(lambda: "BackOff" in user.records("web").reason, "the crash is the reason")
+
+    # The fix: a new template (new image) rolls out a new pod; the old one still crashes.
+    fixed = run(s.deploy("web", target(deployment()), {"web": "web:tilt-2"})).objects[0]
+    new = one_pod(emu, user, fixed)
+    event(emu, old, "BackOff", crash, name=backoff, count=2)
+    user.until(
+        lambda: any(r.count == 2 for r in user.records("web").events), "the old pod crashes again"
+    )
+    assert user.event_lines("web")[-1].startswith(f"[event] pod {oname} (old rollout): BackOff:")
+    old_rec = next(r for r in user.records("web").events if r.reason == "BackOff")
+    assert not old_rec.current
+    assert user.records("web").reason == ""
+    assert user.status("web") == "Pending — Scheduling"
+    assert new["metadata"]["name"] != oname
+
+
+def test_quieted_reasons_stay_in_the_events_view_only(emu: Emulator, up: Any) -> None:
+    s, user = up(Settings(k8s_quiet_events=(("", "Unhealthy"), ("web", "BackOff"))))
+    applied = deploy(s, user, deployment())
+    pod = one_pod(emu, user, applied)
+    emu.patch_status("Pod", pod["metadata"]["name"], running(ready=False))
+    event(emu, pod, "Unhealthy", "Liveness probe failed: connection refused")
+    event(emu, pod, "BackOff", "Back-off restarting failed container app")
+    event(emu, pod, "Pulled", 'Container image "web:tilt-1" already present', type="Normal")
+    user.until(lambda: len(user.records("web").events) == 3, "three events recorded")
+    assert user.event_lines("web") == [
+        '[event] Pulled: Container image "web:tilt-1" already present'
+    ]
+    assert {r.reason for r in user.records("web").events if r.quiet} == {"Unhealthy", "BackOff"}
+    assert user.records("web").reason == ""
+    assert user.status("web") == "Running — Running (0/1 ready)"
+
+
+def test_reconnect_and_relist_show_nothing_twice(emu: Emulator, up: Any) -> None:
+    s, user = up()
+    applied = deploy(s, user, deployment())
+    pod = one_pod(emu, user, applied)
+    event(emu, pod, "Failed", "Error: ErrImagePull")
+    user.until(lambda: len(user.event_lines("web")) == 1, "first event")
+    emu.drop_streams()
+    event(emu, pod, "FailedMount", "volume cfg not found")
+    user.until(lambda: len(user.event_lines("web")) == 2, "after a dropped watch")
+    emu.compact()  # 410 Gone: the informer relists
+    event(emu, pod, "FailedSync", "error determining status")
+    user.until(lambda: len(user.event_lines("web")) == 3, "after a relist")
+    lines = user.event_lines("web")
+    assert len(set(lines)) == 3, lines
+    assert [r.count for r in user.records("web").events] == [1, 1, 1]
