@@ -97,6 +97,8 @@ SUPERSEDED_BY: Mapping[str, frozenset[str]] = {
 }
 
 _MAX_PREVIOUS_LINES = 5
+#: Pods remembered per resource as once-current (to mark their late events "old rollout").
+_MAX_KNOWN_PODS = 512
 
 
 def _parse_time(value: object) -> float:
@@ -470,6 +472,10 @@ class EventMonitor:
             }
             for uid, p in res.current_pods.items():
                 res.known_pods[uid] = p["metadata"].get("name", "")
+            while len(res.known_pods) > _MAX_KNOWN_PODS:  # oldest first (insertion order)
+                del res.known_pods[next(iter(res.known_pods))]
+            if len(res.oom_seen) > _MAX_KNOWN_PODS:
+                res.oom_seen = {k for k in res.oom_seen if k[0] in res.current_pods}
             res.main_pod_uid = next(iter(res.current_pods), "")
             ready = view.readiness is Readiness.READY
             if ready and not res.ready:
@@ -497,7 +503,11 @@ class EventMonitor:
                 return EventsView(events=())
             slots = sorted(res.records.values(), key=lambda r: (r.rec.last_seen, r.seq))
             recs = [self._with_current(res, r.rec) for r in reversed(slots)]
-            applies = [r for r in recs if self._applies(res, r, recs)]
+            latest: dict[tuple[str, str], float] = {}
+            for r in recs:
+                k = (r.object_uid, r.reason)
+                latest[k] = max(latest.get(k, 0.0), r.last_seen)
+            applies = [r for r in recs if self._applies(res, r, latest)]
         top = applies[0] if applies else None
         return EventsView(
             events=tuple(recs), reason=top.summary(now) if top else "", reason_event=top
@@ -746,7 +756,9 @@ class EventMonitor:
             current = pod is None or res.attribution.is_current(pod)
         return rec if rec.current == current else replace(rec, current=current)
 
-    def _applies(self, res: _Res, rec: EventRecord, all_recs: Sequence[EventRecord]) -> bool:
+    def _applies(
+        self, res: _Res, rec: EventRecord, latest: Mapping[tuple[str, str], float]
+    ) -> bool:
         if rec.type != WARNING or rec.quiet or not rec.current or res.ready:
             return False
         if rec.last_seen < res.recovered_at:
@@ -755,8 +767,7 @@ class EventMonitor:
             return False
         settle = SUPERSEDED_BY.get(rec.reason, frozenset())
         return not any(
-            o.object_uid == rec.object_uid and o.reason in settle and o.last_seen >= rec.last_seen
-            for o in all_recs
+            latest.get((rec.object_uid, reason), -1.0) >= rec.last_seen for reason in settle
         )
 
     # ---- explanations (blocking reads are fine: informer thread)
