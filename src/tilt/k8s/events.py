@@ -232,16 +232,21 @@ class EventRecord:
         return f"{self.reason}: {self.message}{self.repeat_suffix(now)}"
 
     def as_dict(self, now: float | None = None) -> dict[str, Any]:
-        """JSON-ready, for the snapshot / `tilt get -o json` / the API."""
+        """JSON-ready, for the snapshot / `tilt get -o json` / the API.
+
+        The keys of the runtime house's ``EventSnapshot`` (type, reason, object, message,
+        count, first_seen, last_seen), plus ``age_s``, ``current``, ``quiet`` and
+        ``explanation``.
+        """
         return {
             "type": self.type,
             "reason": self.reason,
             "object": self.object,
             "message": self.message,
             "count": self.count,
-            "firstSeen": self.first_seen,
-            "lastSeen": self.last_seen,
-            "ageSeconds": round(self.age_s(now), 3),
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "age_s": round(self.age_s(now), 3),
             "current": self.current,
             "quiet": self.quiet,
             "explanation": self.explanation,
@@ -255,6 +260,10 @@ class EventsView:
     events: tuple[EventRecord, ...]
     reason: str = ""
     reason_event: EventRecord | None = None
+
+    def as_list(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Every event, newest first, JSON-ready (see :meth:`EventRecord.as_dict`)."""
+        return [e.as_dict(now) for e in self.events]
 
 
 def status_line(pods: PodsView | None, events: EventsView | None) -> str:
