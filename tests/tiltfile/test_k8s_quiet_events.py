@@ -30,3 +30,16 @@ def test_quiet_events_bad_argument_names_the_parameter(tiltfile_error: Any) -> N
     msg = tiltfile_error("k8s_quiet_events(3)\n")
     assert "k8s_quiet_events: for parameter 'reasons'" in msg
     assert "Tiltfile:1" in msg
+
+
+def test_the_docs_example_loads(tiltfile: Any) -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "kubernetes.md").read_text()
+    block = doc.split("**Silencing**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    data = tiltfile(block)
+    assert [tuple(p) for p in data["settings"]["k8s_quiet_events"]] == [
+        ("web", "Unhealthy"),
+        ("", "Pulling"),
+        ("", "Pulled"),
+    ]
