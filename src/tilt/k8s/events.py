@@ -588,13 +588,12 @@ class EventMonitor:
             chain = self.resolver.chain_uids(probe)
         except ApiError:
             chain = [ev.object_uid]
-        found = bool(self.resolver.owners(probe))
-        if found:
-            with self._lock:
-                self._chains[ev.object_uid] = chain
-                while len(self._chains) > 4096:
-                    self._chains.popitem(last=False)
-        return chain or [ev.object_uid]
+        chain = chain or [ev.object_uid]
+        with self._lock:  # also when the object is gone: it will not come back
+            self._chains[ev.object_uid] = chain
+            while len(self._chains) > 4096:
+                self._chains.popitem(last=False)
+        return chain
 
     def _involved(self, ev: K8sEvent) -> Obj | None:
         ref = {
