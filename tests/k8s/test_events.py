@@ -350,3 +350,65 @@ def test_reconnect_and_relist_show_nothing_twice(emu: Emulator, up: Any) -> None
     lines = user.event_lines("web")
     assert len(set(lines)) == 3, lines
     assert [r.count for r in user.records("web").events] == [1, 1, 1]
+
+
+def test_job_events_and_pods_claimed_by_extra_selectors(emu: Emulator, up: Any) -> None:
+    from tests.k8s.cluster import make_pod
+    from tilt.model import K8sObject, K8sTarget, PodReadiness
+
+    s, user = up()
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "migrate"},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": "migrate"}},
+                "spec": {"containers": [{"name": "app", "image": "migrate"}]},
+            }
+        },
+    }
+    tgt = K8sTarget(
+        objects=(K8sObject(api_version="batch/v1", kind="Job", name="migrate", body=job),),
+        extra_pod_selectors=({"app": "helper"},),
+        pod_readiness=PodReadiness.SUCCEEDED,
+    )
+    applied = run(s.deploy("migrate", tgt, {})).objects[0]
+    assert s.events.wait_live()
+    pod = make_pod(emu, applied)
+    user.until(pod_named(user, "migrate", pod["metadata"]["name"]), "the job's pod")
+    emu.patch_status(
+        "Pod",
+        pod["metadata"]["name"],
+        {
+            "phase": "Failed",
+            "containerStatuses": [
+                {
+                    "name": "app",
+                    "ready": False,
+                    "restartCount": 0,
+                    "state": {"terminated": {"reason": "Error", "exitCode": 1}},
+                }
+            ],
+        },
+    )
+    event(emu, applied, "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+    # A pod no owner chain reaches, claimed by extra_pod_selectors.
+    helper = emu.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "helper-1", "namespace": "default", "labels": {"app": "helper"}},
+            "spec": {"containers": [{"name": "h", "image": "helper"}]},
+            "status": {"phase": "Pending"},
+        }
+    )
+    event(emu, helper, "FailedMount", 'secret "tls" not found')
+    user.until(lambda: len(user.event_lines("migrate")) == 2, "both events attributed")
+    assert user.event_lines("migrate")[0] == (
+        "[event] job migrate: BackoffLimitExceeded: Job has reached the specified backoff limit"
+    )
+    assert user.event_lines("migrate")[1] == (
+        '[event] pod helper-1: FailedMount: secret "tls" not found'
+    )
+    assert user.records("web").events == ()

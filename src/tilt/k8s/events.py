@@ -479,6 +479,7 @@ class EventMonitor:
             res.current_pods = {
                 p["metadata"]["uid"]: p for p in view.objects if p.get("metadata", {}).get("uid")
             }
+            fresh = set(res.current_pods) - set(res.known_pods)
             for uid, p in res.current_pods.items():
                 res.known_pods[uid] = p["metadata"].get("name", "")
             while len(res.known_pods) > _MAX_KNOWN_PODS:  # oldest first (insertion order)
@@ -498,10 +499,16 @@ class EventMonitor:
             }
             synthetic = self._oom_records(res)
             attach = [ev for ev in self._node_events if self._node_affects(res, ev.name)]
+            # Pods claimed only now (extra_pod_selectors): their waiting events are theirs.
+            claimed = [ev for ev in self._pending if ev.object_uid in fresh]
+            for ev in claimed:
+                self._pending.remove(ev)
         for rec, instance in synthetic:
             self._add(resource, rec, event_uid=instance, count=1)
         for ev in attach:
             self._attach_node_event(resource, ev)
+        for ev in claimed:
+            self._handle_event(ev)
         self._publish(resource)
 
     def view(self, resource: str, now: float | None = None) -> EventsView:
@@ -556,6 +563,8 @@ class EventMonitor:
         ev = parse_event(wev.object)
         if ev is None:
             return
+        if ev.kind != "Node" and not self._deploys_to(ns):
+            return  # a namespace watched only for Node events (``default``)
         if not live.is_set() and ev.last_seen < self.started_at - 1.0:
             # The first list: history from before `tilt up` (shown again only if it repeats).
             with self._lock:
@@ -569,6 +578,10 @@ class EventMonitor:
             return  # older than this session (e.g. listed again after a 410)
         self.received += 1
         self._handle_event(ev)
+
+    def _deploys_to(self, ns: str) -> bool:
+        with self._lock:
+            return any(ns in r.namespaces for r in self._resources.values())
 
     # ---- attribution
     def _chain(self, ev: K8sEvent) -> list[str]:
@@ -614,16 +627,24 @@ class EventMonitor:
                     return [name]
         chain = self._chain(ev)
         with self._lock:
-            return [n for n, r in self._resources.items() if r.deployed_uids.intersection(chain)]
+            owners = self._claimants(ev, chain)
+            if not owners:
+                self._pending.append(ev)  # under the same lock as the claim check
+            return owners
+
+    def _claimants(self, ev: K8sEvent, chain: Sequence[str]) -> list[str]:
+        return [
+            n
+            for n, r in self._resources.items()
+            if r.deployed_uids.intersection(chain) or ev.object_uid in r.known_pods
+        ]
 
     def _handle_event(self, ev: K8sEvent) -> None:
         if ev.kind == "Node":
             self._handle_node_event(ev)
             return
-        owners = self._owner_resources(ev)
+        owners = self._owner_resources(ev)  # none: kept in pending, under the claim lock
         if not owners:
-            with self._lock:
-                self._pending.append(ev)
             return
         for resource in owners:
             rec = EventRecord(

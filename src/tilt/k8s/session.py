@@ -213,6 +213,7 @@ class K8sSession:
                 self._resources[resource] = res
             res.target = target
             self._ensure_forwards(resource, res)
+        self.events.track(resource, objects)
         self.monitor.track(
             resource,
             objects,
