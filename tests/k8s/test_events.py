@@ -237,6 +237,8 @@ def test_a_failing_probe_is_one_line_with_a_count_and_the_reason_clears_when_rea
     (rec,) = user.records("web").events
     assert rec.summary(now=rec.last_seen + 3) == f"Unhealthy: {msg} (x9, last 3s ago)"
     assert user.status("web").startswith(f"Running — Unhealthy: {msg} (x9, last ")
+    view = user.records("web")
+    assert view.reason_at(rec.last_seen + 125) == f"Unhealthy: {msg} (x9, last 2m ago)"
 
     emu.patch_status("Pod", pod["metadata"]["name"], running(ready=True))
     user.until(lambda: user.status("web") == "Ready — Ready", "the reason clears when ready")
@@ -302,6 +304,9 @@ def test_old_rollout_events_are_marked_and_never_the_reason(emu: Emulator, up: A
     crash = f"Back-off restarting failed container app in pod {oname}_default"
     backoff = event(emu, old, "BackOff", crash)
     user.until(lambda: "BackOff" in user.records("web").reason, "the crash is the reason")
+    stuck = "ReplicaSet web-1 has timed out progressing."
+    event(emu, applied, "ProgressDeadlineExceeded", stuck)
+    user.until(lambda: stuck in user.records("web").reason, "the Deployment's complaint")
 
     # The fix: a new template (new image) rolls out a new pod; the old one still crashes.
     fixed = run(s.deploy("web", target(deployment()), {"web": "web:tilt-2"})).objects[0]

@@ -213,6 +213,7 @@ class EventRecord:
     explanation: str = ""
     object_uid: str = ""
     object_kind: str = ""
+    seq: int = 0  # arrival order of its latest occurrence in this session
 
     @property
     def time(self) -> float:
@@ -260,6 +261,10 @@ class EventsView:
     events: tuple[EventRecord, ...]
     reason: str = ""
     reason_event: EventRecord | None = None
+
+    def reason_at(self, now: float | None = None) -> str:
+        """The reason rendered at ``now`` (its ``last Ns ago`` moves on between updates)."""
+        return self.reason_event.summary(now) if self.reason_event is not None else ""
 
     def as_list(self, now: float | None = None) -> list[dict[str, Any]]:
         """Every event, newest first, JSON-ready (see :meth:`EventRecord.as_dict`)."""
@@ -370,6 +375,7 @@ class _Res:
     main_pod_uid: str = ""
     ready: bool = False
     recovered_at: float = 0.0
+    redeployed_seq: int = 0  # a later deploy: Warnings of its objects before it are history
     unschedulable: bool = False
     nodes: set[str] = field(default_factory=set)
     oom_seen: set[tuple[str, str, int]] = field(default_factory=set)
@@ -448,6 +454,8 @@ class EventMonitor:
                 res.records, res.known_pods = old.records, old.known_pods
                 res.current_pods, res.main_pod_uid = old.current_pods, old.main_pod_uid
                 res.oom_seen, res.nodes = old.oom_seen, old.nodes
+                res.ready, res.recovered_at = old.ready, old.recovered_at
+                res.redeployed_seq = self._seq
             self._resources[resource] = res
             for ns in (*sorted(ns_set), *self.extra_namespaces):
                 self._ensure_informer(ns)
@@ -732,6 +740,7 @@ class EventMonitor:
             total = sum(slot.counts.values())
             slot.rec = replace(
                 slot.rec,
+                seq=self._seq,
                 count=total,
                 first_seen=min(slot.rec.first_seen, rec.first_seen),
                 last_seen=max(slot.rec.last_seen, rec.last_seen),
@@ -794,6 +803,8 @@ class EventMonitor:
             return False
         if rec.object_kind == "Node" and not (res.unschedulable or res.nodes):
             return False
+        if rec.object_kind not in ("Pod", "Node") and rec.seq <= res.redeployed_seq:
+            return False  # a Deployment's/Job's complaint about what was there before
         settle = SUPERSEDED_BY.get(rec.reason, frozenset())
         return not any(
             latest.get((rec.object_uid, reason), -1.0) >= rec.last_seen for reason in settle
