@@ -51,9 +51,15 @@ def age(seconds: float) -> str:
 
 
 def warning_count(res: ResourceSnapshot) -> int:
-    """How many runtime events of type Warning a resource has (counting repeats)."""
+    """How many runtime events of type Warning a resource has (counting repeats).
+
+    Kubernetes events of an older rollout (``current`` False) or silenced by
+    ``k8s_quiet_events`` (``quiet``) are listed in the events view but not counted.
+    """
     n = 0
     for ev in res.get("events") or ():
+        if ev.get("current") is False or ev.get("quiet"):
+            continue
         if str(ev.get("type", "")).lower() == "warning":
             n += int(ev.get("count") or 1)
     return n

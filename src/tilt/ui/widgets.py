@@ -391,11 +391,20 @@ class EventsScreen(ModalScreen[None]):
         for ev in events:
             warn = str(ev.get("type", "")).lower() == "warning"
             last = ev.get("last_seen")
+            # Kubernetes events (tilt.k8s.events) say whether they are of an older rollout
+            # and whether k8s_quiet_events silenced them.
+            obj = str(ev.get("object", "")) + (
+                " (old rollout)" if ev.get("current") is False else ""
+            )
+            reason = str(ev.get("reason", "")) + (" (quiet)" if ev.get("quiet") else "")
+            dim = ev.get("current") is False or bool(ev.get("quiet"))
             table.add_row(
                 Text(str(ev.get("count", 1))),
                 Text(age(now - float(last)) if last is not None else "-"),
-                Text(str(ev.get("type", "")), style="bold yellow" if warn else ""),
-                Text(str(ev.get("reason", "")), style="bold" if warn else ""),
-                Text(str(ev.get("object", ""))),
-                Text(str(ev.get("message", ""))),
+                Text(
+                    str(ev.get("type", "")), style="dim" if dim else "bold yellow" if warn else ""
+                ),
+                Text(reason, style="dim" if dim else "bold" if warn else ""),
+                Text(obj, style="dim" if dim else ""),
+                Text(str(ev.get("message", "")), style="dim" if dim else ""),
             )
