@@ -417,3 +417,24 @@ def test_job_events_and_pods_claimed_by_extra_selectors(emu: Emulator, up: Any) 
         '[event] pod helper-1: FailedMount: secret "tls" not found'
     )
     assert user.records("web").events == ()
+
+
+def test_quiet_rules_replaced_after_a_reload_and_secrets_scrubbed(emu: Emulator, up: Any) -> None:
+    from tests.k8s.test_session import SECRET
+    from tilt.k8s.events import QuietRules
+
+    s, user = up(Settings(k8s_quiet_events=(("", "Unhealthy"),)))
+    applied = run(s.deploy("web", target(SECRET, deployment()), {"web": "web:tilt-1"}))
+    assert s.events.wait_live()
+    dep = next(o for o in applied.objects if o["kind"] == "Deployment")
+    pod = one_pod(emu, user, dep)
+    emu.patch_status("Pod", pod["metadata"]["name"], running(ready=False))
+    event(emu, pod, "Unhealthy", "Readiness probe failed: body was s3cr3t-value")
+    user.until(lambda: bool(user.records("web").events), "recorded, quiet")
+    assert user.records("web").reason == ""
+    s.events.set_quiet(QuietRules())
+    user.until(lambda: bool(user.records("web").reason), "no longer quiet: the reason")
+    assert user.records("web").reason == (
+        "Unhealthy: Readiness probe failed: body was [redacted secret db:password]"
+    )
+    assert not any("s3cr3t" in line for _, line in user.lines)

@@ -388,7 +388,9 @@ class EventMonitor:
         kube: The client.
         on_log: ``(resource, line)`` for each line to append to the resource's log.
         on_view: ``(resource, EventsView)`` whenever a resource's events or reason change.
-        quiet: Silenced reasons.
+        quiet: Silenced reasons (:meth:`set_quiet` replaces them after a Tiltfile reload).
+        scrub: Applied to messages kept in records (the log lines go through ``on_log``,
+            which the session scrubs).
         started_at: Events last seen before this (epoch s) are history; default now.
         max_events: Records kept per resource (least recently seen dropped first).
         max_pending: Unattributed events kept for a later deploy.
@@ -407,8 +409,10 @@ class EventMonitor:
         max_pending: int = 1000,
         extra_namespaces: Sequence[str] = ("default",),
         informer_factory: Callable[[str], Informer] | None = None,
+        scrub: Callable[[str], str] = lambda text: text,
     ) -> None:
         self.kube = kube
+        self.scrub = scrub
         self.on_log = on_log
         self.on_view = on_view
         self.quiet = quiet or QuietRules()
@@ -464,6 +468,19 @@ class EventMonitor:
         for ev in pending:
             self._handle_event(ev)
         self._publish(resource)
+
+    def set_quiet(self, quiet: QuietRules) -> None:
+        """New silencing rules (a reloaded Tiltfile): kept records are re-marked."""
+        with self._lock:
+            self.quiet = quiet
+            for name, res in self._resources.items():
+                for slot in res.records.values():
+                    q = quiet.quiet(name, slot.rec.reason)
+                    if q != slot.rec.quiet:
+                        slot.rec = replace(slot.rec, quiet=q)
+            names = list(self._resources)
+        for name in names:
+            self._publish(name)
 
     def untrack(self, resource: str) -> None:
         with self._lock:
@@ -660,7 +677,7 @@ class EventMonitor:
                 type=ev.type,
                 reason=ev.reason,
                 object=ev.object,
-                message=ev.message,
+                message=self.scrub(ev.message),
                 count=ev.count,
                 first_seen=ev.first_seen,
                 last_seen=ev.last_seen,
@@ -691,7 +708,7 @@ class EventMonitor:
             type=ev.type,
             reason=ev.reason,
             object=ev.object,
-            message=ev.message,
+            message=self.scrub(ev.message),
             count=ev.count,
             first_seen=ev.first_seen,
             last_seen=ev.last_seen,
@@ -746,7 +763,7 @@ class EventMonitor:
                 last_seen=max(slot.rec.last_seen, rec.last_seen),
             )
             if explanation and not slot.rec.explanation:
-                slot.rec = replace(slot.rec, explanation=explanation)
+                slot.rec = replace(slot.rec, explanation=self.scrub(explanation))
             current_rec = self._with_current(res, slot.rec)
             log_it = self._loggable(current_rec) and _doubled(slot.logged_count, total)
             if log_it:

@@ -111,6 +111,7 @@ class K8sSession:
             on_view=on_events or (lambda _r, _v: None),
             quiet=QuietRules.from_pairs(settings.k8s_quiet_events),
             resolver=self.monitor.resolver,
+            scrub=self.scrubber.scrub,
         )
         self._resources: dict[str, _Resource] = {}
         self._lock = threading.Lock()
