@@ -125,3 +125,36 @@ def test_quiet_rules() -> None:
     rules = QuietRules.from_pairs([("", "Pulled"), ("web", "Unhealthy")])
     assert rules.quiet("api", "Pulled") and rules.quiet("web", "Unhealthy")
     assert not rules.quiet("api", "Unhealthy")
+
+
+def test_taints_of_node_conditions_are_explained() -> None:
+    from tilt.k8s.events import taint_explanation
+
+    msg = (
+        "0/1 nodes are available: 1 node(s) had untolerated taint "
+        "{node.kubernetes.io/disk-pressure: }. preemption: 0/1 nodes are available"
+    )
+    assert taint_explanation(msg) == "the node is short of disk (DiskPressure)"
+    assert taint_explanation("0/1 nodes are available: 1 Insufficient cpu.") == ""
+
+
+@pytest.mark.parametrize(
+    ("message", "hint"),
+    [
+        (
+            "dial tcp 127.0.0.1:5999: connect: connection refused",
+            "nothing answers on localhost:5999 there",
+        ),
+        ("localhost:5999/web:tilt-1: not found", "was it pushed there?"),
+        ("pull access denied, repository does not exist", "credentials"),
+        ("i/o timeout", ""),
+    ],
+)
+def test_pull_explanations(message: str, hint: str) -> None:
+    from tilt.k8s.events import pull_explanation
+
+    out = pull_explanation("localhost:5999/web:tilt-1", message)
+    assert out.startswith("image localhost:5999/web:tilt-1 from registry localhost:5999")
+    assert hint in out
+    if not hint:
+        assert out == "image localhost:5999/web:tilt-1 from registry localhost:5999"

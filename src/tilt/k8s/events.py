@@ -329,6 +329,37 @@ def registry_of(ref: str) -> str:
     return "docker.io"
 
 
+#: Taints the node lifecycle controller puts on a node for a condition (what they mean).
+_CONDITION_TAINTS = {
+    "node.kubernetes.io/disk-pressure": "the node is short of disk (DiskPressure)",
+    "node.kubernetes.io/memory-pressure": "the node is short of memory (MemoryPressure)",
+    "node.kubernetes.io/pid-pressure": "the node is short of process ids (PIDPressure)",
+    "node.kubernetes.io/not-ready": "the node is not ready",
+    "node.kubernetes.io/unreachable": "the node is unreachable",
+    "node.kubernetes.io/unschedulable": "the node is cordoned",
+    "node.kubernetes.io/network-unavailable": "the node's network is not set up",
+}
+
+
+def taint_explanation(message: str) -> str:
+    """What the node-condition taints a FailedScheduling message names mean, ``""`` if none."""
+    return "; ".join(why for taint, why in _CONDITION_TAINTS.items() if taint in message)
+
+
+def pull_explanation(ref: str, message: str) -> str:
+    """``image REF from registry HOST`` and, where the error says it, why that fails."""
+    registry = registry_of(ref)
+    out = f"image {ref} from registry {registry}"
+    host = registry.rsplit(":", 1)[0]
+    if host in ("localhost", "127.0.0.1") and "connection refused" in message:
+        out += f" (the cluster's nodes pull it: nothing answers on {registry} there)"
+    elif "not found" in message or "manifest unknown" in message:
+        out += " (the registry does not have this tag: was it pushed there?)"
+    elif "unauthorized" in message.lower() or "denied" in message:
+        out += " (the registry refused the pull: credentials or an imagePullSecret)"
+    return out
+
+
 def _requests(pod: Obj, resource_name: str) -> str:
     total = []
     for c in (pod.get("spec") or {}).get("containers") or []:
@@ -833,13 +864,15 @@ class EventMonitor:
         if ev.type != WARNING or ev.kind != "Pod":
             return ""
         if ev.reason in ("Failed", "ErrImagePull") and (m := _IMAGE_RE.search(msg)):
-            ref = m.group(1)
-            return f"image {ref} from registry {registry_of(ref)}"
+            return pull_explanation(m.group(1), msg)
         pod = res.current_pods.get(ev.object_uid) or self.resolver._cache.get(ev.object_uid)
-        if ev.reason == "FailedScheduling" and pod is not None:
+        if ev.reason == "FailedScheduling":
             short = list(dict.fromkeys(r.rstrip(".,") for r in _INSUFFICIENT_RE.findall(msg)))
-            parts = [f"{r}: the pod requests {_requests(pod, r) or 'nothing'}" for r in short]
-            return "; ".join(f"short of {p}" for p in parts)
+            requests = [(r, _requests(pod, r) if pod is not None else "") for r in short]
+            why = [f"short of {r}: the pod requests {want or 'nothing'}" for r, want in requests]
+            if taints := taint_explanation(msg):
+                why.append(taints)
+            return "; ".join(why)
         if ev.reason == "BackOff" and (m := _BACKOFF_CONTAINER_RE.search(msg)):
             return self._crash_explanation(ev, m.group(1), pod)
         return ""
