@@ -438,3 +438,25 @@ def test_quiet_rules_replaced_after_a_reload_and_secrets_scrubbed(emu: Emulator,
         "Unhealthy: Readiness probe failed: body was [redacted secret db:password]"
     )
     assert not any("s3cr3t" in line for _, line in user.lines)
+
+
+def test_api_server_away_and_back_loses_nothing_and_repeats_nothing(emu: Emulator, up: Any) -> None:
+    s, user = up()
+    pod = one_pod(emu, user, deploy(s, user, deployment()))
+    msg = 'MountVolume.SetUp failed for volume "cfg": configmap "cfg" not found'
+    name = event(emu, pod, "FailedMount", msg)
+    user.until(lambda: len(user.event_lines("web")) == 1, "the first occurrence")
+    emu.stop()  # the API server goes away; the cluster goes on
+    event(emu, pod, "FailedMount", msg, name=name, count=2)
+    event(emu, pod, "FailedSync", "error determining status: rpc error")
+    emu.start(emu.port)
+    user.until(lambda: len(user.event_lines("web")) == 3, "what happened while away")
+    event(emu, pod, "Pulled", "sentinel", type="Normal")
+    user.until(lambda: user.event_lines("web")[-1].endswith("sentinel"), "the watch is live")
+    lines = user.event_lines("web")
+    assert lines[0] == f"[event] FailedMount: {msg}"
+    assert lines[1].startswith(f"[event] FailedMount: {msg} (x2, first ")
+    assert lines[2:] == [
+        "[event] FailedSync: error determining status: rpc error",
+        "[event] Pulled: sentinel",
+    ]
