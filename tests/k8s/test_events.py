@@ -460,3 +460,40 @@ def test_api_server_away_and_back_loses_nothing_and_repeats_nothing(emu: Emulato
         "[event] FailedSync: error determining status: rpc error",
         "[event] Pulled: sentinel",
     ]
+
+
+def test_events_of_a_pod_with_several_containers_name_the_container(emu: Emulator, up: Any) -> None:
+    s, user = up()
+    body = deployment()
+    body["spec"]["template"]["spec"]["containers"].append({"name": "sidecar", "image": "proxy"})
+    pod = one_pod(emu, user, deploy(s, user, body))
+    emu.patch_status("Pod", pod["metadata"]["name"], running(ready=False))
+    msg = "Readiness probe failed: connection refused"
+    for container in ("app", "sidecar"):
+        emu.put(
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": f"probe-{container}", "namespace": "default"},
+                "involvedObject": {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "name": pod["metadata"]["name"],
+                    "namespace": "default",
+                    "uid": pod["metadata"]["uid"],
+                    "fieldPath": f"spec.containers{{{container}}}",
+                },
+                "reason": "Unhealthy",
+                "message": msg,
+                "type": "Warning",
+                "count": 1,
+                "lastTimestamp": now_rfc3339(),
+            }
+        )
+    user.until(lambda: len(user.event_lines("web")) == 2, "one line per container")
+    assert user.event_lines("web") == [
+        f"[event] [app] Unhealthy: {msg}",
+        f"[event] [sidecar] Unhealthy: {msg}",
+    ]
+    objects = sorted(r.object for r in user.records("web").events)
+    assert objects == [f"pod {pod['metadata']['name']} [{c}]" for c in ("app", "sidecar")]

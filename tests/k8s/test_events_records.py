@@ -105,6 +105,7 @@ def test_record_text_and_json() -> None:
         "current": True,
         "quiet": False,
         "explanation": "",
+        "container": "",
     }
     pods = PodsView(
         pods=(

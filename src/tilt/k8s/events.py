@@ -145,6 +145,12 @@ class K8sEvent:
         return f"{self.kind.lower()} {self.name}"
 
     @property
+    def container(self) -> str:
+        """The container a pod's event is about (``spec.containers{app}``), else ``""``."""
+        m = _FIELD_CONTAINER_RE.match(self.field_path)
+        return m.group(1) if m else ""
+
+    @property
     def time(self) -> float:
         return self.last_seen
 
@@ -213,6 +219,7 @@ class EventRecord:
     explanation: str = ""
     object_uid: str = ""
     object_kind: str = ""
+    container: str = ""  # named when the pod has several containers
     seq: int = 0  # arrival order of its latest occurrence in this session
 
     @property
@@ -251,6 +258,7 @@ class EventRecord:
             "current": self.current,
             "quiet": self.quiet,
             "explanation": self.explanation,
+            "container": self.container,
         }
 
 
@@ -314,6 +322,9 @@ class QuietRules:
 
 
 # ----------------------------------------------------------------------------- explanations
+_FIELD_CONTAINER_RE = re.compile(
+    r"spec\.(?:initContainers|containers|ephemeralContainers)\{([^}]*)\}"
+)
 _IMAGE_RE = re.compile(r'(?:pull(?:ing)? image|image) "([^"]+)"')
 _INSUFFICIENT_RE = re.compile(r"Insufficient ([A-Za-z0-9./_-]+)")
 _BACKOFF_CONTAINER_RE = re.compile(r"failed container (\S+)")
@@ -400,7 +411,7 @@ class _Res:
     namespaces: set[str]
     attribution: PodAttribution
     deployed_uids: set[str]
-    records: dict[tuple[str, str, str, str], _Rec] = field(default_factory=dict)
+    records: dict[tuple[str, str, str, str, str], _Rec] = field(default_factory=dict)
     current_pods: dict[str, Obj] = field(default_factory=dict)  # uid -> pod
     known_pods: dict[str, str] = field(default_factory=dict)  # uid -> name (ever current)
     main_pod_uid: str = ""
@@ -664,18 +675,6 @@ class EventMonitor:
                 self._chains.popitem(last=False)
         return chain
 
-    def _involved(self, ev: K8sEvent) -> Obj | None:
-        ref = {
-            "apiVersion": ev.api_version or "v1",
-            "kind": ev.kind,
-            "name": ev.name,
-            "uid": ev.object_uid,
-        }
-        got = self.resolver.owners(
-            {"metadata": {"namespace": ev.object_namespace, "ownerReferences": [ref]}}
-        )
-        return got[0] if got else None
-
     def _owner_resources(self, ev: K8sEvent) -> list[str]:
         with self._lock:
             for name, res in self._resources.items():
@@ -702,12 +701,14 @@ class EventMonitor:
         owners = self._owner_resources(ev)  # none: kept in pending, under the claim lock
         if not owners:
             return
+        container = ev.container if ev.kind == "Pod" and self._several(ev) else ""
         for resource in owners:
             rec = EventRecord(
                 resource=resource,
                 type=ev.type,
                 reason=ev.reason,
-                object=ev.object,
+                object=f"{ev.object} [{container}]" if container else ev.object,
+                container=container,
                 message=self.scrub(ev.message),
                 count=ev.count,
                 first_seen=ev.first_seen,
@@ -718,6 +719,23 @@ class EventMonitor:
             )
             self._add(resource, rec, event_uid=ev.uid, count=ev.count, ev=ev)
             self._publish(resource)
+
+    def _several(self, ev: K8sEvent) -> bool:
+        """Whether the event's pod has more than one container (then events name theirs)."""
+        if not ev.container:
+            return False
+        with self._lock:
+            pod = next(
+                (
+                    r.current_pods[ev.object_uid]
+                    for r in self._resources.values()
+                    if ev.object_uid in r.current_pods
+                ),
+                None,
+            )
+        pod = pod or self.resolver._cache.get(ev.object_uid)
+        spec = (pod or {}).get("spec") or {}
+        return len(spec.get("containers") or []) + len(spec.get("initContainers") or []) > 1
 
     def _handle_node_event(self, ev: K8sEvent) -> None:
         if ev.type != WARNING and ev.reason not in NODE_TROUBLE_REASONS:
@@ -760,7 +778,7 @@ class EventMonitor:
         count: int,
         ev: K8sEvent | None = None,
     ) -> None:
-        key = (rec.object_uid or rec.object, rec.type, rec.reason, rec.message)
+        key = (rec.object_uid or rec.object, rec.container, rec.type, rec.reason, rec.message)
         explanation = ""
         if ev is not None:
             with self._lock:
@@ -797,11 +815,12 @@ class EventMonitor:
                 slot.rec = replace(slot.rec, explanation=self.scrub(explanation))
             current_rec = self._with_current(res, slot.rec)
             log_it = self._loggable(current_rec) and _doubled(slot.logged_count, total)
+            first = slot.logged_count == 0
             if log_it:
                 slot.logged_count = total
             main = res.main_pod_uid
         if log_it:
-            for line in self._render(current_rec, main):
+            for line in self._render(current_rec, main, first=first):
                 self.on_log(resource, line)
 
     @staticmethod
@@ -814,18 +833,22 @@ class EventMonitor:
             or (rec.object_kind == "Node" and rec.reason in NODE_TROUBLE_REASONS)
         )
 
-    def _render(self, rec: EventRecord, main_pod_uid: str, now: float | None = None) -> list[str]:
+    def _render(
+        self, rec: EventRecord, main_pod_uid: str, *, first: bool, now: float | None = None
+    ) -> list[str]:
         now = time.time() if now is None else now
         who = ""
         if rec.object_kind != "Pod" or (main_pod_uid and rec.object_uid != main_pod_uid):
             who = rec.object + (" (old rollout)" if not rec.current else "") + ": "
         elif not rec.current:
             who = rec.object + " (old rollout): "
+        elif rec.container:
+            who = f"[{rec.container}] "  # the main pod, one of its containers
         suffix = ""
         if rec.count > 1:
             suffix = f" (x{rec.count}, first {_ago(now - rec.first_seen)} ago)"
         lines = [f"[event] {who}{rec.reason}: {rec.message}{suffix}"]
-        if rec.explanation and rec.count <= 1:
+        if rec.explanation and first:
             lines += [f"[event]   {part}" for part in rec.explanation.split("\n")]
         return lines
 
