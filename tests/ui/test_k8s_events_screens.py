@@ -220,3 +220,21 @@ def test_old_rollout_and_quiet_warnings_are_not_counted() -> None:
     c = scene()
     # BackOff x7 + Failed x3 + Failed x3; the quiet Unhealthy x12 and the old pod's x9 are not.
     assert resource_row(c.resources["web"], NOW).warnings == 13
+
+
+@aio
+async def test_o_hides_and_shows_older_rollouts() -> None:
+    app = create_app(scene(), clock=lambda: NOW, tick_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one(ResourceTable)
+        await wait_for(pilot, lambda: "web" in table.rows_by_name)
+        while table.selected != "web":
+            await pilot.press("j")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EventsScreen))
+        events = app.screen.query_one("#events-table")
+        assert events.row_count == 8  # type: ignore[attr-defined]
+        await pilot.press("o")
+        await wait_for(pilot, lambda: events.row_count == 7)  # type: ignore[attr-defined]
+        await pilot.press("o")
+        await wait_for(pilot, lambda: events.row_count == 8)  # type: ignore[attr-defined]

@@ -351,6 +351,7 @@ class EventsScreen(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape,e,q", "dismiss", "Close events", id="events.close"),
+        Binding("o", "toggle_old", "Hide/show older rollouts", id="events.old"),
     ]
 
     def __init__(self, name: str, res: ResourceSnapshot | None, now: float) -> None:
@@ -358,13 +359,19 @@ class EventsScreen(ModalScreen[None]):
         self.resource_name = name
         self._res = res
         self._now = now
+        self.hide_old = False  # Kubernetes events of pods no longer the resource's current
+
+    def action_toggle_old(self) -> None:
+        """Hide or show the events of older rollouts (Kubernetes pods no longer current)."""
+        self.hide_old = not self.hide_old
+        self.show(self._res, self._now)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="events-box"):
             yield Static(Text(f"Events of {self.resource_name}", style="bold"), id="events-title")
             table: DataTable[Text] = DataTable(id="events-table", cursor_type="row")
             yield table
-            yield Static(Text("Esc closes", style="dim"))
+            yield Static(Text("Esc closes", style="dim"), id="events-hint")
 
     def on_mount(self) -> None:
         table = self.query_one("#events-table", DataTable)
@@ -381,10 +388,18 @@ class EventsScreen(ModalScreen[None]):
 
     def show(self, res: ResourceSnapshot | None, now: float) -> None:
         """Show ``res``'s events, newest first."""
+        self._res, self._now = res, now
         table = self.query_one("#events-table", DataTable)
         table.clear()
         events = list(res["events"]) if res is not None else []
         events.sort(key=lambda e: float(e.get("last_seen") or 0), reverse=True)
+        old = sum(1 for e in events if e.get("current") is False)
+        if old:
+            what = "show" if self.hide_old else "hide"
+            hint = f"Esc closes · o: {what} {old} event(s) of older rollouts"
+            self.query_one("#events-hint", Static).update(Text(hint, style="dim"))
+        if self.hide_old:
+            events = [e for e in events if e.get("current") is not False]
         if not events:
             table.add_row(Text(""), Text(""), Text(""), Text("no events", style="dim"))
             return
