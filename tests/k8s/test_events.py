@@ -497,3 +497,46 @@ def test_events_of_a_pod_with_several_containers_name_the_container(emu: Emulato
     ]
     objects = sorted(r.object for r in user.records("web").events)
     assert objects == [f"pod {pod['metadata']['name']} [{c}]" for c in ("app", "sidecar")]
+
+
+def test_a_node_condition_that_ends_is_logged_and_attached_no_more(emu: Emulator, up: Any) -> None:
+    s, user = up()
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "uid": "n1"}}
+    # Running on n1: the node's trouble is the resource's.
+    web = one_pod(emu, user, deploy(s, user, deployment()))
+    emu.patch_status("Pod", web["metadata"]["name"], running(ready=False))
+    emu.put({**web, "spec": {**web["spec"], "nodeName": "n1"}})
+    user.until(lambda: "n1" in s.events._resources["web"].nodes, "web's pod runs on n1")
+    event(emu, node, "EvictionThresholdMet", "Attempting to reclaim ephemeral-storage")
+    user.until(lambda: "EvictionThresholdMet" in user.records("web").reason, "the node's trouble")
+    event(
+        emu,
+        node,
+        "NodeHasDiskPressure",
+        "Node n1 status is now: NodeHasDiskPressure",
+        type="Normal",
+    )
+    event(
+        emu,
+        node,
+        "NodeHasNoDiskPressure",
+        "Node n1 status is now: NodeHasNoDiskPressure",
+        type="Normal",
+    )
+    user.until(
+        lambda: user.event_lines("web")[-1].endswith("NodeHasNoDiskPressure"), "the recovery"
+    )
+    assert user.event_lines("web")[-2:] == [
+        "[event] node n1: NodeHasDiskPressure: Node n1 status is now: NodeHasDiskPressure",
+        "[event] node n1: NodeHasNoDiskPressure: Node n1 status is now: NodeHasNoDiskPressure",
+    ]
+    # A resource that becomes unschedulable later gets the eviction warning (no recovery
+    # for it) but not the ended disk pressure.
+    api = one_pod(emu, user, deploy(s, user, deployment("api"), resource="api"), resource="api")
+    emu.patch_status(
+        "Pod",
+        api["metadata"]["name"],
+        {"conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]},
+    )
+    user.until(lambda: bool(user.records("api").events), "node events attached to api")
+    assert [r.reason for r in user.records("api").events] == ["EvictionThresholdMet"]

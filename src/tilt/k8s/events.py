@@ -84,6 +84,15 @@ NODE_TROUBLE_REASONS = frozenset(
     }
 )
 
+#: The kubelet's event when a node condition ends -> the trouble event it settles.
+NODE_RECOVERY_REASONS: Mapping[str, str] = {
+    "NodeHasNoDiskPressure": "NodeHasDiskPressure",
+    "NodeHasSufficientMemory": "NodeHasInsufficientMemory",
+    "NodeHasSufficientPID": "NodeHasInsufficientPID",
+    "NodeReady": "NodeNotReady",
+    "NodeSchedulable": "NodeNotSchedulable",
+}
+
 #: A later Normal event of the same object with one of these reasons settles the Warning.
 SUPERSEDED_BY: Mapping[str, frozenset[str]] = {
     "FailedScheduling": frozenset({"Scheduled"}),
@@ -94,6 +103,7 @@ SUPERSEDED_BY: Mapping[str, frozenset[str]] = {
     "FailedCreatePodSandBox": frozenset({"Started"}),
     "BackOff": frozenset(),
     "Unhealthy": frozenset(),
+    **{trouble: frozenset({ok}) for ok, trouble in NODE_RECOVERY_REASONS.items()},
 }
 
 _MAX_PREVIOUS_LINES = 5
@@ -738,6 +748,10 @@ class EventMonitor:
         return len(spec.get("containers") or []) + len(spec.get("initContainers") or []) > 1
 
     def _handle_node_event(self, ev: K8sEvent) -> None:
+        settled = NODE_RECOVERY_REASONS.get(ev.reason)
+        if settled:
+            self._node_recovered(ev, settled)
+            return
         if ev.type != WARNING and ev.reason not in NODE_TROUBLE_REASONS:
             return
         with self._lock:
@@ -746,6 +760,26 @@ class EventMonitor:
         for resource in affected:
             self._attach_node_event(resource, ev)
             self._publish(resource)
+
+    def _node_recovered(self, ev: K8sEvent, trouble: str) -> None:
+        """The node's condition ended: no longer attached to newly affected resources; where it
+        was attached, the recovery is attached too (logged, and it settles the trouble)."""
+        with self._lock:
+            for old in [e for e in self._node_events if e.name == ev.name and e.reason == trouble]:
+                self._node_events.remove(old)
+            affected = [
+                name
+                for name, res in self._resources.items()
+                if any(
+                    r.rec.object_kind == "Node"
+                    and r.rec.object == ev.object
+                    and r.rec.reason == trouble
+                    for r in res.records.values()
+                )
+            ]
+        for name in affected:
+            self._attach_node_event(name, ev)
+            self._publish(name)
 
     @staticmethod
     def _node_affects(res: _Res, node: str) -> bool:
@@ -764,7 +798,6 @@ class EventMonitor:
             quiet=self.quiet.quiet(resource, ev.reason),
             object_uid=ev.object_uid,
             object_kind="Node",
-            explanation="a condition of the node your pods are on or could not be scheduled to",
         )
         self._add(resource, rec, event_uid=ev.uid, count=ev.count)
 
@@ -798,8 +831,8 @@ class EventMonitor:
                 if len(res.records) > self.max_events:
                     oldest = min(res.records, key=lambda k: res.records[k].rec.last_seen)
                     del res.records[oldest]
-            if slot.counts.get(event_uid, 0) >= count and slot.logged_count:
-                return  # nothing new
+            if slot.counts.get(event_uid, 0) >= count:
+                return  # nothing new (a replay, or a node event attached again)
             slot.counts[event_uid] = max(count, slot.counts.get(event_uid, 0))
             self._seq += 1
             slot.seq = self._seq
@@ -830,7 +863,10 @@ class EventMonitor:
         return (
             rec.type == WARNING
             or rec.reason in WAITING_REASONS
-            or (rec.object_kind == "Node" and rec.reason in NODE_TROUBLE_REASONS)
+            or (
+                rec.object_kind == "Node"
+                and (rec.reason in NODE_TROUBLE_REASONS or rec.reason in NODE_RECOVERY_REASONS)
+            )
         )
 
     def _render(
