@@ -732,7 +732,7 @@ def allow_k8s_contexts(ctx: Ctx, contexts: object) -> None:
     st.allowed_contexts = unique([*st.allowed_contexts, *names])
 
 
-@builtin("k8s_quiet_events")
+@builtin("k8s_quiet_events", located=True)
 def k8s_quiet_events(ctx: Ctx, reasons: object, resources: object = []) -> None:
     """Keep Kubernetes event reasons out of the log and the status (beyond Tilt).
 
@@ -749,6 +749,9 @@ def k8s_quiet_events(ctx: Ctx, reasons: object, resources: object = []) -> None:
     names = as_str_list(fn, "resources", resources) or [""]
     st = ctx.state.family(K8sState)
     st.quiet_events = unique([*st.quiet_events, *((n, r) for n in names for r in why)])
+    for n in names:
+        if n:
+            st.quiet_where.setdefault(n, ctx.here())
 
 
 # --- helm and kustomize ----------------------------------------------------------------

@@ -206,6 +206,7 @@ class K8sState:
     custom_deploys: dict[str, CustomDeploy] = field(default_factory=dict)
     allowed_contexts: list[str] = field(default_factory=list)
     quiet_events: list[tuple[str, str]] = field(default_factory=list)
+    quiet_where: dict[str, SourceLocation] = field(default_factory=dict)  # resource -> call
     # (context, namespace) once the kubeconfig was read.
     kube: tuple[str, str] | None = None
     kube_used: bool = False
@@ -545,6 +546,10 @@ def _unique_names(workloads: list[K8sObject], where: dict[int, SourceLocation]) 
     return out
 
 
+#: Resources with Kubernetes events (what ``k8s_quiet_events`` may name).
+_EVENT_KINDS = (ResourceKind.K8S, ResourceKind.K8S_CUSTOM_DEPLOY)
+
+
 def _settings_update(st: K8sState, asm: Assembly, has_k8s: bool) -> None:
     changes: dict[str, Any] = {}
     if st.allowed_contexts:
@@ -552,6 +557,15 @@ def _settings_update(st: K8sState, asm: Assembly, has_k8s: bool) -> None:
             unique([*asm.settings.allowed_k8s_contexts, *st.allowed_contexts])
         )
     if st.quiet_events:
+        known = {r.name for r in (*asm.resources, *asm.tail_resources) if r.kind in _EVENT_KINDS}
+        for name, where in st.quiet_where.items():
+            if name not in known:
+                hint = closest(name, sorted(known))
+                raise TiltfileError(
+                    f"k8s_quiet_events: no Kubernetes resource named {name!r}"
+                    + (f" (did you mean {hint!r}?)" if hint else ""),
+                    where,
+                )
         changes["k8s_quiet_events"] = tuple(unique(st.quiet_events))
     if st.kube is not None and (has_k8s or st.kube_used):
         changes["k8s_context"], changes["k8s_namespace"] = st.kube
