@@ -540,3 +540,23 @@ def test_a_node_condition_that_ends_is_logged_and_attached_no_more(emu: Emulator
     )
     user.until(lambda: bool(user.records("api").events), "node events attached to api")
     assert [r.reason for r in user.records("api").events] == ["EvictionThresholdMet"]
+
+
+def test_an_event_that_breaks_handling_is_skipped_and_said(emu: Emulator, up: Any) -> None:
+    s, user = up()
+    pod = one_pod(emu, user, deploy(s, user, deployment()))
+    # count is not a number (a real API server refuses that; it stands for any failure in
+    # handling one event): parse_event raises, the watch goes on.
+    emu.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "odd", "namespace": "default"},
+            "involvedObject": {"kind": "Pod", "name": "x", "uid": "x"},
+            "reason": "Odd",
+            "count": "many",
+        }
+    )
+    event(emu, pod, "Failed", "Error: ErrImagePull")
+    user.until(lambda: len(user.event_lines("web")) == 1, "the next event still arrives")
+    assert any("event default/odd skipped" in line for line in user.log_of(""))

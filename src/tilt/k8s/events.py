@@ -624,7 +624,11 @@ class EventMonitor:
 
     def _run(self, ns: str, inf: Informer) -> None:
         for ev in inf.events():
-            self._handle_watch(ns, ev)
+            try:
+                self._handle_watch(ns, ev)
+            except Exception as e:  # one odd event must not end the watch
+                name = (ev.object.get("metadata") or {}).get("name", "")
+                self.on_log("", f"Kubernetes events: event {ns}/{name} skipped: {e!r}")
 
     def _handle_watch(self, ns: str, wev: WatchEvent) -> None:
         live = self._live[ns]
