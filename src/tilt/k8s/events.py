@@ -1,16 +1,20 @@
 """Kubernetes events: why a resource is failing, attributed to the resource, on screen.
 
 One Event informer per namespace the resources deploy to (plus ``default``, where the kubelet
-records Node events), started with the session: the events the first list returns happened
-before `tilt up` and are ignored (as is any event last seen before the start), unless they
+records Node events), started when a resource first deploys there. The session's start is the
+cutoff: events of the first list last seen before it are history and ignored, unless they
 repeat later. Reconnects, 410 relists and replays are the informer's (:mod:`tilt.k8s.watch`):
 each change reaches us once.
 
 Attribution walks owner references from the involved object (event -> pod -> ReplicaSet ->
 Deployment, Job, ...) to an object a resource deployed (the :class:`~tilt.k8s.pods.OwnerResolver`
 the pod monitor uses, with its uid cache). An event nobody claims yet is kept (bounded) and
-attributed when a deploy is recorded. A Node's events that explain trouble (pressure, not
-ready) attach to the resources with a pod on that node or an unschedulable pod.
+attributed when a deploy (or a pod view, for ``extra_pod_selectors``) claims it. A Node's
+events that explain trouble (pressure, not ready) attach to the resources with a pod on that
+node or an unschedulable pod, until the kubelet reports the condition over. OOMKilled has no
+Event: it is made from the pod status (with the memory limit). Some events get an explanation
+(the registry of an image that cannot be pulled, what an unschedulable pod requests, the exit
+code and last log lines of a crashed container).
 
 What the user sees (:class:`EventMonitor`):
 
@@ -31,7 +35,10 @@ What the user sees (:class:`EventMonitor`):
   ``""`` once the pods are ready again.
 
 Records are in the shape of the runtime-neutral events of the runtime house (``type``,
-``reason``, ``object``, ``message``, ``time``), so a keeper of runtime events can hold them.
+``reason``, ``object``, ``message``, ``time``; :meth:`EventRecord.as_dict` has the keys of its
+``EventSnapshot``). Their counts are the API's: the runner hands an :class:`EventsView`'s
+records to the runtime state as they are (adding them to a keeper that counts each ``add``
+would count repeats twice).
 """
 
 from __future__ import annotations
