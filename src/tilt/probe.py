@@ -63,8 +63,19 @@ def _http_target(a: HttpGetAction) -> tuple[str, str]:
     return path, f"{a.scheme.lower()}://{host}:{a.port}{path}"
 
 
+def _unreachable(a: HttpGetAction | TcpSocketAction) -> str:
+    """Why an action (accepted by the Tiltfile, as Tilt accepts it) can never succeed."""
+    if isinstance(a, HttpGetAction) and a.scheme.lower() not in ("http", "https"):
+        return f'unsupported protocol scheme "{a.scheme.lower()}"'
+    if not 1 <= a.port <= 65535:
+        return f"invalid port {a.port}"
+    return ""
+
+
 async def _http_get(a: HttpGetAction) -> ProbeResult:
     path, url = _http_target(a)
+    if why := _unreachable(a):
+        return False, f"GET {url}: {why}"
     import ssl  # lazily: most probes are plain HTTP
 
     ctx: ssl.SSLContext | None = None
@@ -110,6 +121,8 @@ async def _http_get(a: HttpGetAction) -> ProbeResult:
 
 async def _tcp_connect(a: TcpSocketAction) -> ProbeResult:
     target = f"{a.host}:{a.port}"
+    if why := _unreachable(a):
+        return False, f"TCP {target}: {why}"
     try:
         _, writer = await asyncio.open_connection(a.host, a.port)
     except OSError as e:

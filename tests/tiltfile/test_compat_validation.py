@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 DOCKERFILE = {"app/Dockerfile": "FROM scratch\n", "app/src/main.py": "", "app/Makefile": ""}
 
 
@@ -46,3 +48,99 @@ def test_empty_k8s_kind_is_a_warning(tiltfile: Any) -> None:
     assert [w["message"] for w in data["warnings"]] == [
         "k8s_kind: kind is empty, so every kind of object matches"
     ]
+
+
+# Probe and link checks Tilt does not make: `probe()` and its actions keep any int and any
+# scheme (Tilt's prober then fails), `link()` keeps whitespace outside the host. Each loads,
+# with a warning at the call's line; (expression, warning).
+TILT_SILENT = [
+    (
+        "probe(timeout_secs=0, exec=exec_action(['a']))",
+        "probe: timeout_secs must be greater than 0, got 0; using the default, 1",
+    ),
+    (
+        "probe(period_secs=-1, exec=exec_action(['a']))",
+        "probe: period_secs must be greater than 0, got -1; using the default, 10",
+    ),
+    (
+        "probe(initial_delay_secs=-2, exec=exec_action(['a']))",
+        "probe: initial_delay_secs must not be negative, got -2; using the default, 0",
+    ),
+    (
+        "probe(failure_threshold=0, exec=exec_action(['a']))",
+        "probe: failure_threshold must be greater than 0, got 0; using the default, 3",
+    ),
+    (
+        "http_get_action(0)",
+        "http_get_action: port 0 is out of range (must be between 1 and 65535); "
+        "the probe will fail",
+    ),
+    (
+        "http_get_action(65536)",
+        "http_get_action: port 65536 is out of range (must be between 1 and 65535); "
+        "the probe will fail",
+    ),
+    (
+        "http_get_action(80, scheme='ftp')",
+        'http_get_action: scheme must be "http" or "https", got "ftp"; the probe will fail',
+    ),
+    (
+        "tcp_socket_action(-1)",
+        "tcp_socket_action: port -1 is out of range (must be between 1 and 65535); "
+        "the probe will fail",
+    ),
+    ("exec_action([])", "exec_action: command is empty; the probe will fail"),
+    (
+        "link('http://a/b c')",
+        'link: URL "http://a/b c" contains whitespace (Tilt accepts it; a browser may not)',
+    ),
+]
+
+
+@pytest.mark.parametrize(("expr", "message"), TILT_SILENT)
+def test_checks_tilt_does_not_make_are_warnings(tiltfile: Any, expr: str, message: str) -> None:
+    data = tiltfile(f"x = 1\np = {expr}\n")
+    (warning,) = data["warnings"]
+    assert warning == {"message": message, "location": {"file": "Tiltfile", "line": 2}}
+
+
+def test_probe_out_of_range_takes_the_default(tiltfile: Any) -> None:
+    data = tiltfile(
+        "local_resource('s', serve_cmd='sleep 1', readiness_probe=probe(\n"
+        "    period_secs=0, timeout_secs=-3, exec=exec_action(['true'])))\n"
+    )
+    (res,) = data["resources"]
+    probe = res["local"]["readiness_probe"]
+    assert (probe["period_secs"], probe["timeout_secs"]) == (10, 1)
+    assert [w["location"]["line"] for w in data["warnings"]] == [1, 1]
+
+
+def test_link_whitespace_in_resource_links_is_a_warning(tiltfile: Any) -> None:
+    data = tiltfile("local_resource('s', 'true', links=['localhost:8000/a b'])\n")
+    (res,) = data["resources"]
+    assert [link["url"] for link in res["links"]] == ["http://localhost:8000/a b"]
+    (warning,) = data["warnings"]
+    assert warning["location"] == {"file": "Tiltfile", "line": 1}
+
+
+def test_link_whitespace_in_the_host_is_an_error_as_in_tilt(tiltfile_error: Any) -> None:
+    # Go's url.Parse refuses it: `invalid character " " in host name`.
+    msg = tiltfile_error("link('http://a b')\n")
+    assert msg.splitlines()[0] == (
+        'Error: Tiltfile:1:1: link: validating URL "http://a b": invalid character " " in host name'
+    )
+
+
+def test_probe_tilt_accepts_but_cannot_run_fails_each_attempt() -> None:
+    import asyncio
+
+    from tilt.model import HttpGetAction, Probe, TcpSocketAction
+    from tilt.probe import probe_once
+
+    ftp = Probe(http_get=HttpGetAction(port=80, host="127.0.0.1", scheme="ftp", path=""))
+    assert asyncio.run(probe_once(ftp)) == (
+        False,
+        'GET ftp://127.0.0.1:80/: unsupported protocol scheme "ftp"',
+    )
+    high = Probe(tcp_socket=TcpSocketAction(port=70000, host="127.0.0.1"))
+    assert asyncio.run(probe_once(high)) == (False, "TCP 127.0.0.1:70000: invalid port 70000")

@@ -824,39 +824,9 @@ PROBE_ERRORS = [
         id="exec-not-action",
     ),
     pytest.param(
-        "probe(timeout_secs=0, exec=exec_action(['a']))",
-        "probe: timeout_secs must be greater than 0, got 0",
-        id="timeout-zero",
-    ),
-    pytest.param(
-        "probe(period_secs=-1, exec=exec_action(['a']))",
-        "probe: period_secs must be greater than 0, got -1",
-        id="period-negative",
-    ),
-    pytest.param(
-        "probe(initial_delay_secs=-2, exec=exec_action(['a']))",
-        "probe: initial_delay_secs must not be negative, got -2",
-        id="delay-negative",
-    ),
-    pytest.param(
         "probe(success_threshold='1', exec=exec_action(['a']))",
         "probe: for parameter 'success_threshold': got string, want int",
         id="threshold-type",
-    ),
-    pytest.param(
-        "probe(failure_threshold=0, exec=exec_action(['a']))",
-        "probe: failure_threshold must be greater than 0, got 0",
-        id="failure-zero",
-    ),
-    pytest.param(
-        "http_get_action(0)",
-        "http_get_action: port 0 is out of range (must be between 1 and 65535)",
-        id="http-port-0",
-    ),
-    pytest.param(
-        "http_get_action(65536)",
-        "http_get_action: port 65536 is out of range (must be between 1 and 65535)",
-        id="http-port-high",
     ),
     pytest.param(
         "http_get_action('80')",
@@ -864,29 +834,14 @@ PROBE_ERRORS = [
         id="http-port-type",
     ),
     pytest.param(
-        "http_get_action(80, scheme='ftp')",
-        'http_get_action: scheme must be "http" or "https", got "ftp"',
-        id="http-scheme",
-    ),
-    pytest.param(
         "http_get_action()",
         "http_get_action: missing a required argument: 'port'",
         id="http-port-missing",
     ),
     pytest.param(
-        "tcp_socket_action(-1)",
-        "tcp_socket_action: port -1 is out of range (must be between 1 and 65535)",
-        id="tcp-port-negative",
-    ),
-    pytest.param(
         "tcp_socket_action(80, host=1)",
         "tcp_socket_action: for parameter 'host': got int, want string",
         id="tcp-host-type",
-    ),
-    pytest.param(
-        "exec_action([])",
-        "exec_action: command must not be empty",
-        id="exec-empty",
     ),
     pytest.param(
         "exec_action('pg_isready -q')",
@@ -899,11 +854,6 @@ PROBE_ERRORS = [
         id="exec-item",
     ),
     pytest.param("link('')", 'link: validating URL "": url empty', id="link-empty"),
-    pytest.param(
-        "link('http://a b')",
-        'link: validating URL "http://a b": must not contain whitespace',
-        id="link-space",
-    ),
     pytest.param(
         "link('http://a', name=3)",
         "link: for parameter 'name': got int, want string",

@@ -27,7 +27,10 @@ CALLS = {
 @pytest.mark.parametrize(
     ("arg", "message"),
     [
-        ("links=['foo bar']", 'validating URL "foo bar": must not contain whitespace'),
+        (
+            "links=['http://foo bar']",
+            'validating URL "http://foo bar": invalid character " " in host name',
+        ),
         ("links=['']", 'validating URL "": url empty'),
         ("links=[1]", "for parameter 'links': item 0: got int, want a string, a link"),
         ("labels=['-x']", 'Invalid label "-x": name part must consist of alphanumeric'),

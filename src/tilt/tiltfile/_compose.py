@@ -514,7 +514,7 @@ def dc_resource(  # noqa: PLR0917 - Tilt's positional parameters
 
     mode = trigger_mode_arg(fn, trigger_mode)
     deps = as_str_list(fn, "resource_deps", resource_deps)
-    link_list = links_arg(fn, links)
+    link_list = links_arg(fn, links, ctx.warn)
     label_list = labels_arg(fn, labels)
     init = as_bool(fn, "auto_init", auto_init)
     proj_name = as_str(fn, "project_name", project_name)

@@ -193,6 +193,10 @@ class Ctx:
     def here(self) -> SourceLocation:
         return self.location or SourceLocation(file=self.display_file, line=0)
 
+    def warn(self, message: str) -> None:
+        """A warning at this call (a check Tilt does not make: issue 15's rule)."""
+        self.state.warn(message, self.here())
+
 
 # --- argument conversion -------------------------------------------------------------
 # Starlark values reach Python converted: str, int, float, bool, None, list (tuples too),

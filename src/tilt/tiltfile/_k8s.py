@@ -557,7 +557,7 @@ def k8s_resource(  # noqa: PLR0917 (Tilt's positional parameters)
     frags = _object_fragments(fn, objects)
     init = None if auto_init is _DEFAULT_TRUE else as_bool(fn, "auto_init", auto_init)
     readiness = _pod_readiness(fn, pod_readiness)
-    link_list = list(links_arg(fn, links))
+    link_list = list(links_arg(fn, links, ctx.warn))
     label_list = list(labels_arg(fn, labels))
     strategy_s = as_str(fn, "discovery_strategy", discovery_strategy, allow_none=True)
     try:

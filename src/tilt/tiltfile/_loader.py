@@ -624,5 +624,17 @@ where this tilt warns and Tilt says nothing:
 - `ext://` loads: a branch of an extension repository that cannot be updated at
   `tilt up` (offline); the copy fetched earlier is used. (Tilt logs the fetch error on the
   ExtensionRepo object and retries with a back-off instead.)
+- `probe()`: `initial_delay_secs` < 0, or `timeout_secs`, `period_secs`,
+  `success_threshold`, `failure_threshold` < 1: the default (0, 1, 10, 1, 3) is used.
+- `http_get_action()` / `tcp_socket_action()`: a port outside 1-65535, and
+  `http_get_action(scheme=)` other than `http`/`https`: the probe loads and fails on each
+  attempt (as Tilt's does).
+- `exec_action([])`: an empty command; the probe fails on each attempt.
+- `link()` and `links=` strings: whitespace outside the host (`'localhost:8000/a b'`).
+  Whitespace in the host, a control character or an empty URL are errors, as Go's
+  `url.Parse` makes them in Tilt.
+
+Each converted check has a test that the Tiltfile loads, with its warning at file:line
+(`tests/tiltfile/test_compat_validation.py`).
 """,
 )

@@ -122,11 +122,13 @@ def _string_list(fn: str, arg: str, v: object) -> list[str]:
     return as_str_list(fn, arg, v)
 
 
-def _port(fn: str, v: object) -> int:
+def _port(ctx: Ctx, fn: str, v: object) -> int:
+    """A probe's port. Tilt takes any int here (the probe then fails): a warning."""
     port = as_int(fn, "port", v)
     if not _PORT_MIN <= port <= _PORT_MAX:
-        raise TiltfileError(
-            f"{fn}: port {port} is out of range (must be between {_PORT_MIN} and {_PORT_MAX})"
+        ctx.warn(
+            f"{fn}: port {port} is out of range (must be between {_PORT_MIN} and {_PORT_MAX}); "
+            "the probe will fail"
         )
     return port
 
@@ -238,7 +240,7 @@ def _declare(
         trigger_mode=trigger_mode_arg(fn, trigger_mode),
         auto_init=as_bool(fn, "auto_init", auto_init),
         resource_deps=tuple(unique(_string_list(fn, "resource_deps", resource_deps))),
-        links=links_arg(fn, links),
+        links=links_arg(fn, links, ctx.warn),
         labels=labels_arg(fn, labels),
         update_on_dep_change=as_bool(fn, "update_on_dep_change", update_on_dep_change),
         test=test,
@@ -535,15 +537,17 @@ def _test_spec(
 # --- probes and links --------------------------------------------------------------------
 
 
-def _positive(fn: str, arg: str, v: object, *, minimum: int) -> int:
+def _positive(ctx: Ctx, fn: str, arg: str, v: object, *, minimum: int, default: int) -> int:
+    """A probe timing or threshold. Tilt takes any int: out of range, a warning and the default."""
     n = as_int(fn, arg, v)
     if n < minimum:
         rule = "must not be negative" if minimum == 0 else "must be greater than 0"
-        raise TiltfileError(f"{fn}: {arg} {rule}, got {n}")
+        ctx.warn(f"{fn}: {arg} {rule}, got {n}; using the default, {default}")
+        return default
     return n
 
 
-@builtin("probe")
+@builtin("probe", located=True)
 def probe(  # noqa: PLR0917 (Tilt's positional parameters)
     ctx: Ctx,
     initial_delay_secs: object = 0,
@@ -564,11 +568,13 @@ def probe(  # noqa: PLR0917 (Tilt's positional parameters)
     ``http_get`` and ``tcp_socket`` must be given.
 
     Args:
-        initial_delay_secs: seconds after the start before the first probe (>= 0).
-        timeout_secs: seconds after which one probe counts as failed (> 0).
-        period_secs: seconds between probes (> 0).
-        success_threshold: consecutive successes that make the resource ready (> 0).
-        failure_threshold: consecutive failures that make it not ready (> 0).
+        initial_delay_secs: seconds after the start before the first probe (>= 0;
+            Tilt accepts any int: out of range, a warning and the default).
+        timeout_secs: seconds after which one probe counts as failed (> 0; default 1).
+        period_secs: seconds between probes (> 0; default 10).
+        success_threshold: consecutive successes that make the resource ready (> 0;
+            default 1).
+        failure_threshold: consecutive failures that make it not ready (> 0; default 3).
         exec: an ``exec_action()``: the probe succeeds when the command exits 0.
         http_get: an ``http_get_action()``: succeeds on a status in [200, 400).
         tcp_socket: a ``tcp_socket_action()``: succeeds when a connection opens.
@@ -590,18 +596,24 @@ def probe(  # noqa: PLR0917 (Tilt's positional parameters)
     if sum(value is not None for _, value, _ in actions) != 1:
         raise TiltfileError(f"{fn}: exactly one of exec, http_get, or tcp_socket must be specified")
     return Probe(
-        initial_delay_secs=_positive(fn, "initial_delay_secs", initial_delay_secs, minimum=0),
-        timeout_secs=_positive(fn, "timeout_secs", timeout_secs, minimum=1),
-        period_secs=_positive(fn, "period_secs", period_secs, minimum=1),
-        success_threshold=_positive(fn, "success_threshold", success_threshold, minimum=1),
-        failure_threshold=_positive(fn, "failure_threshold", failure_threshold, minimum=1),
+        initial_delay_secs=_positive(
+            ctx, fn, "initial_delay_secs", initial_delay_secs, minimum=0, default=0
+        ),
+        timeout_secs=_positive(ctx, fn, "timeout_secs", timeout_secs, minimum=1, default=1),
+        period_secs=_positive(ctx, fn, "period_secs", period_secs, minimum=1, default=10),
+        success_threshold=_positive(
+            ctx, fn, "success_threshold", success_threshold, minimum=1, default=1
+        ),
+        failure_threshold=_positive(
+            ctx, fn, "failure_threshold", failure_threshold, minimum=1, default=3
+        ),
         exec=exec if isinstance(exec, ExecAction) else None,
         http_get=http_get if isinstance(http_get, HttpGetAction) else None,
         tcp_socket=tcp_socket if isinstance(tcp_socket, TcpSocketAction) else None,
     )
 
 
-@builtin("http_get_action")
+@builtin("http_get_action", located=True)
 def http_get_action(
     ctx: Ctx, port: object, host: object = "localhost", scheme: object = "http", path: object = ""
 ) -> HttpGetAction:
@@ -611,27 +623,29 @@ def http_get_action(
     within the probe's timeout.
 
     Args:
-        port: port to connect to (1-65535).
+        port: port to connect to (1-65535; another int is a warning, as Tilt takes it).
         host: host name for the request.
-        scheme: ``http`` or ``https`` (any case).
+        scheme: ``http`` or ``https`` (any case; another scheme is a warning and a
+            probe that always fails, as in Tilt).
         path: URI path of the request.
 
     Returns:
         An HTTPGetAction, for ``probe(http_get=...)``.
     """
     fn = "http_get_action"
-    scheme_s = as_str(fn, "scheme", scheme).lower()
+    scheme_s = as_str(fn, "scheme", scheme).lower() or "http"
     if scheme_s not in ("http", "https"):
-        raise TiltfileError(f'{fn}: scheme must be "http" or "https", got "{scheme_s}"')
+        # Tilt passes any scheme on (upper-cased); its probe then fails on each attempt.
+        ctx.warn(f'{fn}: scheme must be "http" or "https", got "{scheme_s}"; the probe will fail')
     return HttpGetAction(
-        port=_port(fn, port),
+        port=_port(ctx, fn, port),
         host=as_str(fn, "host", host) or "localhost",
         scheme=scheme_s,
         path=as_str(fn, "path", path),
     )
 
 
-@builtin("tcp_socket_action")
+@builtin("tcp_socket_action", located=True)
 def tcp_socket_action(ctx: Ctx, port: object, host: object = "localhost") -> TcpSocketAction:
     """Creates a probe action that opens a TCP connection.
 
@@ -639,17 +653,17 @@ def tcp_socket_action(ctx: Ctx, port: object, host: object = "localhost") -> Tcp
     timeout; nothing is sent or read.
 
     Args:
-        port: port to connect to (1-65535).
+        port: port to connect to (1-65535; another int is a warning, as Tilt takes it).
         host: host name to connect to.
 
     Returns:
         A TCPSocketAction, for ``probe(tcp_socket=...)``.
     """
     fn = "tcp_socket_action"
-    return TcpSocketAction(port=_port(fn, port), host=as_str(fn, "host", host) or "localhost")
+    return TcpSocketAction(port=_port(ctx, fn, port), host=as_str(fn, "host", host) or "localhost")
 
 
-@builtin("exec_action")
+@builtin("exec_action", located=True)
 def exec_action(ctx: Ctx, command: object) -> ExecAction:
     """Creates a probe action that runs a command.
 
@@ -657,7 +671,8 @@ def exec_action(ctx: Ctx, command: object) -> ExecAction:
     timeout. The command is run directly (no shell), as in Tilt.
 
     Args:
-        command: the program and its arguments, a non-empty list of strings.
+        command: the program and its arguments, a list of strings (an empty one is a
+            warning and a probe that always fails, as in Tilt).
 
     Returns:
         An ExecAction, for ``probe(exec=...)``.
@@ -665,11 +680,12 @@ def exec_action(ctx: Ctx, command: object) -> ExecAction:
     fn = "exec_action"
     argv = _string_list(fn, "command", command)
     if not argv:
-        raise TiltfileError(f"{fn}: command must not be empty")
+        # Tilt accepts it; the probe then fails on each attempt.
+        ctx.warn(f"{fn}: command is empty; the probe will fail")
     return ExecAction(command=tuple(argv))
 
 
-@builtin("link")
+@builtin("link", located=True)
 def link(ctx: Ctx, url: object, name: object = "") -> Link:
     """Creates a link to show with a resource (``local_resource(links=...)``, ``k8s_resource``).
 
@@ -681,7 +697,7 @@ def link(ctx: Ctx, url: object, name: object = "") -> Link:
         A link.
     """
     fn = "link"
-    return Link(url=url_arg(fn, as_str(fn, "url", url)), name=as_str(fn, "name", name))
+    return Link(url=url_arg(fn, as_str(fn, "url", url), ctx.warn), name=as_str(fn, "name", name))
 
 
 # --- assembly ----------------------------------------------------------------------------

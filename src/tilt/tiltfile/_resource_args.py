@@ -8,8 +8,9 @@ link(), as Tilt applies them:
   prefix ("cannot contain /": Tilt keeps prefixed labels for itself);
 - ``links``: a URL string, a `link()`, or a list of these; a URL without a
   scheme gets ``http://`` (Tilt's ``parseAndMaybeAddScheme``); an empty URL,
-  whitespace or a control character is refused, as Go's URL parser refuses
-  them in a host (``link('foo bar')`` would never open);
+  a control character or whitespace in the host is refused, as Go's URL parser
+  refuses them; whitespace elsewhere (``link('foo bar')``) Tilt accepts, so it
+  is a warning here;
 - ``trigger_mode``: ``TRIGGER_MODE_AUTO`` or ``TRIGGER_MODE_MANUAL`` (None:
   the Tiltfile's default).
 """
@@ -17,7 +18,7 @@ link(), as Tilt applies them:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tilt.model import Link, TriggerMode
 from tilt.tiltfile._context import TiltfileError, typename, unique
@@ -68,18 +69,30 @@ def labels_arg(fn: str, v: object) -> tuple[str, ...]:
     return tuple(unique(check_label(fn, item) for item in v))
 
 
-def url_arg(fn: str, url: str) -> str:
-    """A link's URL as Tilt keeps it: ``http://`` added when it names no scheme."""
+def url_arg(fn: str, url: str, warn: Callable[[str], None] | None = None) -> str:
+    """A link's URL as Tilt keeps it: ``http://`` added when it names no scheme.
+
+    Errors where Go's ``url.Parse`` (Tilt's check) fails: an empty URL, a control
+    character, whitespace in the host. Whitespace elsewhere Tilt accepts: a warning.
+    """
     if not url:
         raise TiltfileError(f'{fn}: validating URL "": url empty')
-    if any(c.isspace() for c in url):
-        raise TiltfileError(f'{fn}: validating URL "{url}": must not contain whitespace')
     if _CONTROL_RE.search(url):
         raise TiltfileError(f'{fn}: validating URL "{url}": invalid control character in URL')
+    if any(c.isspace() for c in url):
+        _, sep, rest = url.partition("://")
+        host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0] if sep else ""
+        bad = next((c for c in host if c.isspace()), "")
+        if bad:
+            raise TiltfileError(
+                f'{fn}: validating URL "{url}": invalid character "{bad}" in host name'
+            )
+        if warn is not None:
+            warn(f'{fn}: URL "{url}" contains whitespace (Tilt accepts it; a browser may not)')
     return url if _URL_SCHEME_RE.match(url) else "http://" + url
 
 
-def links_arg(fn: str, v: object) -> tuple[Link, ...]:
+def links_arg(fn: str, v: object, warn: Callable[[str], None] | None = None) -> tuple[Link, ...]:
     """``links=``: a URL string, a link(), or a list of these."""
     items: Sequence[object]
     if v is None:
@@ -93,7 +106,7 @@ def links_arg(fn: str, v: object) -> tuple[Link, ...]:
         if isinstance(item, Link):
             out.append(item)
         elif isinstance(item, str):
-            out.append(Link(url=url_arg(fn, item)))
+            out.append(Link(url=url_arg(fn, item, warn)))
         else:
             where = f"item {i}: " if isinstance(v, list | tuple) else ""
             raise TiltfileError(
