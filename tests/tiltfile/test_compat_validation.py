@@ -144,3 +144,54 @@ def test_probe_tilt_accepts_but_cannot_run_fails_each_attempt() -> None:
     )
     high = Probe(tcp_socket=TcpSocketAction(port=70000, host="127.0.0.1"))
     assert asyncio.run(probe_once(high)) == (False, "TCP 127.0.0.1:70000: invalid port 70000")
+
+
+def test_docker_build_missing_context_with_dockerfile_elsewhere_is_a_warning(
+    tiltfile: Any, tmp_path: Path
+) -> None:
+    # Tilt reads only the Dockerfile at load; the context is the build's business.
+    data = tiltfile(
+        "x = 1\ndocker_build('app', 'gone', dockerfile_contents='FROM scratch')\n"
+        "docker_build('other', 'gone2', dockerfile='app/Dockerfile')\n",
+        files=DOCKERFILE,
+    )
+    assert [i["context"] for i in data["images"]] == [
+        str(tmp_path / "gone"),
+        str(tmp_path / "gone2"),
+    ]
+    assert [
+        (w["message"], w["location"]["line"])
+        for w in data["warnings"]
+        if w["message"].startswith("docker_build:")
+    ] == [
+        (
+            f'docker_build: context "gone" does not exist (looked for {tmp_path}/gone); '
+            "the build will fail until it does",
+            2,
+        ),
+        (
+            f'docker_build: context "gone2" does not exist (looked for {tmp_path}/gone2); '
+            "the build will fail until it does",
+            3,
+        ),
+    ]
+
+
+def test_docker_build_missing_context_with_its_dockerfile_is_still_an_error(
+    tiltfile_error: Any,
+) -> None:
+    # Tilt fails too: it reads <context>/Dockerfile.
+    msg = tiltfile_error("docker_build('app', 'gone')\n")
+    assert msg.splitlines()[0].startswith('Error: Tiltfile:1:1: docker_build: context "gone"')
+
+
+def test_docker_build_only_outside_the_context_is_a_warning(tiltfile: Any, tmp_path: Path) -> None:
+    data = tiltfile("docker_build('app', 'app', only=['../outside'])\n", files=DOCKERFILE)
+    (img,) = data["images"]
+    assert img["only"] == ["../outside"]
+    (warning,) = [w for w in data["warnings"] if w["message"].startswith("docker_build:")]
+    assert warning == {
+        "message": f'docker_build: only entry "../outside" is outside the context '
+        f"{tmp_path}/app; it matches nothing",
+        "location": {"file": "Tiltfile", "line": 1},
+    }

@@ -626,7 +626,8 @@ def docker_build(  # noqa: PLR0917 - Tilt's positional signature
         ref: name for this image (e.g. 'myproj/backend' or 'myregistry/myproj/backend').
             Deploys whose container image matches this name use the built image.
         context: path to use as the Docker build context, relative to the Tiltfile.
-            Must be an existing directory.
+            An existing directory; one that is missing is an error when the
+            Dockerfile is read from it, else (as Tilt is silent) a warning.
         build_args: build-time variables (``docker build --build-arg``), a dict of
             strings. Also used to resolve ``ARG``s in ``FROM`` lines.
         dockerfile: path to the Dockerfile, relative to the Tiltfile; defaults to
@@ -641,7 +642,8 @@ def docker_build(  # noqa: PLR0917 - Tilt's positional signature
         ignore: dockerignore-syntax patterns (relative to ``context``) of files that
             neither trigger builds nor go into the image, in addition to ``.git``.
         only: paths (relative to ``context``, no globs) that are the only files
-            considered for the build; everything else is ignored.
+            considered for the build; everything else is ignored. An entry outside
+            the context matches nothing (a warning; Tilt is silent).
         entrypoint: command to run when the container starts, overriding the image's
             ENTRYPOINT/CMD and the YAML's command. A string runs through
             ``/bin/sh -c``; a list is the program and its arguments.
@@ -668,17 +670,20 @@ def docker_build(  # noqa: PLR0917 - Tilt's positional signature
     ref_s = _parse_ref_arg(fn, ref)
     context_arg = as_str(fn, "context", context)
     ctx_dir = ctx.abspath(context_arg)
-    if not os.path.exists(ctx_dir):
-        raise TiltfileError(
-            f"{fn}: context {json.dumps(context_arg)} does not exist (looked for {ctx_dir})"
-        )
-    if not os.path.isdir(ctx_dir):
-        raise TiltfileError(
-            f"{fn}: context {json.dumps(context_arg)} is not a directory: {ctx_dir}"
-        )
-
     explicit_file = dockerfile is not _DEFAULT_DOCKERFILE
     explicit_contents = dockerfile_contents is not _DEFAULT_CONTENTS
+    problem = ""
+    if not os.path.exists(ctx_dir):
+        problem = f"context {json.dumps(context_arg)} does not exist (looked for {ctx_dir})"
+    elif not os.path.isdir(ctx_dir):
+        problem = f"context {json.dumps(context_arg)} is not a directory: {ctx_dir}"
+    if problem and not (explicit_file or explicit_contents):
+        # Tilt fails here too, reading <context>/Dockerfile.
+        raise TiltfileError(f"{fn}: {problem}")
+    if problem:
+        # Tilt does not look at the context when the Dockerfile comes from elsewhere:
+        # the Tiltfile loads and the build fails (or works once the folder exists).
+        ctx.warn(f"{fn}: {problem}; the build will fail until it does")
     if explicit_file and explicit_contents:
         raise TiltfileError(
             f"{fn}: Cannot specify both dockerfile and dockerfile_contents keyword arguments"
@@ -707,8 +712,10 @@ def docker_build(  # noqa: PLR0917 - Tilt's positional signature
                 f"{fn}: 'only' does not support '*' file globs. Must be a real path: {p}"
             )
         if not _is_within(os.path.normpath(os.path.join(ctx_dir, p)), ctx_dir):
-            raise TiltfileError(
-                f"{fn}: only entry {json.dumps(p)} is outside the context {ctx_dir}"
+            # Tilt accepts it (the entry just matches nothing in the context).
+            ctx.warn(
+                f"{fn}: only entry {json.dumps(p)} is outside the context {ctx_dir}; "
+                "it matches nothing"
             )
     entry = as_cmd(fn, "entrypoint", _plain(entrypoint))
     override_args = _container_args(fn, container_args)

@@ -630,6 +630,11 @@ where this tilt warns and Tilt says nothing:
   `http_get_action(scheme=)` other than `http`/`https`: the probe loads and fails on each
   attempt (as Tilt's does).
 - `exec_action([])`: an empty command; the probe fails on each attempt.
+- `docker_build(context=)`: a context that does not exist (or is not a folder) when the
+  Dockerfile does not come from it (`dockerfile=` elsewhere or `dockerfile_contents=`);
+  Tilt reads only the Dockerfile at load. (With the default `<context>/Dockerfile`, Tilt
+  fails reading it, and so does this tilt.)
+- `docker_build(only=)`: an entry outside the context (it matches nothing).
 - `link()` and `links=` strings: whitespace outside the host (`'localhost:8000/a b'`).
   Whitespace in the host, a control character or an empty URL are errors, as Go's
   `url.Parse` makes them in Tilt.
