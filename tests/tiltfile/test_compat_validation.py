@@ -91,6 +91,18 @@ TILT_SILENT = [
     ),
     ("exec_action([])", "exec_action: command is empty; the probe will fail"),
     (
+        "port_forward(70000, 80)",
+        "port_forward: local_port 70000 is not in the valid range [0-65535]",
+    ),
+    (
+        "port_forward(8000, -1)",
+        "port_forward: container_port -1 is not in the valid range [0-65535]",
+    ),
+    (
+        "port_forward(8000, host='bad_host')",
+        'port_forward: host "bad_host" is not a valid hostname or IP address',
+    ),
+    (
         "link('http://a/b c')",
         'link: URL "http://a/b c" contains whitespace (Tilt accepts it; a browser may not)',
     ),

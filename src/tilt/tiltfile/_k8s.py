@@ -602,7 +602,7 @@ def k8s_resource(  # noqa: PLR0917 (Tilt's positional parameters)
         earlier.merge(call)
 
 
-@builtin("port_forward")
+@builtin("port_forward", located=True)
 def port_forward(  # noqa: PLR0917 (Tilt's positional parameters)
     ctx: Ctx,
     local_port: object,
@@ -614,22 +614,28 @@ def port_forward(  # noqa: PLR0917 (Tilt's positional parameters)
     """Make a port forward for ``k8s_resource(port_forwards=)``.
 
     Args:
-        local_port: The local port to listen on.
+        local_port: The local port to listen on (0-65535; another int is a warning,
+            as Tilt takes it).
         container_port: The container port to forward to; unset means ``local_port``
             if the container exposes it, else its first port.
         name: The link's text in the UI.
         link_path: A path to append to the forward's URL in links (e.g. ``/v1/app``).
-        host: The host to bind (default ``localhost``).
+        host: The host to bind (default ``localhost``); one that is not a hostname or
+            IP address is a warning (Tilt checks it only in ``'host:local:container'``
+            strings).
 
     Returns:
         A port_forward value.
     """
     fn = "port_forward"
-    local = _int_port(fn, "local_port", local_port)
-    container = 0 if container_port is None else _int_port(fn, "container_port", container_port)
+    local = _int_port(ctx, fn, "local_port", local_port)
+    container = (
+        0 if container_port is None else _int_port(ctx, fn, "container_port", container_port)
+    )
     host_s = as_str(fn, "host", host, allow_none=True)
     if host_s and not _HOST_RE.match(host_s):
-        raise TiltfileError(f'{fn}: host "{host_s}" is not a valid hostname or IP address')
+        # Tilt checks the host of a "host:local:container" string, not port_forward(host=).
+        ctx.warn(f'{fn}: host "{host_s}" is not a valid hostname or IP address')
     extra: dict[str, str] = {"host": host_s} if host_s else {}
     return PortForward(
         local_port=local,
@@ -640,11 +646,12 @@ def port_forward(  # noqa: PLR0917 (Tilt's positional parameters)
     )
 
 
-def _int_port(fn: str, arg: str, value: object) -> int:
+def _int_port(ctx: Ctx, fn: str, arg: str, value: object) -> int:
+    """A port_forward() port: any int, as Tilt takes it; out of range is a warning."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TiltfileError(f"{fn}: for parameter {arg!r}: got {_typename(value)}, want int")
     if not 0 <= value <= _PORT_MAX:
-        raise TiltfileError(f"{fn}: {arg} {value} is not in the valid range [0-{_PORT_MAX}]")
+        ctx.warn(f"{fn}: {arg} {value} is not in the valid range [0-{_PORT_MAX}]")
     return value
 
 

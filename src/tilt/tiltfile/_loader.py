@@ -635,6 +635,9 @@ where this tilt warns and Tilt says nothing:
   Tilt reads only the Dockerfile at load. (With the default `<context>/Dockerfile`, Tilt
   fails reading it, and so does this tilt.)
 - `docker_build(only=)`: an entry outside the context (it matches nothing).
+- `port_forward()`: a port outside 0-65535, or a `host=` that is not a hostname or IP
+  address (Tilt checks both only in the `port_forwards=` int and `'host:local:container'`
+  string forms, which stay errors here too).
 - `link()` and `links=` strings: whitespace outside the host (`'localhost:8000/a b'`).
   Whitespace in the host, a control character or an empty URL are errors, as Go's
   `url.Parse` makes them in Tilt.
