@@ -207,3 +207,20 @@ def test_docker_build_only_outside_the_context_is_a_warning(tiltfile: Any, tmp_p
         f"{tmp_path}/app; it matches nothing",
         "location": {"file": "Tiltfile", "line": 1},
     }
+
+
+def test_a_set_works_where_tilt_takes_a_sequence_of_strings(tiltfile: Any, tmp_path: Path) -> None:
+    # Tilt iterates any Starlark sequence (a set included) where it wants strings.
+    data = tiltfile(
+        "local_resource('a', 'true', deps=set(['x']), resource_deps=set(['b']),\n"
+        "               ignore=set(['*.tmp']), tags=set(['t']))\n"
+        "local_resource('b', 'true')\n"
+        "docker_build('app', 'app', ignore=set(['*.md']), only=set(['src']),\n"
+        "             extra_tag=set(['app:extra']))\n",
+        files=DOCKERFILE,
+    )
+    res = {r["name"]: r for r in data["resources"]}
+    assert res["a"]["resource_deps"] == ["b"]
+    assert res["a"]["local"]["deps"] == [str(tmp_path / "x")]
+    (img,) = data["images"]
+    assert (img["ignore"], img["only"], img["extra_tags"]) == (["*.md"], ["src"], ["app:extra"])

@@ -250,9 +250,15 @@ def as_str(fn: str, arg: str, v: object, *, allow_none: bool = False) -> str:
 
 
 def as_str_list(fn: str, arg: str, v: object) -> list[str]:
-    """A string or a list of strings (Tilt accepts both almost everywhere)."""
+    """A string or a list of strings (Tilt accepts both almost everywhere).
+
+    Any Starlark iterable counts as a list, as in Tilt: a ``set()`` (a dict here) or
+    a dict gives its keys.
+    """
     if v is None:
         return []
+    if isinstance(v, dict):
+        v = list(v)
     if isinstance(v, str) or hasattr(v, "starlark_text"):
         return [as_str(fn, arg, v)]
     if not isinstance(v, list | tuple):

@@ -206,6 +206,8 @@ def _pattern_list(fn: str, arg: str, value: object) -> list[str]:
     if value is None:
         return []
     items = [value] if isinstance(value, str) else value
+    if isinstance(items, dict):  # a set() (a dict here): a Starlark sequence, as in Tilt
+        items = list(items)
     if not isinstance(items, list | tuple):
         raise TiltfileError(
             f"{fn}: {arg} must be a string or a sequence of strings; found a {_typename(value)}"

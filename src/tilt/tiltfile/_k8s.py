@@ -462,6 +462,8 @@ def _pod_selectors(fn: str, value: object) -> list[dict[str, str]]:
 def _string_seq(fn: str, arg: str, value: object) -> list[str]:
     if value is None:
         return []
+    if isinstance(value, dict):  # a set() (a dict here): a Starlark sequence, as in Tilt
+        value = list(value)
     if not isinstance(value, list | tuple):
         raise TiltfileError(f"{fn}: for parameter {arg!r}: got {_typename(value)}, want list")
     return as_str_list(fn, arg, value)

@@ -644,5 +644,10 @@ where this tilt warns and Tilt says nothing:
 
 Each converted check has a test that the Tiltfile loads, with its warning at file:line
 (`tests/tiltfile/test_compat_validation.py`).
+
+Argument types follow Tilt's too: where Tilt takes a string or a list of strings it takes
+any Starlark sequence, so a `set()` works there (`deps=`, `resource_deps=`, `ignore=`,
+`only=`, `extra_tag=`, ...). Env and build-arg values may also be numbers or bools
+(stringified; beyond Tilt, which wants strings or Blobs).
 """,
 )

@@ -115,6 +115,8 @@ def _string_list(fn: str, arg: str, v: object) -> list[str]:
     """A list of strings, where Tilt wants a sequence (a bare string is an error there too)."""
     if v is None:
         return []
+    if isinstance(v, dict):  # a set() (a dict here): a Starlark sequence, as in Tilt
+        v = list(v)
     if not isinstance(v, list | tuple):
         raise TiltfileError(
             f"{fn}: for parameter {arg!r}: got {_typename(v)}, want list of strings"
