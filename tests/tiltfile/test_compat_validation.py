@@ -224,3 +224,31 @@ def test_a_set_works_where_tilt_takes_a_sequence_of_strings(tiltfile: Any, tmp_p
     assert res["a"]["local"]["deps"] == [str(tmp_path / "x")]
     (img,) = data["images"]
     assert (img["ignore"], img["only"], img["extra_tags"]) == (["*.md"], ["src"], ["app:extra"])
+
+
+def test_test_timeout_that_is_no_duration_is_a_warning(tiltfile: Any) -> None:
+    # Tilt documents test(timeout=) and never reads it: any string loads there.
+    data = tiltfile("x = 1\ntest('t', 'true', timeout='soon')\n")
+    (res,) = data["resources"]
+    assert res["test"]["timeout_s"] is None
+    (warning,) = [w for w in data["warnings"] if "timeout" in w["message"]]
+    assert warning == {
+        "message": "test: for parameter 'timeout': invalid duration 'soon' "
+        "(use e.g. 30s, 5m, 1h30m); the test runs without a limit",
+        "location": {"file": "Tiltfile", "line": 2},
+    }
+
+
+def test_local_resource_takes_tilts_hidden_stdin_mode(tiltfile: Any) -> None:
+    data = tiltfile(
+        "local_resource('a', 'true', stdin_mode=None)\n"
+        "local_resource('b', 'true', serve_cmd='sleep 1', serve_stdin_mode='tty')\n"
+    )
+    assert [r["name"] for r in data["resources"]] == ["a", "b"]
+    assert data["warnings"] == [
+        {
+            "message": "local_resource: serve_stdin_mode is not supported here and is ignored "
+            "(stdin stays closed)",
+            "location": {"file": "Tiltfile", "line": 2},
+        }
+    ]

@@ -432,11 +432,6 @@ def test_test_keeps_its_settings(tiltfile, tmp_path: Path) -> None:  # type: ign
     ("call", "message"),
     [
         pytest.param(
-            "test('t', 'x', timeout='soon')",
-            "test: for parameter 'timeout': invalid duration 'soon' (use e.g. 30s, 5m, 1h30m)",
-            id="timeout",
-        ),
-        pytest.param(
             "test('t', 'x', shards=0)",
             "test: for parameter 'shards': must be between 1 and 64, got 0",
             id="shards",

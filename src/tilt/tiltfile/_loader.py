@@ -638,6 +638,10 @@ where this tilt warns and Tilt says nothing:
 - `port_forward()`: a port outside 0-65535, or a `host=` that is not a hostname or IP
   address (Tilt checks both only in the `port_forwards=` int and `'host:local:container'`
   string forms, which stay errors here too).
+- `test(timeout=)`: a string that is not a duration (Tilt documents `timeout` and never
+  reads it); the test runs without a limit.
+- `local_resource(stdin_mode=, serve_stdin_mode=)`: Tilt's undocumented arguments are
+  accepted; a set one is ignored, with a warning (commands here run with stdin closed).
 - `link()` and `links=` strings: whitespace outside the host (`'localhost:8000/a b'`).
   Whitespace in the host, a control character or an empty URL are errors, as Go's
   `url.Parse` makes them in Tilt.

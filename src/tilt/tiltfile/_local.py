@@ -173,6 +173,13 @@ def _command(fn: str, arg: str, v: object, bat_arg: str, bat: object) -> Cmd | N
 # --- local_resource / test ---------------------------------------------------------------
 
 
+def _stdin_modes(ctx: Ctx, fn: str, stdin_mode: object, serve_stdin_mode: object) -> None:
+    """Tilt's hidden ``stdin_mode=`` arguments: accepted; a set one is ignored, with a warning."""
+    for arg, value in (("stdin_mode", stdin_mode), ("serve_stdin_mode", serve_stdin_mode)):
+        if as_str(fn, arg, value, allow_none=True):
+            ctx.warn(f"{fn}: {arg} is not supported here and is ignored (stdin stays closed)")
+
+
 def _declare(
     ctx: Ctx,
     fn: str,
@@ -281,6 +288,8 @@ def local_resource(  # noqa: PLR0917 (Tilt's positional parameters)
     serve_dir: object = "",
     labels: object = [],
     update_on_dep_change: object = False,
+    stdin_mode: object = None,
+    serve_stdin_mode: object = None,
 ) -> None:
     """Declares a resource that runs commands on this machine (not in a cluster).
 
@@ -334,7 +343,12 @@ def local_resource(  # noqa: PLR0917 (Tilt's positional parameters)
         update_on_dep_change: beyond Tilt: when True, the resource updates again
             after any of its ``resource_deps`` updates (in manual mode it is marked
             dirty instead).
+        stdin_mode: an undocumented Tilt argument (what ``cmd``'s stdin is);
+            accepted, and ignored with a warning when set: commands here always
+            run with stdin closed.
+        serve_stdin_mode: the same for ``serve_cmd``.
     """
+    _stdin_modes(ctx, "local_resource", stdin_mode, serve_stdin_mode)
     _declare(
         ctx,
         "local_resource",
@@ -390,6 +404,8 @@ def test(  # noqa: PLR0917 (Tilt's positional parameters)
     shards: object = 1,
     test_files: object = [],
     rerun_failed_first: object = False,
+    stdin_mode: object = None,
+    serve_stdin_mode: object = None,
 ) -> None:
     """Declares a test: Tilt's alias of ``local_resource`` with ``allow_parallel=True``.
 
@@ -429,7 +445,8 @@ def test(  # noqa: PLR0917 (Tilt's positional parameters)
         labels: label(s) grouping resources in the UI.
         timeout: how long one run of ``cmd`` may take: a number of seconds or a
             duration (``"90s"``, ``"5m"``); ``""`` for no limit (Tilt documents it and
-            never enforced it). A run that takes longer is stopped and fails.
+            never enforced it). A run that takes longer is stopped and fails. A
+            string that is not a duration is a warning and means no limit.
         update_on_dep_change: beyond Tilt (see ``local_resource``).
         results_format: beyond Tilt: where per-test results come from: ``"auto"``
             (pytest and ``go test -json`` commands are recognised, and a
@@ -444,7 +461,10 @@ def test(  # noqa: PLR0917 (Tilt's positional parameters)
             split (default ``test_*.py`` and ``*_test.py``, under ``dir``).
         rerun_failed_first: beyond Tilt: after a failure, run the tests that failed
             first (pytest); only if they pass, the whole suite.
+        stdin_mode: see ``local_resource``.
+        serve_stdin_mode: see ``local_resource``.
     """
+    _stdin_modes(ctx, "test", stdin_mode, serve_stdin_mode)
     spec = _test_spec(
         ctx,
         timeout=timeout,
@@ -510,7 +530,8 @@ def _test_spec(
             try:
                 timeout_s = parse_duration(timeout)
             except ValueError as e:
-                raise TiltfileError(f"test: for parameter 'timeout': {e}") from None
+                # Tilt documents timeout and never reads it: any string loads there.
+                ctx.warn(f"test: for parameter 'timeout': {e}; the test runs without a limit")
     else:
         timeout_s = float(timeout)
     if timeout_s is not None and timeout_s <= 0:
