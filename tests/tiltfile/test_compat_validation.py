@@ -252,3 +252,17 @@ def test_local_resource_takes_tilts_hidden_stdin_mode(tiltfile: Any) -> None:
             "location": {"file": "Tiltfile", "line": 2},
         }
     ]
+
+
+def test_live_update_paths_of_an_image_nothing_deploys_are_not_checked(tiltfile: Any) -> None:
+    # Tilt's checkForImpossibleLiveUpdates looks only at deployed images; an unused one
+    # gets Tilt's "Image not used" warning and nothing else.
+    data = tiltfile(
+        "docker_build('app', 'app', live_update=[sync('elsewhere', '/app')])\n",
+        files=DOCKERFILE,
+    )
+    (img,) = data["images"]
+    assert img["live_update"][0]["kind"] == "sync"
+    assert [w["message"] for w in data["warnings"]] == [
+        "Image not used in any deploy config: ✕ app"
+    ]

@@ -129,8 +129,15 @@ CASES: list[tuple[str, str, dict[str, str], str, str]] = [
     ),
     (
         "sync-outside-context",
-        "docker_build('img', 'app', live_update=[sync('other', '/app')])\n",
-        {"app/Dockerfile": "FROM scratch\n", "other/x": ""},
+        # Deployed (Tilt checks live_update paths only for images a resource deploys).
+        "docker_build('img', 'app', live_update=[sync('other', '/app')])\n"
+        "k8s_yaml('web.yaml')\n",
+        {
+            "app/Dockerfile": "FROM scratch\n",
+            "other/x": "",
+            "web.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\n"
+            "spec: {containers: [{name: c, image: img}]}\n",
+        },
         "Tiltfile:1",
         "other",
     ),

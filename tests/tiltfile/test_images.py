@@ -638,6 +638,17 @@ def test_live_update_validation_errors(tiltfile_error, tmp_path, arg: str, messa
     assert "2 | docker_build('app', 'app'," in msg
 
 
+def _deploy(image: str) -> str:
+    """A Tiltfile line deploying ``image`` in a Deployment (a resource that uses it)."""
+    yaml = (
+        "apiVersion: apps/v1\\nkind: Deployment\\nmetadata: {name: web}\\nspec:\\n"
+        "  selector: {matchLabels: {app: web}}\\n  template:\\n"
+        "    metadata: {labels: {app: web}}\\n"
+        f"    spec: {{containers: [{{name: c, image: {image}}}]}}\\n"
+    )
+    return f"k8s_yaml(blob('{yaml}'))\n"
+
+
 @pytest.mark.parametrize(
     ("tiltfile_text", "message"),
     [
@@ -661,7 +672,9 @@ def test_live_update_validation_errors(tiltfile_error, tmp_path, arg: str, messa
 def test_live_update_paths_outside_watched(  # type: ignore[no-untyped-def]
     tiltfile_error, tmp_path, tiltfile_text: str, message: str
 ) -> None:
-    msg = tiltfile_error(tiltfile_text, files=DOCKERFILE)
+    # Tilt checks only an image some resource deploys: deploy it.
+    image = "tool" if "custom_build" in tiltfile_text else "app"
+    msg = tiltfile_error(tiltfile_text + _deploy(image), files=DOCKERFILE)
     assert msg.startswith(f"Error: Tiltfile:2:1: {message.replace('@', str(tmp_path))}"), msg
 
 

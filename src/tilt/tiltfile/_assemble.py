@@ -39,6 +39,8 @@ class Assembly:
     used_images: set[str] = field(default_factory=set)
     # Resources listed after every family's (Tilt puts `uncategorized` YAML last).
     tail_resources: list[Resource] = field(default_factory=list)
+    # Checks a family leaves until every family has run (they need used_images ...).
+    late_checks: list[Callable[[Assembly], None]] = field(default_factory=list)
 
 
 def _hooks() -> list[Callable[[LoadState, Assembly], None]]:
@@ -59,6 +61,8 @@ def assemble(state: LoadState) -> TiltfileResult:
     asm = Assembly()
     for hook in _hooks():
         hook(state, asm)
+    for check in asm.late_checks:
+        check(asm)
     asm.resources += asm.tail_resources
 
     seen: dict[str, Resource] = {}

@@ -1035,16 +1035,19 @@ def _image_deps(st: ImagesState) -> dict[str, list[str]]:
     return deps
 
 
-def _check_live_update_paths(st: ImagesState, deps: dict[str, list[str]]) -> None:
+def _check_live_update_paths(
+    st: ImagesState, deps: dict[str, list[str]], deployed: set[str]
+) -> None:
     """Sync sources and fall_back_on files must be inside what the image watches.
 
     As in Tilt, an image's watched paths include those of the images it is built
-    from (a sync may copy a base image's files).
+    from (a sync may copy a base image's files), and only an image some resource
+    deploys is checked (Tilt's checkForImpossibleLiveUpdates skips the others).
     """
     by_ref = {img.target.ref: img for img in st.images}
     for img in st.images:
         steps = img.target.live_update
-        if not steps:
+        if not steps or img.target.ref not in deployed:
             continue
         watched: list[str] = []
         todo, seen = [img.target.ref], set()
@@ -1080,12 +1083,13 @@ def finalize(state: LoadState, asm: Assembly) -> None:
 
     Raises:
         TiltfileError: an unused live_update step, an unknown image_deps ref, a cycle
-            between images, or a live_update path outside what its image watches.
+            between images, or (once every family ran: only deployed images are
+            checked) a live_update path outside what its image watches.
     """
     st = state.family(ImagesState)
     _check_unused_steps(st)
     deps = _image_deps(st)
-    _check_live_update_paths(st, deps)
+    asm.late_checks.append(lambda a: _check_live_update_paths(st, deps, a.used_images))
     for img in st.images:
         asm.images.append(replace(img.target, image_deps=tuple(deps[img.target.ref])))
     if st.registry is not None and st.registry.host:

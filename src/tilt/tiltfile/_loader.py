@@ -642,6 +642,9 @@ where this tilt warns and Tilt says nothing:
   reads it); the test runs without a limit.
 - `local_resource(stdin_mode=, serve_stdin_mode=)`: Tilt's undocumented arguments are
   accepted; a set one is ignored, with a warning (commands here run with stdin closed).
+- `live_update` of an image that no resource deploys: its `sync()` sources and
+  `fall_back_on()` files are not checked against what the image watches (Tilt checks
+  only deployed images; the image gets the "Image not used" warning).
 - `link()` and `links=` strings: whitespace outside the host (`'localhost:8000/a b'`).
   Whitespace in the host, a control character or an empty URL are errors, as Go's
   `url.Parse` makes them in Tilt.
