@@ -130,8 +130,7 @@ CASES: list[tuple[str, str, dict[str, str], str, str]] = [
     (
         "sync-outside-context",
         # Deployed (Tilt checks live_update paths only for images a resource deploys).
-        "docker_build('img', 'app', live_update=[sync('other', '/app')])\n"
-        "k8s_yaml('web.yaml')\n",
+        "docker_build('img', 'app', live_update=[sync('other', '/app')])\nk8s_yaml('web.yaml')\n",
         {
             "app/Dockerfile": "FROM scratch\n",
             "other/x": "",
