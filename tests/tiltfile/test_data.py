@@ -268,6 +268,32 @@ def test_listdir(tiltfile: Any, tmp_path: Path) -> None:
     )
 
 
+def test_tilts_code_keywords_paths_and_dir(tiltfile: Any, tmp_path: Path) -> None:
+    # Tilt's docs say read_file(file_path), listdir(directory); its code unpacks the
+    # keywords "paths" and "dir", so Tiltfiles in the wild use those. Both load.
+    data = tiltfile(
+        "print(read_file(paths='d/a.txt').strip())\n"
+        "print(read_file(file_path='d/a.txt').strip())\n"
+        "watch_file(paths='d/b.txt')\n"
+        "print(len(listdir(dir='d')), len(listdir(directory='d')))\n",
+        files={"d/a.txt": "A\n", "d/b.txt": ""},
+    )
+    assert data["logs"][:3] == ["A", "A", "2 2"]
+    assert str(tmp_path / "d" / "b.txt") in data["files_read"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("listdir()", "listdir: missing argument for directory"),
+        ("listdir('d', dir='d')", "listdir: got directory and dir, which name the same argument"),
+        ("read_file()", "read_file: missing argument for file_path"),
+    ],
+)
+def test_alias_keywords_errors(tiltfile_error: Any, text: str, message: str) -> None:
+    assert message in tiltfile_error(text + "\n", files={"d/a.txt": ""})
+
+
 def test_warn_is_a_warning_with_location(tiltfile: Any) -> None:
     data = tiltfile("x = 1\nwarn('watch out')\n")
     assert data["warnings"] == [

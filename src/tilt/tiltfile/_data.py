@@ -279,15 +279,32 @@ def local(  # noqa: PLR0917 -- Tilt's positional parameters
 # --- files ----------------------------------------------------------------------------
 
 
+def _alias(fn: str, name: str, value: object, alias: str, alias_value: object) -> object:
+    """The one argument given as ``name`` or as Tilt's keyword ``alias`` (its docs and
+    its code name some parameters differently; a Tiltfile may use either)."""
+    if value is _NO_DEFAULT and alias_value is _NO_DEFAULT:
+        raise TiltfileError(f"{fn}: missing argument for {name}")
+    if value is not _NO_DEFAULT and alias_value is not _NO_DEFAULT:
+        raise TiltfileError(f"{fn}: got {name} and {alias}, which name the same argument")
+    return alias_value if value is _NO_DEFAULT else value
+
+
 @builtin("read_file")
-def read_file(ctx: Ctx, file_path: object, default: object = None) -> str:
+def read_file(
+    ctx: Ctx,
+    file_path: object = _NO_DEFAULT,
+    default: object = None,
+    *,
+    paths: object = _NO_DEFAULT,
+) -> str:
     """Read a file and return its contents.
 
     The file is watched: when it changes, the Tiltfile reloads (also when it did
     not exist and ``default`` was returned, so creating it reloads too).
 
     Args:
-        file_path: the file, relative to the Tiltfile.
+        file_path: the file, relative to the Tiltfile (by keyword also ``paths=``,
+            the name Tilt's code accepts).
         default: returned when the file does not exist (a string or None). Without
             it, a missing file is an error.
 
@@ -297,6 +314,7 @@ def read_file(ctx: Ctx, file_path: object, default: object = None) -> str:
     fn = "read_file"
     if default is not None and not isinstance(default, str):
         raise TiltfileError(f"{fn}: default must be None or a string, got {type(default).__name__}")
+    file_path = _alias(fn, "file_path", file_path, "paths", paths)
     path = _path(ctx, fn, "file_path", file_path)
     ctx.state.record_read(path)
     try:
@@ -308,20 +326,28 @@ def read_file(ctx: Ctx, file_path: object, default: object = None) -> str:
 
 
 @builtin("watch_file")
-def watch_file(ctx: Ctx, file_path: object) -> None:
+def watch_file(ctx: Ctx, file_path: object = _NO_DEFAULT, *, paths: object = _NO_DEFAULT) -> None:
     """Watch a file (or folder): when it changes, the Tiltfile reloads.
 
     Use it for files the Tiltfile depends on without reading them through a
     builtin (for example files a ``local()`` command reads).
 
     Args:
-        file_path: the file or folder, relative to the Tiltfile.
+        file_path: the file or folder, relative to the Tiltfile (by keyword also
+            ``paths=``, the name Tilt's code accepts).
     """
+    file_path = _alias("watch_file", "file_path", file_path, "paths", paths)
     ctx.state.record_read(_path(ctx, "watch_file", "file_path", file_path))
 
 
 @builtin("listdir")
-def listdir(ctx: Ctx, directory: object, recursive: object = False) -> list[str]:
+def listdir(
+    ctx: Ctx,
+    directory: object = _NO_DEFAULT,
+    recursive: object = False,
+    *,
+    dir: object = _NO_DEFAULT,
+) -> list[str]:
     """List the files in a folder, as absolute paths in lexical order.
 
     Folders themselves are not listed; with ``recursive=True`` the files of every
@@ -329,13 +355,15 @@ def listdir(ctx: Ctx, directory: object, recursive: object = False) -> list[str]
     ``filepath.Walk`` in Tilt). The folder is watched: a change reloads the Tiltfile.
 
     Args:
-        directory: the folder, relative to the Tiltfile.
+        directory: the folder, relative to the Tiltfile (by keyword also ``dir=``,
+            the name Tilt's code accepts).
         recursive: also list the files in subfolders.
 
     Returns:
         A list of absolute file paths.
     """
     fn = "listdir"
+    directory = _alias(fn, "directory", directory, "dir", dir)
     root = _path(ctx, fn, "directory", directory)
     rec = as_bool(fn, "recursive", recursive)
     ctx.state.record_read(root)
