@@ -201,8 +201,12 @@ class DockerContainerUpdater:
     def copy_tar(self, data: bytes) -> None:
         self._put_archive(data)
 
-    def restart(self) -> None:
+    def restart(self) -> int | None:
         self._api(lambda: self._client.api.restart(self.container_id, timeout=0))
+        # Docker resets RestartCount on a user's restart (ResetRestartManager): the
+        # baseline is 0. Reading it back instead races with a process that crashes
+        # at once, whose restart the policy may already have counted.
+        return 0
 
     # --- exec --------------------------------------------------------------------------
 

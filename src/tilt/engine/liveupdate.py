@@ -96,8 +96,14 @@ class ContainerUpdater(Protocol):
         """
         ...
 
-    def restart(self) -> None:
-        """Restart the container at once (``restart_container()``)."""
+    def restart(self) -> int | None:
+        """Restart the container at once (``restart_container()``).
+
+        Returns its restart count as the restart leaves it (None: unknown):
+        the baseline a later crash is measured against. Read as part of the
+        restart, not afterwards: the restarted process may crash (and its
+        restart policy count it) before anyone asks.
+        """
         ...
 
     def restart_count(self) -> int | None:
@@ -119,7 +125,8 @@ class LiveUpdateResult:
         synced_at: ``time.monotonic()`` when the files were in the container.
         finished_at: ``time.monotonic()`` when everything (incl. restart) was done.
         restarts: the container's restart count right after (the next
-            update's baseline: a higher count means it crashed since).
+            update's baseline: a higher count means it crashed since); after a
+            restart, the count the restart left (`ContainerUpdater.restart`).
         log: the lines logged, in order.
     """
 
@@ -173,6 +180,7 @@ def apply_plan(
     copied = 0
     ran: list[str] = []
     restarted = False
+    baseline: int | None = None
     try:
         if check:
             problem = updater.check()
@@ -202,7 +210,7 @@ def apply_plan(
                 raise UpdateStepError(f"run step {shown!r} {why} with exit code {code}")
         if plan.restart:
             log(f"restarting container {short} (restart_container())")
-            updater.restart()
+            baseline = updater.restart()
             restarted = True
     except UpdateStepError as e:
         reason = str(e)
@@ -215,10 +223,14 @@ def apply_plan(
             ran=() if gone else tuple(ran),
             log=tuple(lines),
         )
-    try:
-        restarts = updater.restart_count()
-    except Exception:
-        restarts = None
+    if restarted:
+        # A crash of the restarted process must count against this baseline.
+        restarts = baseline
+    else:
+        try:
+            restarts = updater.restart_count()
+        except Exception:
+            restarts = None
     log(f"container {short} updated")
     return LiveUpdateResult(
         ok=True,
