@@ -417,3 +417,30 @@ def test_no_survivors_when_the_parent_dies(tmp_path: Path, how: str) -> None:
         parent.stdin.close()
         for pid in pids_with_marker(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_guardian_stops_a_marked_child_it_never_heard_of(tmp_path: Path) -> None:
+    # tilt registers a group right after starting its child; a SIGKILL in between leaves
+    # the guardian with only the environment mark to find it by.
+    import tilt._guardian
+
+    marker = f"tilt-test-{uuid.uuid4().hex}"
+    token = uuid.uuid4().hex
+    guardian = subprocess.Popen(
+        [PY, "-I", "-S", tilt._guardian.__file__, "0.5", token], stdin=subprocess.PIPE
+    )
+    env = {**os.environ, "TILT_TEST_MARKER": marker, "TILT_GUARDIAN": token}
+    child = subprocess.Popen(["sh", "-c", "sleep 303 & wait"], env=env, start_new_session=True)
+    try:
+        assert wait_until(lambda: len(pids_with_marker(marker)) == 2, 5)
+        assert guardian.stdin is not None
+        guardian.stdin.close()  # tilt is gone, never having registered the child
+        assert guardian.wait(10) == 0
+        assert wait_until(lambda: pids_with_marker(marker) == [], 5), pids_with_marker(marker)
+        assert child.wait(5) == -signal.SIGTERM
+    finally:
+        guardian.kill()
+        guardian.wait()
+        for pid in pids_with_marker(marker):
+            os.kill(pid, signal.SIGKILL)
+        child.wait()

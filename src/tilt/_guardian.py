@@ -15,6 +15,13 @@ them to go, sends SIGKILL to what is left, and exits. Signalling the *group*
 reaches grandchildren too, as long as they did not start a session of their
 own.
 
+Registering a group happens right after its child started, so a SIGKILL can
+land in between: the child runs, tilt is gone, and the guardian never heard
+of it. To close that window, tilt starts every supervised child with
+``TILT_GUARDIAN=TOKEN`` in its environment (``TOKEN`` is this guardian's second
+argument); at end-of-file the guardian also stops the group of every process
+whose environment carries it (read from ``/proc/PID/environ``).
+
 It uses the standard library only and imports nothing from tilt, so it starts
 in a few milliseconds and keeps working while tilt's environment changes.
 """
@@ -72,6 +79,41 @@ def _has_running_member(pgid: int) -> bool:
     return False
 
 
+#: The environment variable that marks tilt's children for the guardian.
+TOKEN_VAR = "TILT_GUARDIAN"
+
+
+def marked_groups(token: str) -> set[int]:
+    """Process groups with a live process whose environment has ``TILT_GUARDIAN=token``."""
+    if not token:
+        return set()
+    marker = f"{TOKEN_VAR}={token}".encode()
+    mine = os.getpgid(0)
+    found: set[int] = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read()
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue  # gone, or not ours to read
+        if marker not in env.split(b"\0"):
+            continue
+        fields = stat.rpartition(b")")[2].split()
+        if len(fields) > 2 and fields[0] != b"Z":
+            pgid = int(fields[2])
+            if pgid > 1 and pgid != mine:
+                found.add(pgid)
+    return found
+
+
 def _signal_all(pgids: set[int], sig: int) -> None:
     for pgid in list(pgids):
         try:
@@ -100,13 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the guardian until its stdin reaches end-of-file.
 
     Args:
-        argv: ``[GRACE_S]``; defaults to ``sys.argv[1:]``.
+        argv: ``[GRACE_S, TOKEN]``; defaults to ``sys.argv[1:]``.
 
     Returns:
         The exit code (0).
     """
     args = sys.argv[1:] if argv is None else argv
     grace_s = float(args[0]) if args else 5.0
+    token = args[1] if len(args) > 1 else ""
     # The signals meant for tilt's terminal or tilt itself are not for us: we
     # act on end-of-file only. SIGTERM aimed at the guardian still ends it, after
     # cleaning up.
@@ -144,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                 pgids.add(pgid)
             elif line[:1] == b"-":
                 pgids.discard(pgid)
+    # Children started just before tilt died, not registered yet (see the module doc).
+    pgids |= marked_groups(token)
     reap(pgids, grace_s)
     return 0
 
