@@ -8,11 +8,10 @@ For each update of a DOCKER_COMPOSE resource it:
 1. gets the Docker client (`tilt.docker.client.get_client`): when the engine is
    down, the update fails with one clear message and the next change or
    trigger tries again; resources that need no Docker are not affected;
-2. when the update comes from file changes only and the service runs a
-   container we deployed (`UpdateRequest.runtime`): asks
-   `tilt.engine.liveupdate.decide` whether the change can be live-updated and
-   applies the plan with `apply_plan` through a
-   `tilt.docker.sync.DockerContainerUpdater`. A ``fall_back_on`` match, a
+2. when the engine decided the change can be live-updated into the container
+   we deployed (`UpdateRequest.live_update`, made by `tilt.engine.liveupdate.decide`
+   for an update that file changes alone asked for): applies the plan with
+   `apply_plan` through a `tilt.docker.sync.DockerContainerUpdater`. A ``fall_back_on`` match, a
    change outside the syncs, a change to a base image, a failed step or a
    crash-looping container falls back to:
 3. the full path: build the images the change touches (`ImageBuilds`), then
@@ -285,23 +284,16 @@ class ComposeRunner(RunnerBase):
         log: Callable[[str], None],
         t0: float,
     ) -> bool:
-        """Try a live update; True when it brought the container up to date."""
-        from tilt.engine.liveupdate import apply_plan_async, decide
+        """Apply the engine's live-update decision; True when the container is up to date."""
+        from tilt.engine.liveupdate import apply_plan_async
 
         assert spec.compose is not None
-        image = self._images.image(spec.compose.image_ref) if spec.image_refs else None
-        if image is None or not image.live_update:
+        decision = req.live_update.get(spec.compose.image_ref) if spec.image_refs else None
+        if decision is None:
             return False
         name = spec.name
         runtime = _runtime(req)
         cid = runtime.container_id
-        decision = decide(
-            image,
-            affected=self._images.affected(spec, req.files),
-            files=req.files,
-            matcher=self._images.watch_matcher(image.ref),
-            base_dir=self._base_dir,
-        )
         if decision.message:
             log(decision.message)
         if decision.nothing_to_do:

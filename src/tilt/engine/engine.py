@@ -55,6 +55,7 @@ from tilt.logstore import LogStore
 if TYPE_CHECKING:
     from tilt.buttons import ButtonAction, ButtonCommand
     from tilt.engine.images import ImageBuilds
+    from tilt.engine.liveupdate import Decision
     from tilt.model import ResourceKind, TiltfileResult
     from tilt.process import ProcessSupervisor
     from tilt.tiltfile.worker import TiltfileWorkers
@@ -459,7 +460,37 @@ class Engine:
             triggered=r.update_triggered,
             images=images,
             runtime=r.runtime.copy(),
+            live_update=self._live_update_decisions(r),
         )
+
+    def _live_update_decisions(self, r: ResourceState) -> dict[str, Decision]:
+        """Per image with live_update steps: can this update's files be live-updated?
+
+        Asked only for an update that file changes alone asked for, of a resource
+        with something deployed (a running container to update); the runner
+        applies a plan (see `UpdateRequest.live_update`).
+        """
+        if r.update_force or not r.runtime.deployed or not r.spec.image_refs:
+            return {}
+        if self.images is None:
+            return {}
+        from tilt.engine.liveupdate import decide
+
+        images = self.images
+        affected = images.affected(r.spec, r.update_files)
+        decisions: dict[str, Decision] = {}
+        for ref in r.spec.image_refs:
+            image = images.image(ref)
+            if image is None or not image.live_update:
+                continue
+            decisions[ref] = decide(
+                image,
+                affected=affected,
+                files=r.update_files,
+                matcher=images.watch_matcher(ref),
+                base_dir=os.path.dirname(self.tiltfile_path),
+            )
+        return decisions
 
     def _no_runner(self, r: ResourceState, update_id: int, now: float) -> None:
         """A kind this tilt cannot deploy: the update fails and says so (never a false ok)."""

@@ -39,6 +39,7 @@ from tilt.engine.events import Event, ImageBuilt, Tick, UpdateFinished
 
 if TYPE_CHECKING:
     from tilt.engine.images import ImageBuilds
+    from tilt.engine.liveupdate import Decision
     from tilt.engine.runtime import RuntimeState
     from tilt.logstore import LogStore
     from tilt.model import Resource, ResourceKind
@@ -79,6 +80,13 @@ class UpdateRequest:
         runtime: A copy of the resource's runtime state as the engine knows
             it (e.g. the container deployed, whether it drifted from its image).
             Read-only: what changes goes back as events.
+        live_update: The engine's live-update decision (`tilt.engine.liveupdate.decide`)
+            per image ref that has live_update steps, made when the update comes
+            from file changes only and something of the resource is deployed
+            (empty otherwise). A decision with a plan: the runner applies it to
+            its running container(s) with `apply_plan` (through its own
+            `ContainerUpdater`), and builds and deploys in full if that falls back;
+            ``nothing_to_do``: the update is done; else it builds and deploys.
     """
 
     spec: Resource
@@ -89,6 +97,7 @@ class UpdateRequest:
     triggered: bool = False
     images: Mapping[str, ImageBuilt] = field(default_factory=dict)
     runtime: RuntimeState | None = None
+    live_update: Mapping[str, Decision] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
