@@ -97,8 +97,10 @@ class _Updater:
     def exec(self, argv: Sequence[str], on_line: Callable[[str], None] | None) -> int:
         return int(self._call(lambda: self.inner.exec(argv, on_line)))
 
-    def restart(self) -> None:
+    def restart(self) -> int | None:
         self._call(self.inner.restart)
+        # The count as the restart leaves it (the crash baseline; see ContainerUpdater.restart).
+        return self.restart_count()
 
     def restart_count(self) -> int | None:
         out = self._call(self.inner.restart_count)
