@@ -7,7 +7,8 @@ For each update of a K8S resource it:
    context fails the update with the message for the user; an unreachable cluster fails it
    too, and the next change or trigger tries again (local and compose resources go on);
 2. when the update comes from file changes only and the resource's pods run containers of
-   an image with ``live_update``: `decide`, then `apply_plan` through the session's
+   an image with ``live_update``: the engine's `decide` (`UpdateRequest.live_update`), then
+   `apply_plan` through the session's
    `ExecUpdater` for each running container of that image; a fallback, a failed step or a
    crashed container falls back to:
 3. the full path: build the images the change touches (`ImageBuilds`), then
@@ -248,7 +249,7 @@ class K8sRunner(RunnerBase):
     async def _live_update(
         self, session: K8sSession, spec: Resource, req: UpdateRequest, log: Callable[[str], None]
     ) -> bool:
-        from tilt.engine.liveupdate import apply_plan_async, decide
+        from tilt.engine.liveupdate import apply_plan_async
 
         done_any = False
         rt = req.runtime
@@ -259,13 +260,9 @@ class K8sRunner(RunnerBase):
             built = self._images.deploy_ref(image.ref)
             if not built:
                 return False
-            decision = decide(
-                image,
-                affected=self._images.affected(spec, req.files),
-                files=req.files,
-                matcher=self._images.watch_matcher(image.ref),
-                base_dir=self._base_dir,
-            )
+            decision = req.live_update.get(image.ref)  # the engine's (UpdateRequest.live_update)
+            if decision is None:
+                return False
             if decision.message:
                 log(decision.message)
             if decision.nothing_to_do:
