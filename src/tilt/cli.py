@@ -168,6 +168,8 @@ def _cmd_up(ns: argparse.Namespace, tilt_args: list[str]) -> int:
             timeout_s=timeout_s,
             output_junit=getattr(ns, "output_junit", None) or "",
             ui=ui,
+            k8s_context=ns.context,
+            k8s_namespace=ns.namespace,
         )
 
 
@@ -278,6 +280,8 @@ def _add_engine_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         p.add_argument("names", nargs="*", metavar="NAME", help="resources to run")
         p.add_argument("-f", "--file", default="Tiltfile", help="path to the Tiltfile")
         _port_arg(p)
+        p.add_argument("--context", default="", help="the Kubernetes context to use")
+        p.add_argument("--namespace", default="", help="the default Kubernetes namespace")
         if name == "up":
             p.add_argument(
                 "--stream",

@@ -49,6 +49,8 @@ def run(
     timeout_s: float | None = None,
     ui: bool = False,
     output_junit: str = "",
+    k8s_context: str = "",
+    k8s_namespace: str = "",
 ) -> int:
     """Run `tilt up` (or `tilt ci`) until it ends; returns the exit code.
 
@@ -65,6 +67,8 @@ def run(
             timeout_s=timeout_s,
             ui=ui,
             output_junit=output_junit,
+            k8s_context=k8s_context,
+            k8s_namespace=k8s_namespace,
         )
     )
 
@@ -79,6 +83,8 @@ async def _main(
     timeout_s: float | None,
     ui: bool = False,
     output_junit: str = "",
+    k8s_context: str = "",
+    k8s_namespace: str = "",
 ) -> int:
     from tilt.engine.engine import Engine
     from tilt.engine.runner import standard_runners
@@ -107,8 +113,10 @@ async def _main(
         ci=ci,
         ci_timeout_s=timeout_s,
         subcommand="ci" if ci else "up",
-        # The runtimes: local processes and Docker Compose (Kubernetes: not yet).
-        runners=standard_runners,
+        # The runtimes: local processes, Docker Compose, Kubernetes (--context/--namespace).
+        runners=lambda ctx: standard_runners(
+            ctx, k8s_context=k8s_context, k8s_namespace=k8s_namespace
+        ),
     )
 
     def say(text: str) -> None:

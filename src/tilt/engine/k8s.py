@@ -119,9 +119,13 @@ class K8sRunner(RunnerBase):
         post: Callable[[Event], None],
         images: ImageBuilds,
         base_dir: str,
+        context: str = "",
+        namespace: str = "",
     ) -> None:
         super().__init__(supervisor=supervisor, logs=logs, post=post, base_dir=base_dir)
         self._images = images
+        self._context = context  # `--context`: wins over the Tiltfile's k8s_context()
+        self._namespace = namespace  # `--namespace`: wins over k8s_namespace()
         self._session: K8sSession | None = None
         self._chores: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -135,7 +139,12 @@ class K8sRunner(RunnerBase):
         self._loop = asyncio.get_running_loop()
         settings = self._images._settings  # the Tiltfile's settings (ImageBuilds keeps them)
         self._session = await asyncio.to_thread(
-            K8sSession.connect, settings, on_view=self._on_view, on_log=self._on_log
+            K8sSession.connect,
+            settings,
+            on_view=self._on_view,
+            on_log=self._on_log,
+            context=self._context,
+            namespace=self._namespace,
         )
         return self._session
 

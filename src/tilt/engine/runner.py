@@ -172,8 +172,13 @@ class RunnerContext:
 RunnerFactory = Callable[[RunnerContext], "Mapping[ResourceKind, Runner]"]
 
 
-def standard_runners(ctx: RunnerContext) -> dict[ResourceKind, Runner]:
+def standard_runners(
+    ctx: RunnerContext, *, k8s_context: str = "", k8s_namespace: str = ""
+) -> dict[ResourceKind, Runner]:
     """The runtimes this tilt has: local processes, Docker Compose, Kubernetes.
+
+    ``k8s_context``/``k8s_namespace`` (`tilt up --context/--namespace`) override the
+    Tiltfile's `k8s_context()`/`k8s_namespace()` for the Kubernetes runner.
 
     ``k8s_custom_deploy`` has no runner yet: its updates fail with a message saying so.
     """
@@ -200,6 +205,8 @@ def standard_runners(ctx: RunnerContext) -> dict[ResourceKind, Runner]:
         post=ctx.post,
         images=ctx.images,
         base_dir=ctx.base_dir,
+        context=k8s_context,
+        namespace=k8s_namespace,
     )
     return {
         ResourceKind.LOCAL: local,
