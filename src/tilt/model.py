@@ -499,6 +499,8 @@ class ApiObject:
 class Settings:
     max_parallel_updates: int = 3
     k8s_upsert_timeout_secs: int = 30
+    #: update_settings(k8s_server_side_apply=): "true", "false" (client-side) or "auto"
+    k8s_server_side_apply: str = "auto"
     suppress_unused_image_warnings: tuple[str, ...] = ()
     watch_ignores: tuple[IgnoreRule, ...] = ()
     default_trigger_mode: TriggerMode = TriggerMode.AUTO

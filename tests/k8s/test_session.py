@@ -180,3 +180,24 @@ def test_custom_deploy_output_is_followed(emu: Emulator, session: Any) -> None:
         parse_apply_output("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
     with pytest.raises(ValueError, match="not YAML"):
         parse_apply_output("deployment.apps/web configured\n: :")
+
+
+def test_update_settings_server_side_apply_false_applies_client_side(
+    emu: Emulator, kubeconfig: Path
+) -> None:
+    """The Tiltfile's update_settings(k8s_server_side_apply="false") reaches the applier."""
+    rec = Recorder()
+    s = K8sSession.connect(
+        Settings(k8s_server_side_apply="false"),
+        on_view=rec.view,
+        on_log=rec.log,
+        kubeconfig=str(kubeconfig),
+    )
+    try:
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}}
+        r = run(s.deploy("cfg", target(cm)))
+        assert r.method == "client-side"
+        live = emu.get("v1", "ConfigMap", "c")
+        assert "kubectl.kubernetes.io/last-applied-configuration" in live["metadata"]["annotations"]
+    finally:
+        s.close()

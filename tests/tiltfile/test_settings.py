@@ -13,6 +13,7 @@ from tilt.tiltfile._settings import parse_go_duration
 DEFAULTS = {
     "max_parallel_updates": 3,
     "k8s_upsert_timeout_secs": 30,
+    "k8s_server_side_apply": "auto",
     "suppress_unused_image_warnings": [],
     "watch_ignores": [],
     "default_trigger_mode": "auto",
@@ -56,6 +57,11 @@ OVERRIDE_CASES: list[tuple[str, str, dict[str, Any]]] = [
         "update_settings(suppress_unused_image_warnings='a')\n"
         "update_settings(suppress_unused_image_warnings=['b', 'a'])",
         {"suppress_unused_image_warnings": ["a", "b"]},
+    ),
+    (
+        "server_side_apply",
+        "update_settings(k8s_server_side_apply='false')\nupdate_settings(max_parallel_updates=4)",
+        {"k8s_server_side_apply": "false", "max_parallel_updates": 4},
     ),
     (
         "trigger_mode_manual",
@@ -206,6 +212,18 @@ ERROR_CASES: list[tuple[str, str, str]] = [
         "upsert_timeout_zero",
         "x = 1\nupdate_settings(k8s_upsert_timeout_secs=0)",
         "Error: Tiltfile:2:1: update_settings: minimum k8s upsert timeout is 1s; got 0s",
+    ),
+    (
+        "server_side_apply_value",
+        "update_settings(k8s_server_side_apply='yes')",
+        'Error: Tiltfile:1:1: update_settings: k8s_server_side_apply must be "true", "false", '
+        'or "auto"; got "yes"',
+    ),
+    (
+        "server_side_apply_bool",
+        "update_settings(k8s_server_side_apply=True)",
+        "Error: Tiltfile:1:1: update_settings: for parameter 'k8s_server_side_apply': got bool, "
+        "want string",
     ),
     (
         "suppress_wrong_type",

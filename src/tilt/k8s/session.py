@@ -91,7 +91,7 @@ class K8sSession:
         on_view: Callable[[str, PodsView], None],
         on_log: Callable[[str, str], None],
         settings: Settings | None = None,
-        server_side: str = "auto",
+        server_side: str = "",
         context: ClusterContext | None = None,
         on_events: Callable[[str, EventsView], None] | None = None,
     ) -> None:
@@ -102,7 +102,8 @@ class K8sSession:
         self._on_log = on_log
         self.scrubber = SecretScrubber(disabled=settings.secrets_disable_scrub)
         self.upsert_timeout_s = float(settings.k8s_upsert_timeout_secs)
-        self.server_side = server_side
+        #: Tilt's k8s_server_side_apply: the argument, else the Tiltfile's update_settings()
+        self.server_side = server_side or settings.k8s_server_side_apply
         self.monitor = PodMonitor(kube, self._view_changed)
         # Kubernetes events (issue 12): lines into the log, records and the reason to on_events.
         self.events = EventMonitor(

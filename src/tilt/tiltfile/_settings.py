@@ -57,6 +57,7 @@ class SettingsState:
 
     max_parallel_updates: int = 3
     k8s_upsert_timeout_secs: int = 30
+    k8s_server_side_apply: str = "auto"
     suppress_unused_image_warnings: list[str] = field(default_factory=list)
     watch_ignores: list[IgnoreRule] = field(default_factory=list)
     default_trigger_mode: TriggerMode = TriggerMode.AUTO
@@ -164,6 +165,7 @@ def update_settings(
     max_parallel_updates: object = _DEFAULT_MAX_PARALLEL,
     k8s_upsert_timeout_secs: object = _DEFAULT_UPSERT_TIMEOUT,
     suppress_unused_image_warnings: object = None,
+    k8s_server_side_apply: object = None,
 ) -> None:
     """Configure how updates run.
 
@@ -175,6 +177,9 @@ def update_settings(
         k8s_upsert_timeout_secs: how long a Kubernetes apply may take, in seconds (>= 1).
         suppress_unused_image_warnings: an image name or a list of them: no
             "Image not used in any deploy config" warning for these.
+        k8s_server_side_apply: ``"true"`` (server-side apply), ``"false"`` (client-side
+            three-way apply) or ``"auto"`` (server-side, client-side when the cluster
+            refuses it; the default here).
     """
     fn = "update_settings"
     st = ctx.state.family(SettingsState)
@@ -188,6 +193,13 @@ def update_settings(
         if t < 1:
             raise TiltfileError(f"{fn}: minimum k8s upsert timeout is 1s; got {t}s")
         st.k8s_upsert_timeout_secs = t
+    ssa = as_str(fn, "k8s_server_side_apply", k8s_server_side_apply, allow_none=True)
+    if ssa:
+        if ssa not in ("true", "false", "auto"):
+            raise TiltfileError(
+                f'{fn}: k8s_server_side_apply must be "true", "false", or "auto"; got "{ssa}"'
+            )
+        st.k8s_server_side_apply = ssa
     for ref in as_str_list(fn, "suppress_unused_image_warnings", suppress_unused_image_warnings):
         if ref not in st.suppress_unused_image_warnings:
             st.suppress_unused_image_warnings.append(ref)
@@ -391,6 +403,7 @@ def finalize(state: LoadState, asm: Assembly) -> None:
     asm.settings = Settings(
         max_parallel_updates=st.max_parallel_updates,
         k8s_upsert_timeout_secs=st.k8s_upsert_timeout_secs,
+        k8s_server_side_apply=st.k8s_server_side_apply,
         suppress_unused_image_warnings=tuple(st.suppress_unused_image_warnings),
         watch_ignores=(*read_tiltignore(state), *st.watch_ignores),
         default_trigger_mode=st.default_trigger_mode,
