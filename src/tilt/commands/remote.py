@@ -16,7 +16,7 @@ from tilt.api.client import ApiClient, ApiError
 
 if TYPE_CHECKING:
     from tilt.engine.snapshot import EngineSnapshot
-    from tilt.model import TiltfileResult
+    from tilt.model import Resource, TiltfileResult
 
 __all__ = ["button", "cancel", "down", "enable", "get", "logs", "trigger"]
 
@@ -137,11 +137,16 @@ def _k8s_down(result: TiltfileResult, delete_namespaces: bool, context: str, nam
     import contextlib
 
     by_name = {r.name: r for r in result.resources}
+    custom_code = _custom_deploy_down(
+        [(n, r) for n in reversed(result.order) if (r := by_name.get(n)) and r.custom_deploy]
+    )
     targets = [
-        (n, by_name[n].k8s) for n in result.order if n in by_name and by_name[n].k8s is not None
+        (n, by_name[n].k8s)
+        for n in result.order
+        if n in by_name and by_name[n].k8s is not None and by_name[n].custom_deploy is None
     ]
     if not targets:
-        return 0
+        return custom_code
 
     def say(text: str) -> None:
         with contextlib.suppress(BrokenPipeError):
@@ -178,7 +183,36 @@ def _k8s_down(result: TiltfileResult, delete_namespaces: bool, context: str, nam
         print(f"Error: could not delete {name}: {why}", file=sys.stderr)
     if done.not_gone:
         print(f"Error: still there: {', '.join(done.not_gone)}", file=sys.stderr)
-    return 1 if done.errors or done.not_gone else 0
+    return 1 if done.errors or done.not_gone or custom_code else 0
+
+
+def _custom_deploy_down(resources: list[tuple[str, Resource]]) -> int:
+    """Run the ``delete_cmd`` of each k8s_custom_deploy (dependents first); 1 on a failure."""
+    import asyncio
+    import contextlib
+    import os
+
+    from tilt.engine.k8s_custom import CustomDeployError, run_delete_cmd
+    from tilt.process import ProcessSupervisor
+
+    def say(text: str) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            print(f"  {text}", flush=True)
+
+    code = 0
+    for name, res in resources:
+        assert res.custom_deploy is not None
+        print(f"{name}: k8s_custom_deploy's delete_cmd", flush=True)
+        try:
+            asyncio.run(
+                run_delete_cmd(
+                    ProcessSupervisor(), res.custom_deploy, base_dir=os.getcwd(), log=say
+                )
+            )
+        except CustomDeployError as e:
+            print(f"Error: could not delete {name}: {e}", file=sys.stderr)
+            code = 1
+    return code
 
 
 def _wait_gone(client: ApiClient, timeout_s: float = 30.0) -> None:

@@ -181,7 +181,7 @@ class K8sRunner(RunnerBase):
     def stop(self, name: str, spec: Resource | None, *, remove: bool) -> None:
         if self._session is None:
             return
-        if remove and spec is not None and spec.k8s is not None:
+        if remove and spec is not None and (spec.k8s is not None or spec.custom_deploy):
             # Disabled: its objects are deleted (as Tilt does), in the background.
             task = asyncio.get_running_loop().create_task(
                 self._remove(name, spec), name=f"k8s-down:{name}"
@@ -192,11 +192,19 @@ class K8sRunner(RunnerBase):
             self._session.forget(name)
 
     async def _remove(self, name: str, spec: Resource) -> None:
-        assert self._session is not None and spec.k8s is not None
+        assert self._session is not None
         log = self._log(name, "build")
         log("Resource disabled: deleting its Kubernetes objects")
         try:
-            await self._session.down([(name, spec.k8s)])
+            if spec.custom_deploy is not None:
+                from tilt.engine.k8s_custom import run_delete_cmd
+
+                self._session.forget(name)
+                await run_delete_cmd(
+                    self._sup, spec.custom_deploy, base_dir=self._base_dir, log=log
+                )
+            elif spec.k8s is not None:
+                await self._session.down([(name, spec.k8s)])
         except Exception as e:  # the cluster went away: say so, nothing else to do
             log(f"ERROR: could not delete the objects: {e}")
 
@@ -216,6 +224,7 @@ class K8sRunner(RunnerBase):
     # ---- one update
     async def _update(self, spec: Resource, req: UpdateRequest) -> None:
         from tilt.engine.images import ImageBuildFailedError
+        from tilt.engine.k8s_custom import CustomDeployError
         from tilt.k8s.apply import ApplyError
         from tilt.k8s.client import ContextError
 
@@ -226,7 +235,6 @@ class K8sRunner(RunnerBase):
         cancel = asyncio.Event()
         try:
             session = await self._get_session()
-            assert spec.k8s is not None
             if not req.full and await self._live_update(session, spec, req, log):
                 self._finish(name, req.update_id, ok=True)
                 return
@@ -234,6 +242,11 @@ class K8sRunner(RunnerBase):
             if to_build:
                 await self._images.build(to_build, resource=name, on_output=log, cancel=cancel)
             images = {r: ref for r in spec.image_refs if (ref := self._images.deploy_ref(r))}
+            if spec.custom_deploy is not None:
+                await self._custom_deploy(session, spec, images, log)
+                self._finish(name, req.update_id, ok=True)
+                return
+            assert spec.k8s is not None
             where = f"context {session.context.name}" if session.context else "the cluster"
             log(f"Applying {len(spec.k8s.objects)} object(s) to {where}")
             result = await session.deploy(name, spec.k8s, images)
@@ -248,12 +261,40 @@ class K8sRunner(RunnerBase):
             log("Update cancelled")
             self._finish(name, req.update_id, ok=False, cancelled=True, error="cancelled")
             return
-        except (ContextError, ApplyError, ImageBuildFailedError) as e:
+        except (ContextError, ApplyError, ImageBuildFailedError, CustomDeployError) as e:
             for line in str(e).splitlines():
                 log(f"ERROR: {line}")
             self._finish(name, req.update_id, ok=False, error=str(e))
             return
         self._finish(name, req.update_id, ok=True)
+
+    async def _custom_deploy(
+        self,
+        session: K8sSession,
+        spec: Resource,
+        images: dict[str, str],
+        log: Callable[[str], None],
+    ) -> None:
+        """k8s_custom_deploy: run apply_cmd, then follow the objects it printed."""
+        from tilt.engine.k8s_custom import run_apply_cmd
+        from tilt.model import K8sTarget
+
+        assert spec.custom_deploy is not None
+        objects = await run_apply_cmd(
+            self._sup,
+            spec.custom_deploy,
+            base_dir=self._base_dir,
+            images=images,
+            image_refs=spec.image_refs,
+            log=log,
+        )
+        for o in objects:
+            meta = o.get("metadata") or {}
+            log(f"  {o.get('kind')}/{meta.get('name')} deployed by apply_cmd")
+        session.track_objects(spec.name, objects, spec.k8s or K8sTarget())
+        for link in session.links(spec.name):
+            if link.url:
+                log(f"Port forward: {link.url}")
 
     async def _live_update(
         self, session: K8sSession, spec: Resource, req: UpdateRequest, log: Callable[[str], None]

@@ -180,7 +180,7 @@ def standard_runners(
     ``k8s_context``/``k8s_namespace`` (`tilt up --context/--namespace`) override the
     Tiltfile's `k8s_context()`/`k8s_namespace()` for the Kubernetes runner.
 
-    ``k8s_custom_deploy`` has no runner yet: its updates fail with a message saying so.
+    ``k8s_custom_deploy`` runs on the Kubernetes runner (`tilt.engine.k8s_custom`).
     """
     # Imported here: the engine package imports no concrete runtime at import time.
     from tilt.engine.compose import ComposeRunner
@@ -212,6 +212,7 @@ def standard_runners(
         ResourceKind.LOCAL: local,
         ResourceKind.DOCKER_COMPOSE: compose,
         ResourceKind.K8S: k8s,
+        ResourceKind.K8S_CUSTOM_DEPLOY: k8s,
     }
 
 
