@@ -181,6 +181,8 @@ class Controller:
         name, ns = pod["metadata"]["name"], pod["metadata"]["namespace"]
         c = pod["spec"]["containers"][0]["name"]
         outcome = self.image_outcome.get(image)
+        if outcome is None and ":" in image:  # also by repository alone (refs tilt tags itself)
+            outcome = self.image_outcome.get(image.rsplit(":", 1)[0])
         if outcome:
             self.emu.patch_status(
                 "Pod",

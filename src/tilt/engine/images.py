@@ -239,6 +239,12 @@ class ImageBuilds:
         built = self._built.get(ref)
         return built.deploy_ref if built is not None else None
 
+    def pull_ref(self, ref: str) -> str | None:
+        """The ref a cluster pulls for image ``ref`` (a registry's host_from_cluster /
+        hostFromContainerRuntime; else `deploy_ref`); None: never built."""
+        built = self._built.get(ref)
+        return built.pull_ref if built is not None else None
+
     # ---- building --------------------------------------------------------------------------
 
     def _get_builder(self) -> Builder:

@@ -32,6 +32,7 @@ from tilt.engine.runtime import PodRuntime, RuntimeStatus
 
 if TYPE_CHECKING:
     from tilt.engine.images import ImageBuilds
+    from tilt.engine.k8s_delivery import ClusterDelivery
     from tilt.k8s.monitor import PodsView
     from tilt.k8s.session import K8sSession
     from tilt.logstore import LogStore
@@ -129,6 +130,8 @@ class K8sRunner(RunnerBase):
         self._session: K8sSession | None = None
         self._chores: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._delivery: ClusterDelivery | None = None  # probed when images are first needed
+        self._explained: set[tuple[str, str, str]] = set()  # (pod, reason, image) logged
 
     # ---- the session (created on the first update: `tilt up` with no k8s needs no cluster)
     async def _get_session(self) -> K8sSession:
@@ -148,8 +151,40 @@ class K8sRunner(RunnerBase):
         )
         return self._session
 
+    async def _ensure_delivery(self, session: K8sSession, log: Callable[[str], None]) -> None:
+        """Once per `tilt up`: decide how built images reach this cluster (issue 13)."""
+        if self._delivery is not None:
+            return
+        from tilt.engine.k8s_delivery import ClusterDelivery
+
+        context = session.context.name if session.context else self._context
+        delivery = await ClusterDelivery.probe(
+            self._images._settings, context=context, supervisor=self._sup
+        )
+        if self._delivery is None:  # another update may have probed meanwhile
+            self._delivery = delivery
+            self._images.set_destinations(delivery.chooser())
+        for line in self._delivery.plan.log_lines():
+            log(line)
+
+    def _explain_pulls(self, resource: str, view: PodsView) -> str:  # worker threads
+        """Why an image cannot be pulled (logged once per pod, reason and image)."""
+        if self._delivery is None:
+            return ""
+        from tilt.engine.k8s_delivery import pull_failures
+
+        first = ""
+        for pod, reason, image in pull_failures(view.objects):
+            why = self._delivery.explain(reason, image)
+            first = first or why
+            if why and (pod, reason, image) not in self._explained:
+                self._explained.add((pod, reason, image))
+                self._on_log(resource, why)
+        return first
+
     def _on_view(self, resource: str, view: PodsView) -> None:  # worker threads
         status, message, state = runtime_of(view)
+        message = self._explain_pulls(resource, view) or message
         ev = RuntimeChanged(
             name=resource,
             status=status,
@@ -240,8 +275,9 @@ class K8sRunner(RunnerBase):
                 return
             to_build = self._images.to_build(spec, req.files, full=True)
             if to_build:
+                await self._ensure_delivery(session, log)
                 await self._images.build(to_build, resource=name, on_output=log, cancel=cancel)
-            images = {r: ref for r in spec.image_refs if (ref := self._images.deploy_ref(r))}
+            images = {r: ref for r in spec.image_refs if (ref := self._images.pull_ref(r))}
             if spec.custom_deploy is not None:
                 await self._custom_deploy(session, spec, images, log)
                 self._finish(name, req.update_id, ok=True)
@@ -307,7 +343,7 @@ class K8sRunner(RunnerBase):
         for image in self._images.images_of(spec):
             if not image.live_update:
                 continue
-            built = self._images.deploy_ref(image.ref)
+            built = self._images.pull_ref(image.ref)
             if not built:
                 return False
             decision = req.live_update.get(image.ref)  # the engine's (UpdateRequest.live_update)
