@@ -91,3 +91,52 @@ def test_scripted_resource_has_the_engines_snapshot_shape() -> None:
     assert set(fake) == set(real)
     for part in ("update", "runtime"):
         assert set(fake[part]) == set(real[part])
+
+
+def test_k8s_row_shows_the_pod_and_port_forwards() -> None:
+    res = resource(
+        "web",
+        kind="k8s",
+        update_status="ok",
+        runtime_status="ok",
+        runtime_state="pod web-7d9f-abc12: Running, 1/1 ready, 2 restarts",
+        port_forwards=[(8080, 80), (9000, 9000)],
+    )
+    row = resource_row(res, NOW)
+    assert row.runtime == "✔ ready"
+    assert row.details == "pod web-7d9f-abc12: Running, 1/1 ready, 2 restarts"
+    assert row.links == ":8080→80, :9000"
+
+
+def test_engine_snapshot_lists_declared_port_forwards() -> None:
+    from tilt.model import K8sTarget, PortForward, Resource, ResourceKind, SourceLocation
+
+    spec = Resource(
+        name="web",
+        kind=ResourceKind.K8S,
+        location=SourceLocation(file=f"{BASE}/Tiltfile", line=1),
+        k8s=K8sTarget(port_forwards=(PortForward(local_port=8080, container_port=80, name="ui"),)),
+    )
+    snap = ResourceState(spec).snapshot(BASE)
+    assert snap["port_forwards"] == [{"local_port": 8080, "container_port": 80, "name": "ui"}]
+
+
+def test_tilt_get_table_shows_the_pod_and_port_forwards() -> None:
+    from typing import cast
+
+    from tilt.commands.remote import _table
+    from tilt.engine.snapshot import EngineSnapshot
+
+    res = resource(
+        "web",
+        kind="k8s",
+        update_status="ok",
+        runtime_status="ok",
+        runtime_state="pod web-7d9f-abc12: Running, 1/1 ready, 2 restarts",
+        port_forwards=[(8080, 80)],
+    )
+    snap = cast(EngineSnapshot, {"resources": [res], "tiltfile": {"status": "ok"}})
+    (_, line) = _table(snap, []).splitlines()
+    assert line.endswith(
+        "pod web-7d9f-abc12: Running, 1/1 ready, 2 restarts [localhost:8080→80]"
+    ), line

@@ -285,6 +285,14 @@ def _table(snap: EngineSnapshot, names: Sequence[str]) -> str:
         if not dirty and r["pending_reasons"]:
             dirty = "yes"
         why = r["waiting_on"] or r["update"]["error"] or r["runtime"]["message"]
+        pod = r["runtime"]["state"] if r["runtime"]["state"].startswith("pod ") else ""
+        if pod and r["runtime"]["status"] == "ok":
+            why = pod  # Kubernetes: the pod's name, status, ready containers, restarts
+        forwards = ", ".join(
+            f"localhost:{pf['local_port']}→{pf['container_port']}" for pf in r["port_forwards"]
+        )
+        if forwards:
+            why = f"{why.splitlines()[0] if why else ''} [{forwards}]".strip()
         rows.append(
             [
                 r["name"],

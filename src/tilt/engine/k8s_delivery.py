@@ -113,4 +113,3 @@ def pull_failures(pods: Iterable[Obj]) -> list[tuple[str, str, str]]:
                 name = (pod.get("metadata") or {}).get("name", "")
                 out.append((name, reason, images.get(cs.get("name"), "") or cs.get("image", "")))
     return out
-

@@ -30,7 +30,7 @@ class LinkSnapshot(TypedDict):
 
 
 class PortForwardSnapshot(TypedDict):
-    """A port forward of a resource (none yet: the Kubernetes runtime will add them)."""
+    """A port forward a Kubernetes resource declares (``port_forwards=``)."""
 
     local_port: int
     container_port: int

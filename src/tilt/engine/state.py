@@ -380,7 +380,10 @@ class ResourceState:
             "ready": self.ready,
             "ready_once": self.ready_once,
             "links": [{"url": link.url, "name": link.name} for link in spec.links],
-            "port_forwards": [],
+            "port_forwards": [
+                {"local_port": pf.local_port, "container_port": pf.container_port, "name": pf.name}
+                for pf in (spec.k8s.port_forwards if spec.k8s is not None else ())
+            ],
             "cmd": local.cmd.display if local is not None and local.cmd is not None else "",
             "serve_cmd": (
                 local.serve_cmd.display if local is not None and local.serve_cmd is not None else ""

@@ -231,6 +231,9 @@ def resource_row(res: ResourceSnapshot, now: float) -> ResourceRow:
         details = "changed: " + (shown or "; ".join(reasons))
     elif rstatus == "pending" and rt.get("message"):
         details = _one_line(str(rt["message"]))
+    elif str(rt.get("state", "")).startswith("pod "):
+        # Kubernetes: the pod's name, status, ready containers and restarts.
+        details = _one_line(str(rt["state"]))
     counts = test_counts(res.get("test"))
     if counts:
         details = f"{counts} · {details}" if details else counts

@@ -51,6 +51,8 @@ def resource(
     queued: bool = False,
     waiting_on: str = "",
     links: Sequence[tuple[str, str]] = (),
+    port_forwards: Sequence[tuple[int, int]] = (),
+    runtime_state: str = "",
     cmd: str = "",
     serve_cmd: str = "",
     events: Sequence[dict[str, Any]] = (),
@@ -61,8 +63,9 @@ def resource(
     Args:
         name: The resource name; every other argument is the snapshot field of
             the same name (``update``/``runtime`` fields flattened, ``links`` as
-            ``(url, name)`` pairs, ``events`` as the runtime events' dicts, ``test``
-            as a test resource's ``test`` part).
+            ``(url, name)`` pairs, ``port_forwards`` as ``(local, container)`` pairs,
+            ``runtime_state`` the pod line of a Kubernetes resource, ``events`` as the
+            runtime events' dicts, ``test`` as a test resource's ``test`` part).
 
     Returns:
         The snapshot dict, with the same keys as the engine's.
@@ -95,7 +98,9 @@ def resource(
         "ready": status == "ready",
         "ready_once": status == "ready",
         "links": [{"url": u, "name": n} for u, n in links],
-        "port_forwards": [],
+        "port_forwards": [
+            {"local_port": lp, "container_port": cp, "name": ""} for lp, cp in port_forwards
+        ],
         "cmd": cmd,
         "serve_cmd": serve_cmd,
         "update": {
@@ -116,7 +121,7 @@ def resource(
             "started_at": runtime_started_at,
             "exit_code": runtime_exit_code,
             "container_id": "",
-            "state": "",
+            "state": runtime_state,
             "reason": "",
             "live_updated": False,
         },
