@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tilt.engine.events import ContainerUpdated, Event, RuntimeChanged, Tick
+from tilt.engine.events import ContainerUpdated, Event, RuntimeChanged, Tick, TriggerRequested
 from tilt.engine.runner import RunnerBase, UpdateRequest
 from tilt.engine.runtime import PodRuntime, RuntimeStatus
 
@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from tilt.process import ProcessSupervisor
 
 __all__ = ["K8sRunner", "runtime_of"]
+
+#: How `tilt.k8s.client` words a cluster that does not answer.
+UNREACHABLE = "cannot reach the Kubernetes API"
 
 
 def runtime_of(view: PodsView) -> tuple[RuntimeStatus, str, str]:
@@ -132,6 +135,9 @@ class K8sRunner(RunnerBase):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._delivery: ClusterDelivery | None = None  # probed when images are first needed
         self._explained: set[tuple[str, str, str]] = set()  # (pod, reason, image) logged
+        #: cluster unreachable: the next retry's delay per resource, and the pending retries
+        self._backoff: dict[str, float] = {}
+        self._retries: dict[str, asyncio.TimerHandle] = {}
 
     # ---- the session (created on the first update: `tilt up` with no k8s needs no cluster)
     async def _get_session(self) -> K8sSession:
@@ -214,6 +220,8 @@ class K8sRunner(RunnerBase):
         """Nothing: the update deploys what runs."""
 
     def stop(self, name: str, spec: Resource | None, *, remove: bool) -> None:
+        if (retry := self._retries.pop(name, None)) is not None:
+            retry.cancel()
         if self._session is None:
             return
         if remove and spec is not None and (spec.k8s is not None or spec.custom_deploy):
@@ -251,6 +259,9 @@ class K8sRunner(RunnerBase):
         return self._chores
 
     async def close(self) -> None:
+        for handle in self._retries.values():
+            handle.cancel()
+        self._retries.clear()
         for t in list(self._updates.values()):
             t.cancel()
         if self._session is not None:
@@ -261,7 +272,7 @@ class K8sRunner(RunnerBase):
         from tilt.engine.images import ImageBuildFailedError
         from tilt.engine.k8s_custom import CustomDeployError
         from tilt.k8s.apply import ApplyError
-        from tilt.k8s.client import ContextError
+        from tilt.k8s.client import ApiError, ContextError
 
         name = spec.name
         log = self._log(name, "build")
@@ -297,12 +308,44 @@ class K8sRunner(RunnerBase):
             log("Update cancelled")
             self._finish(name, req.update_id, ok=False, cancelled=True, error="cancelled")
             return
-        except (ContextError, ApplyError, ImageBuildFailedError, CustomDeployError) as e:
+        except (ContextError, ApplyError, ImageBuildFailedError, CustomDeployError, ApiError) as e:
             for line in str(e).splitlines():
                 log(f"ERROR: {line}")
             self._finish(name, req.update_id, ok=False, error=str(e))
+            self._retry_if_unreachable(name, str(e), log)
             return
+        self._backoff.pop(name, None)
         self._finish(name, req.update_id, ok=True)
+
+    def _retry_if_unreachable(self, name: str, error: str, log: Callable[[str], None]) -> None:
+        """The cluster did not answer: say so once on the resource, deploy again later
+        (0.5 s doubling to 30 s); other resources are not concerned."""
+        at = error.find(UNREACHABLE)
+        if at < 0:
+            return
+        why = error[at:].splitlines()[0]
+        delay = self._backoff.get(name, 0.5)
+        self._backoff[name] = min(delay * 2, 30.0)
+        log(f"Deploying again in {delay:g}s")
+        self._post(
+            RuntimeChanged(
+                name=name,
+                status=RuntimeStatus.PENDING,
+                message=f"{why} (retrying in {delay:g}s)",
+                state="",
+                at=time.time(),
+                container_id="",
+            )
+        )
+        old = self._retries.pop(name, None)
+        if old is not None:
+            old.cancel()
+
+        def retry() -> None:
+            self._retries.pop(name, None)
+            self._post(TriggerRequested(name=name, at=time.time()))
+
+        self._retries[name] = asyncio.get_running_loop().call_later(delay, retry)
 
     async def _custom_deploy(
         self,
