@@ -309,3 +309,43 @@ def failing_tests() -> ScriptedController:
     c.log("unit", "  ✖ FAILED tests/test_math.py::TestSub::test_sub_wrong", "build")
     c.log("unit", "ERROR: 2 of 10 test(s) failed", "build")
     return c
+
+
+def kubernetes() -> ScriptedController:
+    """Two Kubernetes resources: one ready with port forwards and restarts, one that
+    cannot pull its image."""
+    c = ScriptedController(
+        [
+            resource(
+                "web",
+                kind="k8s",
+                update_status="ok",
+                update_count=2,
+                started_at=NOW - 40,
+                finished_at=NOW - 36.5,
+                reason="Initial Build",
+                runtime_status="ok",
+                runtime_state="pod web-7d9f8c6b5-x2k4p: Running, 1/1 ready, 2 restarts",
+                port_forwards=[(8080, 80), (9090, 9090)],
+            ),
+            resource(
+                "api",
+                kind="k8s",
+                update_status="ok",
+                update_count=1,
+                started_at=NOW - 40,
+                finished_at=NOW - 38,
+                reason="Initial Build",
+                runtime_status="error",
+                runtime_message="ImagePullBackOff: the cluster pulls kind-registry:5000/api:tilt-"
+                "3f2a but tilt pushed localhost:5001/api:tilt-3f2a",
+                runtime_state="pod api-5c9d7-q8z2m: Pending, 0/1 ready",
+            ),
+        ],
+        tiltfile="/project/Tiltfile",
+    )
+    c.log("(Tiltfile)", "Successfully loaded Tiltfile (52ms)", "tiltfile")
+    c.log("web", "Applying 2 object(s) to context kind-dev", "build")
+    c.log("web", "Port forward: http://localhost:8080/", "build")
+    c.log("web", "listening on :80", "runtime")
+    return c

@@ -31,6 +31,7 @@ CASES: dict[str, tuple[Callable[[], ScriptedController], str, tuple[str, ...], i
     "failing_events": (scenes.failing, "indexer", ("e",), 3),
     # n: the log pane jumps to the first failing test's own lines (in its shard's span).
     "failing_tests": (scenes.failing_tests, "unit", ("n",), 41),
+    "kubernetes": (scenes.kubernetes, "web", (), 4),
 }
 
 
