@@ -384,6 +384,11 @@ class Engine:
         if isinstance(ev, TiltfileReloaded) and self.images is not None:
             # Before the state re-aims the watch: resource matchers come from the images.
             self.images.set_graph(ev.result.images, ev.result.settings)
+            for each in self._distinct_runners():
+                # A runner that keeps settings of its own (k8s_quiet_events) takes the new ones.
+                hook = getattr(each, "settings_changed", None)
+                if hook is not None:
+                    hook(ev.result.settings)
         previous = dict(self.state.resources)
         effects = self.state.apply(ev)
         for eff in effects:

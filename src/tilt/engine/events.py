@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tilt.engine.runtime import RuntimeStatus
+from tilt.engine.runtime import PodEvent, RuntimeStatus
 
 if TYPE_CHECKING:
     from tilt.model import TiltfileResult, TriggerMode
@@ -31,6 +31,7 @@ __all__ = [
     "ImageBuilt",
     "Matcher",
     "MatchersChanged",
+    "PodEventsChanged",
     "ProbeChanged",
     "RuntimeChanged",
     "RuntimeEventReceived",
@@ -236,6 +237,21 @@ class RuntimeEventReceived:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PodEventsChanged:
+    """A Kubernetes resource's events changed (the runner's `tilt.k8s.events.EventsView`).
+
+    Attributes:
+        events: Every event of the resource, newest first (replaces the earlier list).
+        problem: The newest Warning that still applies, ``Reason: message``; "" when none.
+    """
+
+    name: str
+    events: tuple[PodEvent, ...]
+    problem: str
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class ContainerUpdated:
     """An update put new content in container ``container_id``.
 
@@ -308,6 +324,7 @@ Event = (
     | ShutdownRequested
     | RuntimeChanged
     | RuntimeEventReceived
+    | PodEventsChanged
     | ContainerUpdated
     | ImageBuilt
     | MatchersChanged

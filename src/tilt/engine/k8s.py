@@ -14,7 +14,12 @@ For each update of a K8S resource it:
 3. the full path: build the images the change touches (`ImageBuilds`), then
    `K8sSession.deploy` with the built refs injected;
 4. the session follows the pods: `PodsView` -> `RuntimeChanged` (status, reason), pod logs
-   into the resource's log (span ``runtime``), port forwards to the newest running pod.
+   into the resource's log (span ``runtime``), port forwards to the newest running pod;
+5. and their Kubernetes events (`tilt.k8s.events`): ``[event]`` lines into the log (span
+   ``event``), the `EventsView` -> `PodEventsChanged` (records, newest first, and the Warning
+   that applies), and the reason of `RuntimeChanged` becomes `status_line` (``Pending —
+   FailedScheduling: ...``) while a Warning applies. ``k8s_quiet_events`` reaches the session
+   when it connects and on each reload (`settings_changed`).
 
 The runner keeps no facts: what it learns goes back as events.
 """
@@ -26,20 +31,28 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tilt.engine.events import ContainerUpdated, Event, RuntimeChanged, Tick, TriggerRequested
+from tilt.engine.events import (
+    ContainerUpdated,
+    Event,
+    PodEventsChanged,
+    RuntimeChanged,
+    Tick,
+    TriggerRequested,
+)
 from tilt.engine.runner import RunnerBase, UpdateRequest
-from tilt.engine.runtime import PodRuntime, RuntimeStatus
+from tilt.engine.runtime import PodEvent, PodRuntime, RuntimeStatus
 
 if TYPE_CHECKING:
     from tilt.engine.images import ImageBuilds
     from tilt.engine.k8s_delivery import ClusterDelivery
+    from tilt.k8s.events import EventsView
     from tilt.k8s.monitor import PodsView
     from tilt.k8s.session import K8sSession
     from tilt.logstore import LogStore
-    from tilt.model import Resource
+    from tilt.model import Resource, Settings
     from tilt.process import ProcessSupervisor
 
-__all__ = ["K8sRunner", "runtime_of"]
+__all__ = ["K8sRunner", "pod_events_of", "runtime_of"]
 
 #: How `tilt.k8s.client` words a cluster that does not answer.
 UNREACHABLE = "cannot reach the Kubernetes API"
@@ -63,6 +76,26 @@ def runtime_of(view: PodsView) -> tuple[RuntimeStatus, str, str]:
     if view.readiness is Readiness.FAILED:
         return RuntimeStatus.ERROR, view.reason, state
     return RuntimeStatus.PENDING, view.reason, state
+
+
+def pod_events_of(view: EventsView) -> tuple[PodEvent, ...]:
+    """The engine's neutral records of an `EventsView`'s (newest first, counts as they are)."""
+    return tuple(
+        PodEvent(
+            type=e.type,
+            reason=e.reason,
+            object=e.object,
+            message=e.message,
+            count=e.count,
+            first_seen=e.first_seen,
+            last_seen=e.last_seen,
+            current=e.current,
+            quiet=e.quiet,
+            explanation=e.explanation,
+            container=e.container,
+        )
+        for e in view.events
+    )
 
 
 class _Updater:
@@ -138,6 +171,11 @@ class K8sRunner(RunnerBase):
         #: cluster unreachable: the next retry's delay per resource, and the pending retries
         self._backoff: dict[str, float] = {}
         self._retries: dict[str, asyncio.TimerHandle] = {}
+        # The latest pods and events views per resource (event loop only): the reason is both.
+        self._pods_views: dict[str, PodsView] = {}
+        self._events_views: dict[str, EventsView] = {}
+        self._quiet: tuple[tuple[str, str], ...] = ()
+        self._pull_why: dict[str, str] = {}  # the delivery's explanation of a pull failure
 
     # ---- the session (created on the first update: `tilt up` with no k8s needs no cluster)
     async def _get_session(self) -> K8sSession:
@@ -147,6 +185,7 @@ class K8sRunner(RunnerBase):
 
         self._loop = asyncio.get_running_loop()
         settings = self._images._settings  # the Tiltfile's settings (ImageBuilds keeps them)
+        self._quiet = settings.k8s_quiet_events
         self._session = await asyncio.to_thread(
             K8sSession.connect,
             settings,
@@ -154,6 +193,8 @@ class K8sRunner(RunnerBase):
             on_log=self._on_log,
             context=self._context,
             namespace=self._namespace,
+            on_events=self._on_events,
+            on_event_log=self._on_event_log,
         )
         return self._session
 
@@ -189,18 +230,9 @@ class K8sRunner(RunnerBase):
         return first
 
     def _on_view(self, resource: str, view: PodsView) -> None:  # worker threads
-        status, message, state = runtime_of(view)
-        message = self._explain_pulls(resource, view) or message
-        ev = RuntimeChanged(
-            name=resource,
-            status=status,
-            message=message,
-            state=state,
-            at=time.time(),
-            container_id=view.pods[0].name if view.pods else "",
-        )
+        why = self._explain_pulls(resource, view)
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._post, ev)
+        self._loop.call_soon_threadsafe(self._pods_changed, resource, view, why)
 
     def _on_log(self, resource: str, line: str) -> None:  # worker threads
         assert self._loop is not None
@@ -209,6 +241,66 @@ class K8sRunner(RunnerBase):
 
     def _append_runtime_log(self, resource: str, line: str) -> None:
         self._logs.append(resource, line, span="runtime")
+
+    # ---- Kubernetes events (issue 12)
+    def _on_events(self, resource: str, view: EventsView) -> None:  # worker threads
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._events_changed, resource, view)
+
+    def _on_event_log(self, resource: str, line: str) -> None:  # worker threads
+        assert self._loop is not None
+        if resource:
+            self._loop.call_soon_threadsafe(self._append_event_log, resource, line)
+
+    def _append_event_log(self, resource: str, line: str) -> None:
+        self._logs.append(resource, line, span="event")
+
+    def _pods_changed(self, resource: str, view: PodsView, pull_why: str = "") -> None:
+        self._pods_views[resource] = view
+        self._pull_why[resource] = pull_why
+        self._post_runtime(resource)
+
+    def _events_changed(self, resource: str, view: EventsView) -> None:
+        self._events_views[resource] = view
+        self._post(
+            PodEventsChanged(
+                name=resource, events=pod_events_of(view), problem=view.reason, at=time.time()
+            )
+        )
+        if resource in self._pods_views:
+            self._post_runtime(resource)
+
+    def _post_runtime(self, resource: str) -> None:
+        """`RuntimeChanged` from the latest pods view; its reason is `status_line` while an
+        event's Warning applies (``Pending — FailedScheduling: ...``)."""
+        from tilt.k8s.events import status_line
+
+        view = self._pods_views[resource]
+        status, message, state = runtime_of(view)
+        events = self._events_views.get(resource)
+        if events is not None and events.reason and view.connected:
+            message = status_line(view, events)
+        # Why an image cannot be pulled (the delivery's explanation) wins over both.
+        message = self._pull_why.get(resource) or message
+        self._post(
+            RuntimeChanged(
+                name=resource,
+                status=status,
+                message=message,
+                state=state,
+                at=time.time(),
+                container_id=view.pods[0].name if view.pods else "",
+            )
+        )
+
+    def settings_changed(self, settings: Settings) -> None:
+        """A reloaded Tiltfile's settings: new ``k8s_quiet_events`` re-mark the kept events."""
+        if self._session is None or settings.k8s_quiet_events == self._quiet:
+            return
+        from tilt.k8s.events import QuietRules
+
+        self._quiet = settings.k8s_quiet_events
+        self._session.events.set_quiet(QuietRules.from_pairs(self._quiet))
 
     # ---- engine interface
     def start_update(self, req: UpdateRequest) -> None:
@@ -233,6 +325,9 @@ class K8sRunner(RunnerBase):
             task.add_done_callback(self._chore_done)
         else:
             self._session.forget(name)
+        self._pods_views.pop(name, None)
+        self._events_views.pop(name, None)
+        self._pull_why.pop(name, None)
 
     async def _remove(self, name: str, spec: Resource) -> None:
         assert self._session is not None

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ContainerRuntime",
     "LocalRuntime",
+    "PodEvent",
     "PodRuntime",
     "RuntimeState",
     "RuntimeStatus",
@@ -175,6 +176,28 @@ class ContainerRuntime(RuntimeState):
             self.retired = (*self.retired, container_id)[-MAX_RETIRED:]
 
 
+@dataclass(frozen=True, kw_only=True)
+class PodEvent:
+    """One Kubernetes event of a resource as the engine keeps it (repeats folded in ``count``).
+
+    The runner converts `tilt.k8s.events.EventRecord`s into these (this module imports no
+    runtime). ``current``: False for a pod of an older rollout; ``quiet``: silenced by
+    ``k8s_quiet_events`` (listed, never the reason).
+    """
+
+    type: str
+    reason: str
+    object: str
+    message: str
+    count: int
+    first_seen: float
+    last_seen: float
+    current: bool = True
+    quiet: bool = False
+    explanation: str = ""
+    container: str = ""
+
+
 @dataclass
 class PodRuntime(RuntimeState):
     """Kubernetes workloads: the pods the Kubernetes runner (`tilt.engine.k8s`) reports.
@@ -184,6 +207,9 @@ class PodRuntime(RuntimeState):
         state: Its status in words (``pod web-1: Ready, 1/1 ready, 2 restarts``).
         restarts_at_sync: The live-updated container's restart count right after the
             last sync (a higher count later means it crashed since).
+        events: Its Kubernetes events, newest first (`PodEventsChanged`).
+        problem: The newest Warning event that still applies (``Reason: message``), "" when
+            none; the runner puts it in the one-line reason too (``Pending — ...``).
     """
 
     noun: ClassVar[str] = "pod"
@@ -191,6 +217,8 @@ class PodRuntime(RuntimeState):
     pod: str = ""
     state: str = ""
     restarts_at_sync: int | None = None
+    events: tuple[PodEvent, ...] = ()
+    problem: str = ""
 
     def long_running(self, spec: Resource) -> bool:
         # Readiness comes from the pods unless pod_readiness='ignore' (ready once applied).

@@ -71,7 +71,11 @@ class RuntimeSnapshot(TypedDict):
 
 
 class EventSnapshot(TypedDict):
-    """One kept runtime event (`tilt.runtime_events.KeptEvent`)."""
+    """One kept runtime event (`tilt.runtime_events.KeptEvent`), newest last for a container.
+
+    A Kubernetes resource's events (`tilt.engine.runtime.PodEvent`) come newest first and
+    carry the keys marked NotRequired too.
+    """
 
     type: str
     reason: str
@@ -80,6 +84,16 @@ class EventSnapshot(TypedDict):
     count: int
     first_seen: float
     last_seen: float
+    #: Seconds since ``last_seen`` when the snapshot was taken (Kubernetes events).
+    age_s: NotRequired[float]
+    #: False for an event of a pod of an older rollout.
+    current: NotRequired[bool]
+    #: Silenced by ``k8s_quiet_events``: listed, never the reason, not logged.
+    quiet: NotRequired[bool]
+    #: What tilt adds (the image's registry, what the pod requests, the memory limit...).
+    explanation: NotRequired[str]
+    #: The container it is about when the pod has several ("" otherwise).
+    container: NotRequired[str]
 
 
 class ResourceSnapshot(TypedDict):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,6 +26,7 @@ from tilt.engine.events import (
     ImageBuilt,
     Matcher,
     MatchersChanged,
+    PodEventsChanged,
     ProbeChanged,
     RuntimeChanged,
     RuntimeEventReceived,
@@ -49,7 +51,7 @@ from tilt.engine.runtime import (
     RuntimeStatus,
     runtime_for,
 )
-from tilt.engine.snapshot import EngineSnapshot, ResourceSnapshot
+from tilt.engine.snapshot import EngineSnapshot, EventSnapshot, ResourceSnapshot
 from tilt.model import Resource, Settings, TiltfileResult, TriggerMode
 
 __all__ = [
@@ -361,6 +363,33 @@ class ResourceState:
         """A Kubernetes resource's pod in words (``pod web-1: Ready, 1/1 ready``)."""
         return self.runtime.state if isinstance(self.runtime, PodRuntime) else ""
 
+    def _pod_problem(self) -> str:
+        """A Kubernetes resource's newest applying Warning event (``Reason: message``)."""
+        return self.runtime.problem if isinstance(self.runtime, PodRuntime) else ""
+
+    def _pod_events_snapshot(self) -> list[EventSnapshot]:
+        """A Kubernetes resource's events, newest first, with their age and flags."""
+        if not isinstance(self.runtime, PodRuntime):
+            return []
+        now = time.time()
+        return [
+            {
+                "type": e.type,
+                "reason": e.reason,
+                "object": e.object,
+                "message": e.message,
+                "count": e.count,
+                "first_seen": e.first_seen,
+                "last_seen": e.last_seen,
+                "age_s": round(max(0.0, now - e.last_seen), 3),
+                "current": e.current,
+                "quiet": e.quiet,
+                "explanation": e.explanation,
+                "container": e.container,
+            }
+            for e in self.runtime.events
+        ]
+
     def snapshot(self, base_dir: str) -> ResourceSnapshot:
         spec = self.spec
         files = list(self.pending_files)
@@ -407,21 +436,22 @@ class ResourceState:
                 "exit_code": rt.exit_code,
                 "container_id": container.container_id[:12] if container else "",
                 "state": container.state if container else self._pod_state(),
-                "reason": container.problem if container else "",
+                "reason": container.problem if container else self._pod_problem(),
                 "live_updated": container.live_updated if container else False,
             },
             "events": [
-                {
-                    "type": e.type,
-                    "reason": e.reason,
-                    "object": e.object,
-                    "message": e.message,
-                    "count": e.count,
-                    "first_seen": e.first_seen,
-                    "last_seen": e.last_seen,
-                }
+                EventSnapshot(
+                    type=e.type,
+                    reason=e.reason,
+                    object=e.object,
+                    message=e.message,
+                    count=e.count,
+                    first_seen=e.first_seen,
+                    last_seen=e.last_seen,
+                )
                 for e in (container.events.events if container else ())
-            ],
+            ]
+            + self._pod_events_snapshot(),
             "dirty": self.dirty,
             "pending_files": [
                 os.path.relpath(f, base_dir) if base_dir and f.startswith(base_dir + os.sep) else f
@@ -600,6 +630,8 @@ class EngineState:
                 return self._runtime_changed(ev)
             case RuntimeEventReceived():
                 return self._runtime_event(ev)
+            case PodEventsChanged():
+                return self._pod_events(ev)
             case ContainerUpdated():
                 return self._container_updated(ev)
             case ImageBuilt():
@@ -771,6 +803,19 @@ class EngineState:
         if ev.event.crash and rt.live_updated and ev.event.instance_id == rt.container_id:
             effects += self._rebuild_after_crash(r, ev.at)
         return effects
+
+    def _pod_events(self, ev: PodEventsChanged) -> list[Effect]:
+        """A Kubernetes resource's events: kept as they are (the runner's counts are the API's).
+
+        The one-line reason comes with the runner's `RuntimeChanged` (the pod's phase, then
+        this problem); the records feed the events view and the snapshot.
+        """
+        r = self.resources.get(ev.name)
+        if r is None or not r.enabled or not isinstance(r.runtime, PodRuntime):
+            return []
+        r.runtime.events = ev.events
+        r.runtime.problem = ev.problem
+        return []
 
     def _container_updated(self, ev: ContainerUpdated) -> list[Effect]:
         r = self.resources.get(ev.name)

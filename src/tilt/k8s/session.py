@@ -94,12 +94,15 @@ class K8sSession:
         server_side: str = "",
         context: ClusterContext | None = None,
         on_events: Callable[[str, EventsView], None] | None = None,
+        on_event_log: Callable[[str, str], None] | None = None,
     ) -> None:
         settings = settings or Settings()
         self.kube = kube
         self.context = context
         self._on_view = on_view
         self._on_log = on_log
+        # The ``[event]`` lines: their own log span when the caller asks (else with pod logs).
+        self._on_event_log = on_event_log or on_log
         self.scrubber = SecretScrubber(disabled=settings.secrets_disable_scrub)
         self.upsert_timeout_s = float(settings.k8s_upsert_timeout_secs)
         #: Tilt's k8s_server_side_apply: the argument, else the Tiltfile's update_settings()
@@ -108,7 +111,7 @@ class K8sSession:
         # Kubernetes events (issue 12): lines into the log, records and the reason to on_events.
         self.events = EventMonitor(
             kube,
-            on_log=self.log,
+            on_log=self._event_log,
             on_view=on_events or (lambda _r, _v: None),
             quiet=QuietRules.from_pairs(settings.k8s_quiet_events),
             resolver=self.monitor.resolver,
@@ -129,6 +132,7 @@ class K8sSession:
         on_view: Callable[[str, PodsView], None],
         on_log: Callable[[str, str], None],
         on_events: Callable[[str, EventsView], None] | None = None,
+        on_event_log: Callable[[str, str], None] | None = None,
         context: str = "",
         namespace: str = "",
         kubeconfig: str | None = None,
@@ -151,11 +155,15 @@ class K8sSession:
             settings=settings,
             context=ctx,
             on_events=on_events,
+            on_event_log=on_event_log,
         )
 
     # ---- logging
     def log(self, resource: str, text: str) -> None:
         self._on_log(resource, self.scrubber.scrub(text))
+
+    def _event_log(self, resource: str, text: str) -> None:
+        self._on_event_log(resource, self.scrubber.scrub(text))
 
     # ---- deploy
     async def deploy(
