@@ -1,8 +1,7 @@
 """Kubernetes events through the real engine and its Kubernetes runner (`tilt ci`).
 
-What the runner passes on today: the session's ``[event]`` lines in the resource's log. (The
-events view and the status reason, ``K8sSession(on_events=)``, are not wired into the engine
-state yet; see docs/kubernetes.md.)
+Here: the session's ``[event]`` lines in the resource's log. The reason, the events list and
+``k8s_quiet_events`` in the engine's state: tests/k8s/test_events_wiring.py.
 """
 
 from __future__ import annotations
