@@ -25,6 +25,7 @@ from tests.k8s.test_engine_k8s import APP
 from tilt.engine import Engine
 from tilt.engine.runner import standard_runners
 from tilt.logstore import LogStore
+from tilt.ui.format import resource_row
 
 Obj = dict[str, Any]
 IMAGE = "registry.local/web:big"
@@ -162,6 +163,10 @@ def test_reason_events_list_and_clearing(
     assert failing["runtime"]["message"].startswith(f"Pending — FailedScheduling: {UNSCHEDULABLE}")
     assert failing["runtime"]["reason"].startswith(f"FailedScheduling: {UNSCHEDULABLE}")
     assert failing["runtime"]["status"] == "pending"
+    # The TUI's row: the status line as its detail, the Warning in its badge.
+    row = resource_row(failing, now=failing["events"][0]["last_seen"])
+    assert row.details.startswith("Pending — FailedScheduling: 0/1 nodes are available")
+    assert row.warnings == 1
 
     code, out = seen["get"]
     assert code == 0
