@@ -207,9 +207,11 @@ def test_ci_broken_tiltfile_and_timeout(tmp_path: Path) -> None:
     assert "Error: resource '(Tiltfile)' failed: Error: " in r.stderr
 
     write_tree(tmp_path, {"Tiltfile": 'local_resource("s", cmd="sleep 30")\n'})
-    r = run_tilt("ci", "--port", "0", "--timeout", "500ms", cwd=tmp_path)
+    # The timeout must outlast the Tiltfile's load (a fresh worker process) on a busy
+    # machine, so that `s` is known and running when it fires.
+    r = run_tilt("ci", "--port", "0", "--timeout", "5s", cwd=tmp_path)
     assert r.returncode == 1
-    assert r.stderr.strip().splitlines()[-1] == "Error: Timeout after 0.5s; not ready: s (updating)"
+    assert r.stderr.strip().splitlines()[-1] == "Error: Timeout after 5s; not ready: s (updating)"
 
 
 # ---- nothing outlives tilt -----------------------------------------------------------------
