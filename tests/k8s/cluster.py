@@ -95,12 +95,20 @@ class Controller:
         *,
         image_outcome: dict[str, str] | None = None,
         job_exit_codes: dict[str, int] | None = None,
+        job_logs: dict[str, list[str]] | None = None,
+        job_image_exit_codes: dict[str, int] | None = None,
     ) -> None:
         import threading
 
         self.emu = emu
         self.image_outcome = image_outcome or {}
         self.job_exit_codes = job_exit_codes or {}
+        #: per image: the lines a Job's pod writes before it ends
+        self.job_logs = job_logs or {}
+        #: per image: a Job pod's exit code (after ``job_exit_codes`` by Job name)
+        self.job_image_exit_codes = job_image_exit_codes or {}
+        #: every Job pod made, in order
+        self.job_pods: list[str] = []
         self._seen: set[tuple[str, str]] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="test-controller")
@@ -153,8 +161,16 @@ class Controller:
             return
         self._seen.add(key)
         pod = make_pod(self.emu, job)
-        code = self.job_exit_codes.get(job["metadata"]["name"], 0)
+        self.job_pods.append(pod["metadata"]["name"])
+        image = self._image(job["spec"]["template"])
+        code = self.job_exit_codes.get(
+            job["metadata"]["name"], self.job_image_exit_codes.get(image, 0)
+        )
         c = pod["spec"]["containers"][0]["name"]
+        ns = pod["metadata"]["namespace"]
+        if image in self.job_logs:
+            self.emu.log(pod["metadata"]["name"], c, *self.job_logs[image], namespace=ns)
+            self.emu.end_logs(pod["metadata"]["name"], c, namespace=ns)
         self.emu.patch_status(
             "Pod",
             pod["metadata"]["name"],
@@ -175,6 +191,27 @@ class Controller:
                 ],
             },
             namespace=pod["metadata"]["namespace"],
+        )
+        # The Job controller's verdict (backoffLimit 0: the first failure is final).
+        cond = "Complete" if code == 0 else "Failed"
+        self.emu.patch_status(
+            "Job",
+            job["metadata"]["name"],
+            {
+                "succeeded" if code == 0 else "failed": 1,
+                "conditions": [
+                    {
+                        "type": cond,
+                        "status": "True",
+                        "reason": "Completed" if code == 0 else "BackoffLimitExceeded",
+                        "message": ""
+                        if code == 0
+                        else "Job has reached the specified backoff limit",
+                    }
+                ],
+            },
+            namespace=ns,
+            api_version="batch/v1",
         )
 
     def _kubelet(self, pod: Obj, image: str) -> None:

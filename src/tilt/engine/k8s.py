@@ -304,8 +304,14 @@ class K8sRunner(RunnerBase):
 
     # ---- engine interface
     def start_update(self, req: UpdateRequest) -> None:
+        from tilt.engine.k8s_jobs import is_job_test, run_job_test
+
+        work = run_job_test(self, req.spec, req) if is_job_test(req.spec) else None
         self._start(
-            self._updates, req.name, self._update(req.spec, req), task_name=f"k8s-update:{req.name}"
+            self._updates,
+            req.name,
+            work or self._update(req.spec, req),
+            task_name=f"k8s-update:{req.name}",
         )
 
     def start_runtime(self, spec: Resource, run_id: int) -> None:

@@ -27,6 +27,7 @@ from tilt.model import (
     PodReadiness,
     PortForward,
     SyncStep,
+    TestSpec,
     WatchSpec,
 )
 from tilt.tiltfile._context import (
@@ -508,6 +509,9 @@ def k8s_resource(  # noqa: PLR0917 (Tilt's positional parameters)
     links: object = [],
     labels: object = [],
     discovery_strategy: object = "",
+    test: object = False,
+    results_format: object = "auto",
+    timeout: object = "",
 ) -> None:
     """Configure a Kubernetes resource Tilt assembled, or make one from objects.
 
@@ -540,6 +544,13 @@ def k8s_resource(  # noqa: PLR0917 (Tilt's positional parameters)
         labels: Group names for the resource in the UI.
         discovery_strategy: ``''``/``'default'`` (owner references and
             extra_pod_selectors) or ``'selectors-only'``.
+        test: Beyond Tilt: the resource (whose workload is a Job) is a test: each
+            update deletes and re-creates the Job, passes or fails with it, and reads
+            per-test results from its pods' logs (see docs/testing.md).
+        results_format: Beyond Tilt, with ``test=True``: ``"auto"`` (a ``go test
+            -json`` stream in the logs is recognised), ``"gotest"``, or ``"none"``.
+        timeout: Beyond Tilt, with ``test=True``: how long the Job may run (seconds
+            or a duration such as ``"5m"``; ``""`` for no limit).
     """
     fn = "k8s_resource"
     name = as_str(fn, "workload", workload, allow_none=True)
@@ -569,6 +580,7 @@ def k8s_resource(  # noqa: PLR0917 (Tilt's positional parameters)
             f"{fn}: for parameter 'discovery_strategy': Invalid. Must be one of: "
             '"default", "selectors-only"'
         ) from None
+    test_spec = _job_test_spec(fn, test, results_format, timeout)
     manual = not name
     if manual and not frags:
         raise TiltfileError(
@@ -595,6 +607,7 @@ def k8s_resource(  # noqa: PLR0917 (Tilt's positional parameters)
         links=link_list,
         labels=label_list,
         discovery_strategy=strategy,
+        test=test_spec,
     )
     st = ctx.state.family(K8sState)
     earlier = st.options.get(key)
@@ -602,6 +615,44 @@ def k8s_resource(  # noqa: PLR0917 (Tilt's positional parameters)
         st.options[key] = call
     else:
         earlier.merge(call)
+
+
+_JOB_RESULTS_FORMATS = ("auto", "gotest", "none")
+
+
+def _timeout_s(fn: str, timeout: object) -> float | None:
+    """A test timeout: seconds or a duration string; ``""``/0: no limit."""
+    if isinstance(timeout, bool) or not isinstance(timeout, str | int | float):
+        raise TiltfileError(
+            f"{fn}: for parameter 'timeout': got {_typename(timeout)}, want string or number"
+        )
+    if isinstance(timeout, str):
+        if not timeout.strip():
+            return None
+        from tilt.commands.up import parse_duration
+
+        try:
+            out = parse_duration(timeout)
+        except ValueError as e:
+            raise TiltfileError(f"{fn}: for parameter 'timeout': {e}") from None
+    else:
+        out = float(timeout)
+    return out if out > 0 else None
+
+
+def _job_test_spec(
+    fn: str, test: object, results_format: object, timeout: object
+) -> TestSpec | None:
+    """k8s_resource's test arguments, checked (None: not a test)."""
+    if not as_bool(fn, "test", test):
+        return None
+    fmt = as_str(fn, "results_format", results_format)
+    if fmt not in _JOB_RESULTS_FORMATS:
+        raise TiltfileError(
+            f"{fn}: for parameter 'results_format': unknown format {fmt!r} for a Job "
+            f"(one of {', '.join(_JOB_RESULTS_FORMATS)}: results are read from its logs)"
+        )
+    return TestSpec(timeout_s=_timeout_s(fn, timeout), results_format=fmt)
 
 
 @builtin("port_forward", located=True)

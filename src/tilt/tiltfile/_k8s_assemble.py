@@ -37,6 +37,7 @@ from tilt.model import (
     Resource,
     ResourceKind,
     SourceLocation,
+    TestSpec,
     TriggerMode,
 )
 from tilt.refs import parse_ref
@@ -165,6 +166,8 @@ class ResourceOptions:
     links: list[Link] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     discovery_strategy: DiscoveryStrategy | None = None
+    # Beyond Tilt: k8s_resource(test=True): the resource is a test whose workload is a Job.
+    test: TestSpec | None = None
 
     def merge(self, later: ResourceOptions) -> None:
         """Add a later call's settings: lists append, settings it gave replace ours."""
@@ -182,6 +185,7 @@ class ResourceOptions:
         self.links += later.links
         self.labels += later.labels
         self.discovery_strategy = later.discovery_strategy or self.discovery_strategy
+        self.test = later.test or self.test
 
 
 @dataclass
@@ -443,10 +447,21 @@ class _Assembler:
             image_locators=self.image_locators(res),
             port_forwards=tuple(opts.port_forwards),
             extra_pod_selectors=tuple(opts.extra_pod_selectors),
-            pod_readiness=self.pod_readiness(res),
+            # A Job test's verdict is its update's (the Job's condition and its results),
+            # not its pod's runtime status, unless pod_readiness says otherwise.
+            pod_readiness=(
+                opts.pod_readiness or PodReadiness.IGNORE
+                if opts.test is not None
+                else self.pod_readiness(res)
+            ),
             discovery_strategy=opts.discovery_strategy or DiscoveryStrategy.DEFAULT,
         )
         trigger = opts.trigger_mode or self.asm.settings.default_trigger_mode
+        if opts.test is not None and not any(o.kind == "Job" for o in res.objects):
+            raise TiltfileError(
+                f"{opts.location}: k8s_resource: test=True needs a Job in resource "
+                f"{res.name!r} (it has {', '.join(o.kind for o in res.objects) or 'no objects'})"
+            )
         return Resource(
             name=res.name,
             kind=ResourceKind.K8S_CUSTOM_DEPLOY if res.custom else ResourceKind.K8S,
@@ -459,6 +474,7 @@ class _Assembler:
             image_refs=refs,
             k8s=target,
             custom_deploy=res.custom.target if res.custom else None,
+            test=opts.test,
         )
 
 

@@ -1,0 +1,180 @@
+"""Kubernetes Jobs as tests (`tilt.engine.k8s_jobs`): against the emulated API, with a
+background controller playing the Job controller (a pod per Job, its logs, the Job's
+Complete/Failed condition)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_tilt, write_tree
+from tests.k8s.cluster import Controller
+from tests.k8s.emulator import Emulator
+from tilt.engine import Engine
+from tilt.engine.runner import standard_runners
+from tilt.logstore import LogStore
+
+FIXTURES = Path(__file__).parent.parent / "testresults" / "fixtures"
+GO_FAILING = (FIXTURES / "gotest.jsonl").read_text().splitlines()
+
+JOB = """
+apiVersion: batch/v1
+kind: Job
+metadata: {name: unit}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: unit
+        image: "IMAGE"
+        command: ["sh", "-c", "go test -json ./..."]
+"""
+
+TILTFILE = "k8s_yaml('job.yaml')\nk8s_resource('unit', test=True)\n"
+
+
+def _go(action: str, test: str, output: str = "") -> str:
+    ev: dict[str, object] = {"Action": action, "Package": "example.com/p", "Test": test}
+    if output:
+        ev["Output"] = output
+    return json.dumps(ev)
+
+
+GO_PASSING = [
+    _go("run", "TestOne"),
+    _go("output", "TestOne", "--- PASS: TestOne (0.00s)\n"),
+    _go("pass", "TestOne"),
+    _go("run", "TestTwo"),
+    _go("pass", "TestTwo"),
+    json.dumps({"Action": "pass", "Package": "example.com/p", "Elapsed": 0.01}),
+]
+
+
+def ci(tmp_path: Path, image: str, tiltfile: str = TILTFILE) -> tuple[int, Engine]:
+    write_tree(tmp_path, {"Tiltfile": tiltfile, "job.yaml": JOB.replace("IMAGE", image)})
+    eng = Engine(
+        str(tmp_path / "Tiltfile"),
+        logs=LogStore(),
+        watch=False,
+        ci=True,
+        ci_timeout_s=30,
+        runners=standard_runners,
+    )
+    return asyncio.run(eng.run()), eng
+
+
+def _unit(eng: Engine) -> dict[str, object]:
+    (res,) = [r for r in eng.snapshot()["resources"] if r["name"] == "unit"]
+    return dict(res)
+
+
+def test_a_passing_job_passes_with_parsed_results(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    with Controller(emu, job_logs={"registry.local/unit:1": GO_PASSING}):
+        code, eng = ci(tmp_path, "registry.local/unit:1")
+    assert code == 0, eng.ci_outcome
+    test = _unit(eng)["test"]
+    assert isinstance(test, dict)
+    assert test["passed"] == 2 and test["failed"] == 0, test
+    lines = [ln.text for ln in eng.logs.lines("unit")]
+    assert any(t.startswith("Tests: 2 passed") for t in lines), lines
+    # The pod's log streamed into the resource's log.
+    assert any('"Test": "TestOne"' in t for t in lines), lines
+
+
+def test_a_failing_job_fails_naming_the_failing_tests(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    image = "registry.local/unit:bad"
+    with Controller(emu, job_logs={image: GO_FAILING}, job_image_exit_codes={image: 1}):
+        code, eng = ci(tmp_path, image)
+    assert code != 0
+    assert "unit" in str(eng.ci_outcome)
+    test = _unit(eng)["test"]
+    assert isinstance(test, dict)
+    assert test["failed"] >= 2, (test, [ln.text for ln in eng.logs.lines("unit")], eng.ci_outcome)
+    lines = [ln.text for ln in eng.logs.lines("unit")]
+    assert any("TestDivide/by_zero (calc_test.go:27)" in t for t in lines), lines
+    assert any(t.startswith("ERROR: ") and "test(s) failed" in t for t in lines), lines
+
+
+def test_a_failed_job_without_results_fails_with_the_job(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    image = "registry.local/unit:crash"
+    with Controller(emu, job_logs={image: ["boom"]}, job_image_exit_codes={image: 2}):
+        code, eng = ci(tmp_path, image)
+    assert code != 0
+    lines = [ln.text for ln in eng.logs.lines("unit")]
+    assert any("Job/unit failed: Job has reached the specified backoff limit" in t for t in lines)
+
+
+def test_a_new_image_deletes_and_recreates_the_job(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    logs = {"registry.local/unit:1": GO_PASSING, "registry.local/unit:2": GO_FAILING}
+    with Controller(emu, job_logs=logs, job_image_exit_codes={"registry.local/unit:2": 1}) as c:
+        code1, _ = ci(tmp_path, "registry.local/unit:1")
+        first = emu.find("batch/v1", "Job", "unit")
+        code2, eng = ci(tmp_path, "registry.local/unit:2")
+        second = emu.find("batch/v1", "Job", "unit")
+        assert len(c.job_pods) == 2
+    assert code1 == 0 and code2 != 0
+    assert first is not None and second is not None
+    assert first["metadata"]["uid"] != second["metadata"]["uid"]
+    image = second["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "registry.local/unit:2"
+    # The old Job's pod went with it; only the new one's results count.
+    pods = [p["metadata"]["name"] for p in emu.list("v1", "Pod")]
+    assert pods == [c.job_pods[1]]
+    lines = [ln.text for ln in eng.logs.lines("unit")]
+    assert "Job/unit: deleted (a test reruns as a new Job)" in lines
+    assert not any(t.startswith("Tests: 2 passed") for t in lines)
+
+
+def test_test_true_needs_a_job(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "Tiltfile": "k8s_yaml('d.yaml')\nk8s_resource('web', test=True)\n",
+            "d.yaml": (
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
+                "spec: {template: {spec: {containers: [{name: w, image: x}]}}}\n"
+            ),
+        },
+    )
+    r = run_tilt("ci", "--port", "0", cwd=tmp_path, timeout=60)
+    assert r.returncode != 0
+    assert "test=True needs a Job in resource 'web' (it has Deployment)" in r.stderr + r.stdout
+    assert "Traceback" not in r.stderr
+
+
+def test_tilt_ci_exit_code_and_summary(emu: Emulator, kubeconfig: Path, tmp_path: Path) -> None:
+    image = "registry.local/unit:ci"
+    write_tree(tmp_path, {"Tiltfile": TILTFILE, "job.yaml": JOB.replace("IMAGE", image)})
+    junit = tmp_path / "out.xml"
+    with Controller(emu, job_logs={image: GO_FAILING}, job_image_exit_codes={image: 1}):
+        r = run_tilt(
+            "ci",
+            "--port",
+            "0",
+            "--output-junit",
+            str(junit),
+            cwd=tmp_path,
+            env={"KUBECONFIG": str(kubeconfig), "TILT_DEV_DIR": str(tmp_path / ".dev")},
+            timeout=120,
+        )
+    assert r.returncode == 1, r.stdout + r.stderr
+    summary = r.stderr[r.stderr.index("Test results:") :].splitlines()
+    assert any(s.startswith("  ✖ unit  calc_test.go:27  ") for s in summary), summary
+    assert "TestDivide/by_zero" in junit.read_text()
