@@ -178,3 +178,47 @@ def test_tilt_ci_exit_code_and_summary(emu: Emulator, kubeconfig: Path, tmp_path
     summary = r.stderr[r.stderr.index("Test results:") :].splitlines()
     assert any(s.startswith("  ✖ unit  calc_test.go:27  ") for s in summary), summary
     assert "TestDivide/by_zero" in junit.read_text()
+
+
+def test_test_with_image_runs_a_job_from_the_template(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    image = "registry.local/gounit:1"
+    tiltfile = (
+        "test('gounit', image='registry.local/gounit:1', command='go test -json ./...',\n"
+        "     env={'CGO_ENABLED': '0'}, timeout='2m', labels=['tests'])\n"
+    )
+    with Controller(emu, job_logs={image: GO_PASSING}):
+        code, eng = ci(tmp_path, image, tiltfile=tiltfile)
+    assert code == 0, eng.ci_outcome
+    job = emu.find("batch/v1", "Job", "gounit")
+    assert job is not None
+    assert job["spec"]["backoffLimit"] == 0
+    pod_spec = job["spec"]["template"]["spec"]
+    assert pod_spec["restartPolicy"] == "Never"
+    (c,) = pod_spec["containers"]
+    assert c["image"] == image
+    assert c["command"] == ["sh", "-c", "go test -json ./..."]
+    assert c["env"] == [{"name": "CGO_ENABLED", "value": "0"}]
+    assert job["metadata"]["labels"]["tilt.dev/test"] == "gounit"
+    (res,) = [r for r in eng.snapshot()["resources"] if r["name"] == "gounit"]
+    assert res["test"]["passed"] == 2 and res["test"]["timeout_s"] == 120
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ("test('u', 'make test', image='x')", "test: cmd= and image= do not go together"),
+        ("test('u', image='x', shards=2)", "shards=, results=, test_files="),
+        ("test('u', image='x', results_format='pytest')", "cannot be read from a Job's logs"),
+        ("test('Bad_Name', image='x')", "names a Kubernetes Job"),
+        ("test('u', command='go test')", "command= runs in image="),
+    ],
+)
+def test_test_with_image_bad_arguments(tmp_path: Path, call: str, message: str) -> None:
+    write_tree(tmp_path, {"Tiltfile": call + "\n"})
+    r = run_tilt("ci", "--port", "0", cwd=tmp_path, timeout=60)
+    assert r.returncode != 0
+    assert message in r.stderr + r.stdout, r.stderr + r.stdout
+    assert "Traceback" not in r.stderr

@@ -24,10 +24,12 @@ from tilt.model import (
     IgnoreRule,
     K8sCustomDeployTarget,
     K8sObject,
+    Link,
     PodReadiness,
     PortForward,
     SyncStep,
     TestSpec,
+    TriggerMode,
     WatchSpec,
 )
 from tilt.tiltfile._context import (
@@ -1133,3 +1135,85 @@ def _dir(ctx: Ctx, fn: str, arg: str, value: object) -> str:
 def finalize(state: LoadState, asm: Assembly) -> None:
     """Assemble the Kubernetes resources (see `tilt.tiltfile._k8s_assemble`)."""
     assemble_k8s(state, asm, read_kubeconfig)
+
+
+# --- test(image=...): a Job filled from a template ----------------------------------------
+
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def job_test(
+    ctx: Ctx,
+    *,
+    name: str,
+    image: object,
+    command: object,
+    env: dict[str, str],
+    spec: TestSpec,
+    trigger_mode: TriggerMode | None,
+    resource_deps: list[str],
+    auto_init: bool,
+    labels: list[str],
+    links: list[Link],
+) -> None:
+    """``test(name, image=..., command=...)``: the Job that runs ``command`` in ``image``
+    (restartPolicy Never, backoffLimit 0, the context's namespace) becomes resource
+    ``name``, a test as with ``k8s_resource(name, test=True)``."""
+    fn = "test"
+    img = as_str(fn, "image", image)
+    if not _DNS1123.match(name):
+        raise TiltfileError(
+            f"{fn}: with image=, the name {name!r} names a Kubernetes Job: lowercase letters, "
+            "digits and '-', at most 63 characters"
+        )
+    if spec.results_format not in _JOB_RESULTS_FORMATS:
+        raise TiltfileError(
+            f"{fn}: for parameter 'results_format': {spec.results_format!r} cannot be read from "
+            f"a Job's logs (with image=, one of {', '.join(_JOB_RESULTS_FORMATS)})"
+        )
+    if isinstance(command, str):
+        argv = ["sh", "-c", command] if command.strip() else []
+    else:
+        argv = as_str_list(fn, "command", command)
+    container: dict[str, Any] = {"name": "test", "image": img}
+    if argv:
+        container["command"] = argv
+    if env:
+        container["env"] = [{"name": k, "value": v} for k, v in env.items()]
+    body: dict[str, Any] = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "labels": {"app.kubernetes.io/managed-by": "tilt", "tilt.dev/test": name},
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "metadata": {"labels": {"tilt.dev/test": name}},
+                "spec": {"restartPolicy": "Never", "containers": [container]},
+            },
+        },
+    }
+    obj = K8sObject(api_version="batch/v1", kind="Job", name=name, body=body)
+    st = ctx.state.family(K8sState)
+    here = ctx.here()
+    key = (obj.api_version, obj.kind, obj.name, obj.namespace)
+    if key in st.objects:
+        raise TiltfileError(f"{fn}: Job {name} is already registered at {st.objects[key].location}")
+    st.objects[key] = Registered(obj=obj, location=here)
+    call = ResourceOptions(
+        key=name,
+        location=here,
+        trigger_mode=trigger_mode,
+        auto_init=auto_init,
+        resource_deps=list(resource_deps),
+        labels=list(labels),
+        links=list(links),
+        test=spec,
+    )
+    earlier = st.options.get(name)
+    if earlier is None:
+        st.options[name] = call
+    else:
+        earlier.merge(call)

@@ -406,6 +406,8 @@ def test(  # noqa: PLR0917 (Tilt's positional parameters)
     rerun_failed_first: object = False,
     stdin_mode: object = None,
     serve_stdin_mode: object = None,
+    image: object = "",
+    command: object = "",
 ) -> None:
     """Declares a test: Tilt's alias of ``local_resource`` with ``allow_parallel=True``.
 
@@ -463,6 +465,15 @@ def test(  # noqa: PLR0917 (Tilt's positional parameters)
             first (pytest); only if they pass, the whole suite.
         stdin_mode: see ``local_resource``.
         serve_stdin_mode: see ``local_resource``.
+        image: beyond Tilt: run the test in the cluster instead: a Kubernetes Job
+            named ``name`` runs ``command`` in this image (a ``docker_build`` ref is
+            built and injected); each update deletes and re-creates the Job, its pod
+            logs stream into the resource's log and give its results (``"auto"`` or
+            ``"gotest"``); ``cmd``, ``serve_cmd``, ``deps`` and ``shards`` do not apply.
+            ``env``, ``timeout``, ``resource_deps``, ``trigger_mode``, ``auto_init``,
+            ``labels`` and ``links`` do.
+        command: beyond Tilt, with ``image``: the container's command (string:
+            ``sh -c``; list: argv; empty: the image's entrypoint).
     """
     _stdin_modes(ctx, "test", stdin_mode, serve_stdin_mode)
     spec = _test_spec(
@@ -475,6 +486,26 @@ def test(  # noqa: PLR0917 (Tilt's positional parameters)
         rerun_failed_first=rerun_failed_first,
     )
     ctx.state.warn(TEST_DEPRECATION, ctx.here())
+    if image != "":
+        _job_test(
+            ctx,
+            name=name,
+            image=image,
+            command=command,
+            spec=spec,
+            cmd=cmd,
+            deps=deps,
+            serve_cmd=serve_cmd,
+            trigger_mode=trigger_mode,
+            resource_deps=resource_deps,
+            auto_init=auto_init,
+            env=env,
+            labels=labels,
+            links=links,
+        )
+        return
+    if command != "":
+        raise TiltfileError("test: command= runs in image=: give image= too (or use cmd=)")
     _declare(
         ctx,
         "test",
@@ -499,6 +530,54 @@ def test(  # noqa: PLR0917 (Tilt's positional parameters)
         labels=labels,
         update_on_dep_change=update_on_dep_change,
         test=spec,
+    )
+
+
+def _job_test(
+    ctx: Ctx,
+    *,
+    name: object,
+    image: object,
+    command: object,
+    spec: TestSpec,
+    cmd: object,
+    deps: object,
+    serve_cmd: object,
+    trigger_mode: object,
+    resource_deps: object,
+    auto_init: object,
+    env: object,
+    labels: object,
+    links: object,
+) -> None:
+    """``test(name, image=...)``: a Job in the cluster (`tilt.tiltfile._k8s.job_test`)."""
+    from tilt.tiltfile._k8s import job_test
+
+    fn = "test"
+    res_name = _check_name(fn, name)
+    for arg, v in (("cmd", cmd), ("serve_cmd", serve_cmd), ("deps", deps)):
+        if v not in ("", None, []):
+            raise TiltfileError(
+                f"test: {arg}= and image= do not go together (with image=, the test runs "
+                "command= in a Kubernetes Job)"
+            )
+    if spec.shards > 1 or spec.results or spec.test_files or spec.rerun_failed_first:
+        raise TiltfileError(
+            "test: shards=, results=, test_files= and rerun_failed_first= do not apply to "
+            "image= (a Job's results are read from its logs)"
+        )
+    job_test(
+        ctx,
+        name=res_name,
+        image=image,
+        command=command,
+        env=as_str_dict(fn, "env", env),
+        spec=spec,
+        trigger_mode=trigger_mode_arg(fn, trigger_mode),
+        resource_deps=list(unique(_string_list(fn, "resource_deps", resource_deps))),
+        auto_init=as_bool(fn, "auto_init", auto_init),
+        labels=list(labels_arg(fn, labels)),
+        links=list(links_arg(fn, links)),
     )
 
 
