@@ -222,3 +222,38 @@ def test_test_with_image_bad_arguments(tmp_path: Path, call: str, message: str) 
     assert r.returncode != 0
     assert message in r.stderr + r.stdout, r.stderr + r.stdout
     assert "Traceback" not in r.stderr
+
+
+def test_a_job_that_never_finishes_fails_at_the_timeout(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    # No controller: the Job never gets a condition.
+    tiltfile = "k8s_yaml('job.yaml')\nk8s_resource('unit', test=True, timeout=1)\n"
+    code, eng = ci(tmp_path, "registry.local/unit:stuck", tiltfile=tiltfile)
+    assert code != 0
+    lines = [ln.text for ln in eng.logs.lines("unit")]
+    assert "ERROR: timed out after 1s (test timeout)" in lines, lines
+
+
+def test_a_docker_build_ref_is_injected_into_the_job_template(tmp_path: Path) -> None:
+    from tilt.tiltfile import load_tiltfile
+
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": "FROM scratch\n",
+            "Tiltfile": "docker_build('registry.local/gounit', '.')\n"
+            "test('gounit', image='registry.local/gounit', command=['go', 'test', '-json'])\n",
+        },
+    )
+    result = load_tiltfile(str(tmp_path / "Tiltfile"))
+    (res,) = [r for r in result.resources if r.name == "gounit"]
+    assert res.test is not None and res.k8s is not None
+    assert res.image_refs == ("registry.local/gounit",)
+    (job,) = res.k8s.objects
+    assert job.body["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "go",
+        "test",
+        "-json",
+    ]
