@@ -157,3 +157,31 @@ def test_pull_failures_names_pod_reason_and_image() -> None:
     }
     ok = {"metadata": {"name": "db"}, "status": {"containerStatuses": [{"name": "db"}]}}
     assert pull_failures([pod, ok]) == [("web-1", "ImagePullBackOff", "localhost:5000/web:tilt-1")]
+
+
+def test_only_images_a_kubernetes_resource_deploys_go_to_the_cluster() -> None:
+    # An image only Compose runs keeps the Tiltfile's destination (here: none, no
+    # default_registry); one a Kubernetes resource deploys goes the cluster's way.
+    from types import SimpleNamespace
+
+    from tilt.docker.destination import KeepLocal
+    from tilt.engine.k8s_delivery import ClusterDelivery
+    from tilt.model import ImageBuildKind, ImageTarget, Settings, SourceLocation
+    from tilt.process import ProcessSupervisor
+    from tilt.registry.decision import DeliveryDecision, DeliveryMode
+
+    decision = DeliveryDecision(mode=DeliveryMode.KIND_LOAD, reason="kind", cluster_name="dev")
+    delivery = ClusterDelivery(
+        SimpleNamespace(decision=decision),  # type: ignore[arg-type]
+        supervisor=ProcessSupervisor(),
+    )
+    choose = delivery.chooser({"k8s-web"}.__contains__)
+
+    def image(ref: str) -> ImageTarget:
+        loc = SourceLocation(file="Tiltfile", line=1)
+        return ImageTarget(ref=ref, kind=ImageBuildKind.DOCKER, context="/x", location=loc)
+
+    assert isinstance(choose(image("compose-api"), Settings()), KeepLocal)
+    to_cluster = choose(image("k8s-web"), Settings())
+    assert not isinstance(to_cluster, KeepLocal)
+    assert type(to_cluster).__name__ == "_Recording"

@@ -167,6 +167,9 @@ class K8sRunner(RunnerBase):
         self._chores: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._delivery: ClusterDelivery | None = None  # probed when images are first needed
+        # Images some Kubernetes resource deploys: only these go to the cluster (an image
+        # only Compose runs stays where the Tiltfile's settings put it, as in Tilt).
+        self._cluster_refs: set[str] = set()
         self._explained: set[tuple[str, str, str]] = set()  # (pod, reason, image) logged
         #: cluster unreachable: the next retry's delay per resource, and the pending retries
         self._backoff: dict[str, float] = {}
@@ -210,7 +213,7 @@ class K8sRunner(RunnerBase):
         )
         if self._delivery is None:  # another update may have probed meanwhile
             self._delivery = delivery
-            self._images.set_destinations(delivery.chooser())
+            self._images.set_destinations(delivery.chooser(self._cluster_refs.__contains__))
         for line in self._delivery.plan.log_lines():
             log(line)
 
@@ -386,6 +389,7 @@ class K8sRunner(RunnerBase):
                 self._finish(name, req.update_id, ok=True)
                 return
             to_build = self._images.to_build(spec, req.files, full=True)
+            self._cluster_refs.update(spec.image_refs)
             if to_build:
                 await self._ensure_delivery(session, log)
                 await self._images.build(to_build, resource=name, on_output=log, cancel=cancel)

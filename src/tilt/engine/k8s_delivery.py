@@ -12,7 +12,7 @@ ref the cluster pulls, so that a pod's ImagePullBackOff can be explained
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -73,8 +73,14 @@ class ClusterDelivery:
         )
         return cls(plan, supervisor=supervisor)
 
-    def chooser(self) -> DestinationChooser:
+    def chooser(self, for_cluster: Callable[[str], bool] = lambda _ref: True) -> DestinationChooser:
+        """Deliver to the cluster the images ``for_cluster`` names; the others as before."""
+
         def choose(image: ImageTarget, settings: Settings) -> ImageDestination:
+            if not for_cluster(image.ref):
+                from tilt.docker.destination import destination_for
+
+                return destination_for(image, settings)
             return _Recording(self._inner(image, settings), self.delivered)
 
         return choose
