@@ -140,7 +140,12 @@ def test_reason_events_list_and_clearing(
     seen: dict[str, Any] = {}
 
     async def body(eng: Engine, ctl: Scheduler) -> None:
-        await until(eng, has_reason, timeout=30)
+        # The Event and the pod's own watch are separate streams: wait for both.
+        await until(
+            eng,
+            lambda s: has_reason(s) and web(s)["runtime"]["state"].startswith("pod "),
+            timeout=30,
+        )
         seen["failing"] = web(eng.snapshot())
         # `tilt get -o json web` over the real API.
         token = new_token()
