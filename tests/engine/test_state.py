@@ -11,6 +11,7 @@ from tilt.engine.events import (
     ProbeChanged,
     ServeExited,
     ServeStarted,
+    ShutdownRequested,
     TiltfileFailed,
     TiltfileReloaded,
     TriggerRequested,
@@ -224,6 +225,18 @@ def test_serve_exit_is_shown_with_its_code() -> None:
     finish(st, "s", at=3.1)
     st.apply(ServeExited(name="s", serve_id=sid, returncode=9, at=3.2))
     assert st.resources["s"].runtime_message == "starting"
+
+
+def test_shutdown_stops_a_serve_whose_start_is_not_reported_yet() -> None:
+    # The serve's process is being started (StartRuntime done, no ServeStarted yet):
+    # shutting down must stop it all the same, or it outlives tilt (and tilt waits).
+    st = loaded(local("s", cmd=None, serve="x"), local("idle", cmd="true"))
+    step(st, 0.0)
+    finish(st, "s")
+    assert st.resources["s"].pid is None
+    effects = st.apply(ShutdownRequested(reason="received SIGINT", at=1.0))
+    assert StopRuntime(name="s") in effects
+    assert StopRuntime(name="idle") not in effects
 
 
 # ---- parallelism -----------------------------------------------------------------------

@@ -653,7 +653,13 @@ class EngineState:
                 for r in self.resources.values():
                     r.queued = False
                 stops: list[Effect] = [CancelUpdate(name=r.name) for r in self.in_progress()]
-                stops += [StopRuntime(name=r.name) for r in self.resources.values() if r.pid]
+                # Every serve run, also one whose process is starting: its ServeStarted
+                # (the pid) may come after this event, and nothing would stop it then.
+                stops += [
+                    StopRuntime(name=r.name)
+                    for r in self.resources.values()
+                    if r.pid or (r.has_serve and isinstance(r.runtime, LocalRuntime))
+                ]
                 return stops
         return []  # pragma: no cover - every event is matched above
 
