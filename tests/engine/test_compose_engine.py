@@ -196,6 +196,9 @@ services:
             lambda: res(eng, "crasher")["runtime"]["status"] == "error", "crasher exited", 30
         )
         await until(lambda: res(eng, "crasher")["events"] != [], "crasher event")
+        # Its exit can be seen before its update ends (the initial sync runs after
+        # `up`): the resource reads "updating" until then.
+        await until(lambda: res(eng, "crasher")["update"]["status"] == "ok", "crasher deployed")
         crasher = res(eng, "crasher")
         assert crasher["runtime"]["message"] == "Died: exited with code 3"
         assert crasher["status"] == "error"
