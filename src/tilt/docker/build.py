@@ -82,7 +82,6 @@ __all__ = [
     "buildkit_features",
     "buildx_available",
     "cancel_on",
-    "push_image",
     "run_abortable",
     "wait_process",
 ]
@@ -255,24 +254,6 @@ def _abort_response(response: Any) -> None:
 
 class _AbortedError(Exception):
     """The worker thread's call was aborted (its task was cancelled)."""
-
-
-def _push(api: Any, repo: str, tag: str, image_ref: str, emit: _Emitter) -> None:
-    """Push ``repo:tag`` (blocking), one line per layer status change."""
-    emit.line(f"Pushing {repo}:{tag}")
-    last: dict[str, str] = {}
-    for chunk in api.push(repo, tag=tag, stream=True, decode=True):
-        if "error" in chunk:
-            detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
-            raise BuildError(image_ref, str(detail), step=f"push {repo}:{tag}")
-        status = chunk.get("status")
-        if not status:
-            continue
-        layer = chunk.get("id", "")
-        if layer and last.get(layer) == status:
-            continue  # progress of the same step: one line is enough
-        last[layer] = status
-        emit.line(f"{layer}: {status}" if layer else status)
 
 
 def _image_id(client: Any, ref: str) -> str | None:
@@ -601,31 +582,6 @@ class ImageBuilder:
             repo, extra_tag = repository(extra), tag_of(extra) or "latest"
             await asyncio.to_thread(client.api.tag, image_id, repo, extra_tag)
             on_output(f"Tagged {repo}:{extra_tag}")
-
-
-async def push_image(
-    image_ref: str, image_id: str, repo: str, tag: str, *, on_output: OnOutput
-) -> str:
-    """Tag ``image_id`` as ``repo:tag`` and push it; returns ``repo:tag``.
-
-    Cancelling the calling task aborts the push.
-
-    Raises:
-        BuildError: the push failed (step ``push repo:tag``).
-    """
-    from tilt.docker.client import get_client, new_api_client
-
-    client = await asyncio.to_thread(get_client)
-    await asyncio.to_thread(client.api.tag, image_id, repo, tag)
-    api = await asyncio.to_thread(new_api_client)
-    stream = _Stream(api)
-    emit = _Emitter(asyncio.get_running_loop(), on_output)
-    try:
-        await run_abortable(lambda: _push(api, repo, tag, image_ref, emit), stream.abort, emit)
-    finally:
-        stream.close()
-        api.close()
-    return f"{repo}:{tag}"
 
 
 #: How long a cancelled build waits for its worker thread to notice the abort.
