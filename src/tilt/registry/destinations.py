@@ -30,7 +30,7 @@ import shlex
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tilt.docker.build import BuildCancelledError, BuildError
 from tilt.docker.destination import Delivered, ImageDestination, LocalImage
@@ -252,15 +252,23 @@ def _require_tool(tool: str, image_ref: str, cluster: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class KindLoad:
-    """``kind load docker-image`` into a kind cluster without a registry."""
+class _LoadIntoCluster:
+    """Hand a built image to a cluster without a registry with the cluster tool's CLI."""
 
     cluster_name: str
     supervisor: ProcessSupervisor
 
+    #: The tool, its arguments before the ref and after it (``--name``/``--cluster``),
+    #: the log's verb, and the delivery mode; set by each subclass.
+    _tool: ClassVar[str]
+    _args: ClassVar[tuple[str, ...]]
+    _cluster_flag: ClassVar[str]
+    _verb: ClassVar[str]
+    _mode: ClassVar[DeliveryMode]
+
     @property
     def mode(self) -> DeliveryMode:
-        return DeliveryMode.KIND_LOAD
+        return self._mode
 
     async def deliver(
         self,
@@ -270,14 +278,14 @@ class KindLoad:
         on_output: OnOutput,
         cancel: asyncio.Event | None = None,
     ) -> DeliveredImage:
-        kind = _require_tool("kind", image.ref, self.cluster_name)
-        argv = [kind, "load", "docker-image", built.ref, "--name", self.cluster_name]
-        on_output(f"Loading {built.ref} into kind cluster {self.cluster_name!r}")
+        tool = _require_tool(self._tool, image.ref, self.cluster_name)
+        argv = [tool, *self._args, built.ref, self._cluster_flag, self.cluster_name]
+        on_output(f"{self._verb} {built.ref} into {self._tool} cluster {self.cluster_name!r}")
         await _run(
             self.supervisor,
             argv,
             image_ref=image.ref,
-            step="kind load docker-image",
+            step=" ".join((self._tool, *self._args)),
             on_output=on_output,
             cancel=cancel,
         )
@@ -285,36 +293,25 @@ class KindLoad:
 
 
 @dataclass(frozen=True, kw_only=True)
-class K3dImport:
+class KindLoad(_LoadIntoCluster):
+    """``kind load docker-image`` into a kind cluster without a registry."""
+
+    _tool = "kind"
+    _args = ("load", "docker-image")
+    _cluster_flag = "--name"
+    _verb = "Loading"
+    _mode = DeliveryMode.KIND_LOAD
+
+
+@dataclass(frozen=True, kw_only=True)
+class K3dImport(_LoadIntoCluster):
     """``k3d image import`` into a k3d cluster without a registry."""
 
-    cluster_name: str
-    supervisor: ProcessSupervisor
-
-    @property
-    def mode(self) -> DeliveryMode:
-        return DeliveryMode.K3D_IMPORT
-
-    async def deliver(
-        self,
-        image: ImageTarget,
-        built: LocalImage,
-        *,
-        on_output: OnOutput,
-        cancel: asyncio.Event | None = None,
-    ) -> DeliveredImage:
-        k3d = _require_tool("k3d", image.ref, self.cluster_name)
-        argv = [k3d, "image", "import", built.ref, "--cluster", self.cluster_name]
-        on_output(f"Importing {built.ref} into k3d cluster {self.cluster_name!r}")
-        await _run(
-            self.supervisor,
-            argv,
-            image_ref=image.ref,
-            step="k3d image import",
-            on_output=on_output,
-            cancel=cancel,
-        )
-        return DeliveredImage(pushed_ref=built.ref, cluster_ref=built.ref, mode=self.mode)
+    _tool = "k3d"
+    _args = ("image", "import")
+    _cluster_flag = "--cluster"
+    _verb = "Importing"
+    _mode = DeliveryMode.K3D_IMPORT
 
 
 @dataclass(frozen=True, kw_only=True)
