@@ -67,7 +67,24 @@ def api_objects(state: LoadState) -> tuple[ApiObject, ...]:
     return tuple(o for kind in sorted(st.objects) for o in st.objects[kind].values())
 
 
-def _register(ctx: Ctx, obj: ApiObject, errors: list[str]) -> None:
+def _register(  # noqa: PLR0917 -- the parts of one object, in order
+    ctx: Ctx,
+    kind: str,
+    name: str,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    spec: dict[str, Any],
+    errors: list[str],
+) -> None:
+    """Keep a ``kind`` object declared at the current call, unless ``errors`` say no."""
+    obj = ApiObject(
+        kind=kind,
+        name=name,
+        labels=labels,
+        annotations=annotations,
+        spec=spec,
+        location=ctx.here(),
+    )
     fn = f"v1alpha1.{_BUILTIN_OF[obj.kind]}"
     if errors:
         raise TiltfileError(
@@ -601,18 +618,7 @@ def ui_button(  # noqa: PLR0917 -- Tilt's parameters
             errors.append(
                 f"spec: Invalid value: input {iname!r}: must specify exactly one input type"
             )
-    _register(
-        ctx,
-        ApiObject(
-            kind="UIButton",
-            name=obj_name,
-            labels=lab,
-            annotations=ann,
-            spec=spec,
-            location=ctx.here(),
-        ),
-        errors,
-    )
+    _register(ctx, "UIButton", obj_name, lab, ann, spec, errors)
 
 
 @builtin("v1alpha1.cmd", located=True)
@@ -665,13 +671,7 @@ def cmd(  # noqa: PLR0917 -- Tilt's parameters
     ):
         if value is not None:
             spec[key] = _param(fn, arg, unpack, value)
-    _register(
-        ctx,
-        ApiObject(
-            kind="Cmd", name=obj_name, labels=lab, annotations=ann, spec=spec, location=ctx.here()
-        ),
-        _name_errors(obj_name),
-    )
+    _register(ctx, "Cmd", obj_name, lab, ann, spec, _name_errors(obj_name))
 
 
 @builtin("v1alpha1.config_map", located=True)
@@ -689,18 +689,7 @@ def config_map(
     fn = "v1alpha1.config_map"
     obj_name, lab, ann = _meta(fn, name, labels, annotations)
     spec = {"data": _param(fn, "data", _string_map, data)}
-    _register(
-        ctx,
-        ApiObject(
-            kind="ConfigMap",
-            name=obj_name,
-            labels=lab,
-            annotations=ann,
-            spec=spec,
-            location=ctx.here(),
-        ),
-        _name_errors(obj_name),
-    )
+    _register(ctx, "ConfigMap", obj_name, lab, ann, spec, _name_errors(obj_name))
 
 
 @builtin("v1alpha1.file_watch", located=True)
@@ -741,18 +730,7 @@ def file_watch(  # noqa: PLR0917 -- Tilt's parameters
     }
     if disable_source is not None:
         spec["disableSource"] = _param(fn, "disable_source", _disable_source, disable_source)
-    _register(
-        ctx,
-        ApiObject(
-            kind="FileWatch",
-            name=obj_name,
-            labels=lab,
-            annotations=ann,
-            spec=spec,
-            location=ctx.here(),
-        ),
-        _name_errors(obj_name),
-    )
+    _register(ctx, "FileWatch", obj_name, lab, ann, spec, _name_errors(obj_name))
 
 
 @builtin("v1alpha1.extension_repo", located=True)
@@ -809,18 +787,7 @@ def extension_repo(  # noqa: PLR0917 -- Tilt's parameters
             f"spec.git_subpath: Invalid value: {spec['gitSubpath']!r}: cannot use git_subpath "
             "for file:// URL extension repositories"
         )
-    _register(
-        ctx,
-        ApiObject(
-            kind="ExtensionRepo",
-            name=obj_name,
-            labels=lab,
-            annotations=ann,
-            spec=spec,
-            location=ctx.here(),
-        ),
-        errors,
-    )
+    _register(ctx, "ExtensionRepo", obj_name, lab, ann, spec, errors)
 
 
 @builtin("v1alpha1.extension", located=True)
@@ -850,18 +817,7 @@ def extension(  # noqa: PLR0917 -- Tilt's parameters
         "repoPath": _param(fn, "repo_path", _optional(_string), repo_path) or "",
         "args": _param(fn, "args", _string_list, args),
     }
-    _register(
-        ctx,
-        ApiObject(
-            kind="Extension",
-            name=obj_name,
-            labels=lab,
-            annotations=ann,
-            spec=spec,
-            location=ctx.here(),
-        ),
-        _name_errors(obj_name),
-    )
+    _register(ctx, "Extension", obj_name, lab, ann, spec, _name_errors(obj_name))
 
 
 doc_section(
