@@ -74,3 +74,47 @@ def test_deploy_waits_for_the_cluster(
     asyncio.run(asyncio.wait_for(scenario(), 60))
     assert emu.find("apps/v1", "Deployment", "web") is not None
     assert "Deploying again in 0.5s" in web_lines() and "Deploying again in 1s" in web_lines()
+
+
+def test_a_watch_thread_reporting_after_exit_is_dropped(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pod watch thread still delivering when `tilt` has exited (its loop closed) must not
+    raise in that thread (CI saw `RuntimeError: Event loop is closed` from `pods-default`)."""
+    import threading
+
+    from tilt.k8s.monitor import PodsView
+    from tilt.k8s.pods import Readiness
+    from tilt.model import ResourceKind
+
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    write_tree(
+        tmp_path, {"Tiltfile": "k8s_yaml('app.yaml')\nk8s_resource('web')\n", "app.yaml": APP}
+    )
+    eng = Engine(str(tmp_path / "Tiltfile"), logs=LogStore(), watch=False, runners=standard_runners)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(eng.run())
+        with Controller(emu):
+            await until(lambda: any(r["ready"] for r in eng.snapshot()["resources"]))
+        eng.shutdown()
+        await task
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+    runner = eng._runners[ResourceKind.K8S]
+    errors: list[BaseException] = []
+
+    def late() -> None:
+        try:
+            runner._on_view(
+                "web",
+                PodsView(pods=(), readiness=Readiness.WAITING, reason="", forward_target=None),
+            )  # type: ignore[attr-defined]
+            runner._on_log("web", "late line")  # type: ignore[attr-defined]
+        except BaseException as e:
+            errors.append(e)
+
+    t = threading.Thread(target=late)
+    t.start()
+    t.join()
+    assert errors == []

@@ -183,7 +183,9 @@ class _Emitter:
 
     def line(self, text: str) -> None:
         if not self._closed:
-            self._loop.call_soon_threadsafe(self._deliver, text)
+            # RuntimeError: the loop closed under a build thread that outlived it (shutdown).
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._deliver, text)
 
     def text(self, chunk: str) -> list[str]:
         """Feed stream text; emits and returns the complete lines."""

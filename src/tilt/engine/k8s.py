@@ -27,6 +27,7 @@ The runner keeps no facts: what it learns goes back as events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -232,28 +233,36 @@ class K8sRunner(RunnerBase):
                 self._on_log(resource, why)
         return first
 
+    def _from_thread(self, fn: Callable[..., None], *args: object) -> None:  # worker threads
+        """Run ``fn(*args)`` on the engine's loop; dropped once the loop has closed.
+
+        The session's watch threads are stopped by ``close`` but not joined, so one may still
+        be delivering while ``tilt`` exits; what it reports then has nowhere to go.
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # closed between the check and the call
+            loop.call_soon_threadsafe(fn, *args)
+
     def _on_view(self, resource: str, view: PodsView) -> None:  # worker threads
         why = self._explain_pulls(resource, view)
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._pods_changed, resource, view, why)
+        self._from_thread(self._pods_changed, resource, view, why)
 
     def _on_log(self, resource: str, line: str) -> None:  # worker threads
-        assert self._loop is not None
         if resource:
-            self._loop.call_soon_threadsafe(self._append_runtime_log, resource, line)
+            self._from_thread(self._append_runtime_log, resource, line)
 
     def _append_runtime_log(self, resource: str, line: str) -> None:
         self._logs.append(resource, line, span="runtime")
 
     # ---- Kubernetes events (issue 12)
     def _on_events(self, resource: str, view: EventsView) -> None:  # worker threads
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._events_changed, resource, view)
+        self._from_thread(self._events_changed, resource, view)
 
     def _on_event_log(self, resource: str, line: str) -> None:  # worker threads
-        assert self._loop is not None
         if resource:
-            self._loop.call_soon_threadsafe(self._append_event_log, resource, line)
+            self._from_thread(self._append_event_log, resource, line)
 
     def _append_event_log(self, resource: str, line: str) -> None:
         self._logs.append(resource, line, span="event")

@@ -74,6 +74,7 @@ class PodMonitor:
         self._pods: dict[str, dict[str, Obj]] = {}  # namespace -> uid -> pod
         self._informers: dict[str, Informer] = {}
         self._connected: dict[str, tuple[bool, str]] = {}
+        self._closed = False
 
     # ---- resources
     def track(
@@ -124,6 +125,7 @@ class PodMonitor:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             informers = list(self._informers.values())
             self._informers.clear()
         for inf in informers:
@@ -140,6 +142,8 @@ class PodMonitor:
 
     def _run(self, ns: str, inf: Informer) -> None:
         for ev in inf.events():
+            if self._closed:  # an event already in flight when close() stopped the informer
+                return
             self._handle(ns, ev)
 
     def _handle(self, ns: str, ev: WatchEvent) -> None:

@@ -276,7 +276,8 @@ async def push(
     digest = ""
 
     def emit(line: str) -> None:
-        loop.call_soon_threadsafe(on_output, line)
+        with contextlib.suppress(RuntimeError):  # the loop closed under us (shutdown)
+            loop.call_soon_threadsafe(on_output, line)
 
     def run() -> str:
         nonlocal digest
