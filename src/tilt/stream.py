@@ -25,6 +25,7 @@ strips every other one, for everything tilt prints from its children.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -252,7 +253,9 @@ class StreamPrinter:
                 self._cv.notify_all()
             resume = self._on_congestion
             if relieved and resume is not None and self._schedule_threadsafe is not None:
-                self._schedule_threadsafe(functools.partial(resume, False))
+                # RuntimeError: the loop closed while this thread still wrote (exit).
+                with contextlib.suppress(RuntimeError):
+                    self._schedule_threadsafe(functools.partial(resume, False))
 
     def _write(self, data: bytes) -> None:
         try:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tilt import debuglog
 from tilt.k8s.client import KubeClient
 from tilt.k8s.pods import (
     OwnerResolver,
@@ -144,7 +145,11 @@ class PodMonitor:
         for ev in inf.events():
             if self._closed:  # an event already in flight when close() stopped the informer
                 return
-            self._handle(ns, ev)
+            try:
+                self._handle(ns, ev)
+            except Exception as e:  # one odd pod must not end the watch (nor raise in a thread)
+                name = (ev.object.get("metadata") or {}).get("name", "")
+                debuglog.log(f"k8s: pod event {ns}/{name} skipped: {e!r}", exc=e)
 
     def _handle(self, ns: str, ev: WatchEvent) -> None:
         if ev.type == "CONNECTION":
