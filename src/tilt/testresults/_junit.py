@@ -11,9 +11,11 @@ extras (ignored).
 from __future__ import annotations
 
 import glob
+import io
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
+from typing import IO
 
 from tilt.testresults._locate import locate
 from tilt.testresults._model import (
@@ -25,7 +27,7 @@ from tilt.testresults._model import (
     merge,
 )
 
-__all__ = ["parse_junit_file", "parse_junit_glob", "write_junit"]
+__all__ = ["parse_junit_file", "parse_junit_glob", "parse_junit_text", "write_junit"]
 
 
 def _float(v: str | None) -> float:
@@ -82,12 +84,28 @@ def _case(elem: ET.Element) -> TestCase:
 
 def parse_junit_file(path: str) -> TestResults:
     """Read one JUnit XML file; never raises (a bad file is `ResultsStatus.MALFORMED`)."""
+    return _parse(path, label=path)
+
+
+def parse_junit_text(text: str, *, label: str, first_line: int = 1) -> TestResults:
+    """Read one JUnit XML document held in memory (e.g. printed into a log); never raises.
+
+    Args:
+        text: The document.
+        label: What notes name it by (``pod web-abc12 log``).
+        first_line: The line the document starts on in what ``label`` names, so a
+            note's ``label:line:col`` points there.
+    """
+    return _parse(io.BytesIO(text.encode("utf-8")), label=label, line_offset=first_line - 1)
+
+
+def _parse(source: str | IO[bytes], *, label: str, line_offset: int = 0) -> TestResults:
     cases: list[TestCase] = []
     suite_time = 0.0
     depth = 0
     saw_root = False
     try:
-        for event, elem in ET.iterparse(path, events=("start", "end")):
+        for event, elem in ET.iterparse(source, events=("start", "end")):
             tag = elem.tag
             if event == "start":
                 if not saw_root:
@@ -95,8 +113,8 @@ def parse_junit_file(path: str) -> TestResults:
                     if tag not in ("testsuites", "testsuite"):
                         return TestResults(
                             status=ResultsStatus.MALFORMED,
-                            note=f"{path}: not JUnit XML (root element <{tag}>)",
-                            sources=(path,),
+                            note=f"{label}: not JUnit XML (root element <{tag}>)",
+                            sources=(label,),
                         )
                 if tag == "testsuite":
                     depth += 1
@@ -113,25 +131,25 @@ def parse_junit_file(path: str) -> TestResults:
         line, col = e.position
         return TestResults(
             status=ResultsStatus.MALFORMED,
-            note=f"{path}:{line}:{col}: not valid XML ({_reason(e)})",
-            sources=(path,),
+            note=f"{label}:{line + line_offset}:{col}: not valid XML ({_reason(e)})",
+            sources=(label,),
         )
     except OSError as e:
         return TestResults(
             status=ResultsStatus.MISSING,
-            note=f"{path}: cannot read ({e.strerror or e})",
-            sources=(path,),
+            note=f"{label}: cannot read ({e.strerror or e})",
+            sources=(label,),
         )
     if not saw_root:
         return TestResults(
-            status=ResultsStatus.MALFORMED, note=f"{path}: empty file", sources=(path,)
+            status=ResultsStatus.MALFORMED, note=f"{label}: empty file", sources=(label,)
         )
     total = sum(c.duration_s for c in cases)
     return TestResults(
         status=ResultsStatus.PARSED,
         cases=tuple(cases),
         duration_s=suite_time or total,
-        sources=(path,),
+        sources=(label,),
     )
 
 
