@@ -97,6 +97,7 @@ class Controller:
         job_exit_codes: dict[str, int] | None = None,
         job_logs: dict[str, list[str]] | None = None,
         job_image_exit_codes: dict[str, int] | None = None,
+        job_attempts: dict[str, list[tuple[int, list[str]]]] | None = None,
     ) -> None:
         import threading
 
@@ -107,6 +108,9 @@ class Controller:
         self.job_logs = job_logs or {}
         #: per image: a Job pod's exit code (after ``job_exit_codes`` by Job name)
         self.job_image_exit_codes = job_image_exit_codes or {}
+        #: per image: one (exit code, log lines) per pod, made one after the other as the
+        #: Job controller retries (the last decides the Job); overrides the two above
+        self.job_attempts = job_attempts or {}
         #: every Job pod made, in order
         self.job_pods: list[str] = []
         self._seen: set[tuple[str, str]] = set()
@@ -160,16 +164,60 @@ class Controller:
         if key in self._seen:
             return
         self._seen.add(key)
+        image = self._image(job["spec"]["template"])
+        attempts: list[tuple[int, list[str] | None]] = list(self.job_attempts.get(image) or [])
+        if not attempts:
+            code = self.job_exit_codes.get(
+                job["metadata"]["name"], self.job_image_exit_codes.get(image, 0)
+            )
+            attempts = [(code, self.job_logs.get(image))]
+        ns = job["metadata"].get("namespace", "default")
+        limit = int(job["spec"].get("backoffLimit", 6))
+        failures = 0
+        code = 0
+        for code, lines in attempts:  # (attempts run out: the last one's code is final)
+            self._job_pod(job, code, lines)
+            if code == 0:
+                break
+            failures += 1
+            if failures > limit:
+                break
+            # The Job controller counts the failure and makes the next pod.
+            self.emu.patch_status(
+                "Job",
+                job["metadata"]["name"],
+                {"failed": failures},
+                namespace=ns,
+                api_version="batch/v1",
+            )
+        # The Job controller's verdict (backoffLimit reached: the last failure is final).
+        cond = "Complete" if code == 0 else "Failed"
+        status: Obj = {
+            "conditions": [
+                {
+                    "type": cond,
+                    "status": "True",
+                    "reason": "Completed" if code == 0 else "BackoffLimitExceeded",
+                    "message": "" if code == 0 else "Job has reached the specified backoff limit",
+                }
+            ],
+        }
+        if code == 0:
+            status["succeeded"] = 1
+        if failures:
+            status["failed"] = failures
+        self.emu.patch_status(
+            "Job", job["metadata"]["name"], status, namespace=ns, api_version="batch/v1"
+        )
+
+    def _job_pod(self, job: Obj, code: int, lines: list[str] | None) -> None:
+        """One pod of the Job that writes ``lines`` and exits with ``code``."""
         pod = make_pod(self.emu, job)
         self.job_pods.append(pod["metadata"]["name"])
-        image = self._image(job["spec"]["template"])
-        code = self.job_exit_codes.get(
-            job["metadata"]["name"], self.job_image_exit_codes.get(image, 0)
-        )
         c = pod["spec"]["containers"][0]["name"]
         ns = pod["metadata"]["namespace"]
-        if image in self.job_logs:
-            self.emu.log(pod["metadata"]["name"], c, *self.job_logs[image], namespace=ns)
+        if lines is not None:
+            self.emu.log(pod["metadata"]["name"], c, *lines, namespace=ns)
             self.emu.end_logs(pod["metadata"]["name"], c, namespace=ns)
         self.emu.patch_status(
             "Pod",
@@ -190,28 +238,7 @@ class Controller:
                     }
                 ],
             },
-            namespace=pod["metadata"]["namespace"],
-        )
-        # The Job controller's verdict (backoffLimit 0: the first failure is final).
-        cond = "Complete" if code == 0 else "Failed"
-        self.emu.patch_status(
-            "Job",
-            job["metadata"]["name"],
-            {
-                "succeeded" if code == 0 else "failed": 1,
-                "conditions": [
-                    {
-                        "type": cond,
-                        "status": "True",
-                        "reason": "Completed" if code == 0 else "BackoffLimitExceeded",
-                        "message": ""
-                        if code == 0
-                        else "Job has reached the specified backoff limit",
-                    }
-                ],
-            },
             namespace=ns,
-            api_version="batch/v1",
         )
 
     def _kubelet(self, pod: Obj, image: str) -> None:

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import run_tilt, write_tree
 from tests.k8s.cluster import Controller
 from tests.k8s.emulator import Emulator
+from tests.testresults.test_log_results import pytest_log
 from tilt.engine import Engine
 from tilt.engine.runner import standard_runners
 from tilt.logstore import LogStore
@@ -55,8 +56,8 @@ GO_PASSING = [
 ]
 
 
-def ci(tmp_path: Path, image: str, tiltfile: str = TILTFILE) -> tuple[int, Engine]:
-    write_tree(tmp_path, {"Tiltfile": tiltfile, "job.yaml": JOB.replace("IMAGE", image)})
+def ci(tmp_path: Path, image: str, tiltfile: str = TILTFILE, job: str = JOB) -> tuple[int, Engine]:
+    write_tree(tmp_path, {"Tiltfile": tiltfile, "job.yaml": job.replace("IMAGE", image)})
     eng = Engine(
         str(tmp_path / "Tiltfile"),
         logs=LogStore(),
@@ -211,7 +212,7 @@ def test_test_with_image_runs_a_job_from_the_template(
     [
         ("test('u', 'make test', image='x')", "test: cmd= and image= do not go together"),
         ("test('u', image='x', shards=2)", "shards=, results=, test_files="),
-        ("test('u', image='x', results_format='pytest')", "cannot be read from a Job's logs"),
+        ("test('u', image='x', results_format='tap')", "unknown format 'tap'"),
         ("test('Bad_Name', image='x')", "names a Kubernetes Job"),
         ("test('u', command='go test')", "command= runs in image="),
     ],
@@ -257,3 +258,182 @@ def test_a_docker_build_ref_is_injected_into_the_job_template(tmp_path: Path) ->
         "test",
         "-json",
     ]
+
+
+# ---- results from pytest's output and JUnit XML in the log; retries; the watch -------------
+
+PYTEST_JOB = JOB.replace("go test -json ./...", "pytest -rA tests").replace(
+    "backoffLimit: 0", "backoffLimit: 2"
+)
+
+
+def _lines(eng: Engine) -> list[str]:
+    return [ln.text for ln in eng.logs.lines("unit")]
+
+
+def test_pytest_output_in_the_log_gives_the_results(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    image = "registry.local/pyunit:1"
+    out = pytest_log(tmp_path / "run", "-rA")
+    with Controller(emu, job_logs={image: out}, job_image_exit_codes={image: 1}):
+        code, eng = ci(tmp_path / "tf", image, job=PYTEST_JOB)
+    assert code != 0
+    test = _unit(eng)["test"]
+    assert isinstance(test, dict)
+    assert (test["status"], test["passed"], test["failed"], test["errored"], test["skipped"]) == (
+        "parsed",
+        5,
+        2,
+        1,
+        2,
+    ), test
+    failures = {f["name"]: f for f in test["failures"]}
+    assert failures["test_sub_wrong"]["location"] == "tests/test_math.py:23"
+    assert failures["test_sub_wrong"]["message"] == "AssertionError: subtraction is off"
+    lines = _lines(eng)
+    assert (
+        "  ✖ FAILED tests/test_math.py::TestSub::test_sub_wrong (tests/test_math.py:23): "
+        "AssertionError: subtraction is off"
+    ) in lines, lines
+    assert any(t.startswith("ERROR: 3 of 10 test(s) failed: ") for t in lines), lines
+
+
+def test_junit_printed_in_the_log_gives_the_results(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    image = "registry.local/pyunit:junit"
+    out = pytest_log(
+        tmp_path / "run",
+        "tests/test_skips.py",
+        "--junitxml=/dev/stdout",
+        "-o",
+        "junit_family=xunit1",
+    )
+    tiltfile = "k8s_yaml('job.yaml')\nk8s_resource('unit', test=True, results_format='junit')\n"
+    with Controller(emu, job_logs={image: out}):
+        code, eng = ci(tmp_path / "tf", image, tiltfile=tiltfile, job=PYTEST_JOB)
+    assert code == 0, eng.ci_outcome
+    test = _unit(eng)["test"]
+    assert isinstance(test, dict)
+    assert (test["status"], test["passed"], test["skipped"], test["failed"]) == (
+        "parsed",
+        1,
+        2,
+        0,
+    ), test
+    assert any(t.startswith("Tests: 1 passed, 2 skipped in ") for t in _lines(eng))
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        # No results: the Job's success decides, and the status says why there are none.
+        (["collected 3 items", "all good"], 0, "missing", "no JUnit XML document in the pod "),
+        # A document cut short: malformed, and the Job's failure decides.
+        (['<?xml version="1.0"?><testsuites><testsuite name="x">'], 1, "malformed", "never ends"),
+    ],
+)
+def test_missing_or_malformed_results_fall_back_to_the_job(
+    emu: Emulator,
+    kubeconfig: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: tuple[list[str], int, str, str],
+) -> None:
+    log, exit_code, status, note = case
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    image = f"registry.local/pyunit:{status}"
+    tiltfile = "k8s_yaml('job.yaml')\nk8s_resource('unit', test=True, results_format='junit')\n"
+    job = JOB.replace("go test -json ./...", "pytest --junitxml=/dev/stdout")
+    with Controller(emu, job_logs={image: log}, job_image_exit_codes={image: exit_code}):
+        code, eng = ci(tmp_path, image, tiltfile=tiltfile, job=job)
+    assert (code == 0) is (exit_code == 0), eng.ci_outcome
+    test = _unit(eng)["test"]
+    assert isinstance(test, dict)
+    assert test["status"] == status and note in test["note"], test
+    lines = _lines(eng)
+    assert any(t.startswith(f"Tests: results {status}: ") for t in lines), lines
+    if exit_code:
+        assert "ERROR: Job/unit failed: Job has reached the specified backoff limit" in lines
+
+
+def test_a_retried_job_marks_each_pod_and_reads_the_last_attempt(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    image = "registry.local/pyunit:flaky"
+    first = pytest_log(tmp_path / "one", "-rA")  # fails: 2 failed, 1 error
+    second = pytest_log(tmp_path / "two", "-rA", "tests/test_skips.py")  # passes
+    attempts = {image: [(1, first), (0, second)]}
+    with Controller(emu, job_attempts=attempts) as c:
+        code, eng = ci(tmp_path / "tf", image, job=PYTEST_JOB)
+        pods = list(c.job_pods)
+    assert code == 0, eng.ci_outcome
+    assert len(pods) == 2
+    test = _unit(eng)["test"]
+    assert isinstance(test, dict)
+    # The last attempt's results only (the first one's failures are not counted).
+    assert (test["passed"], test["skipped"], test["failed"], test["errored"]) == (1, 2, 0, 0)
+    lines = _lines(eng)
+    assert f"Job/unit: 2 attempts; results from pod {pods[1]} (attempt 2)" in lines, lines
+    headers = {f"── pod {p} (attempt {i}) ──": p for i, p in enumerate(pods, 1)}
+    assert set(headers) <= set(lines), lines
+
+    def section_of(text: str) -> set[str]:
+        """The pods whose header is the nearest above each line equal to ``text``."""
+        owners: set[str] = set()
+        current = ""
+        for t in lines:
+            current = headers.get(t, current)
+            if t == text:
+                owners.add(current)
+        return owners
+
+    # Each pod's own lines sit under its header.
+    assert section_of(first[-1]) == {pods[0]}, first[-1]  # 2 failed, 5 passed, ...
+    assert section_of(second[-1]) == {pods[1]}, second[-1]  # 1 passed, 2 skipped
+    failed_line = next(t for t in first if t.startswith("FAILED tests/test_math.py"))
+    assert section_of(failed_line) == {pods[0]}
+
+
+def test_the_job_is_watched_not_polled(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    with Controller(emu, job_logs={"registry.local/unit:1": GO_PASSING}):
+        code, _ = ci(tmp_path, "registry.local/unit:1")
+    assert code == 0
+    jobs = [(m, p) for m, p in emu.requests if p.startswith("/apis/batch/v1/")]
+    watches = [p for m, p in jobs if m == "GET" and "watch=true" in p]
+    reads = [p for m, p in jobs if m == "GET" and "watch=true" not in p]
+    assert watches, jobs
+    # The Job is listed before the watch starts, then never read again: its status comes
+    # by the watch (the one GET of it is the pod owner resolver's, cached). Polling read
+    # it at least twice (once waiting for the old Job's deletion, once per poll).
+    assert any("fieldSelector=metadata.name%3Dunit" in p for p in reads), reads
+    gets = [p for p in reads if p.split("?")[0].endswith("/jobs/unit")]
+    assert len(gets) <= 1, reads
+
+
+def test_a_pytest_command_in_the_job_template_prints_each_outcome(tmp_path: Path) -> None:
+    from tilt.tiltfile import load_tiltfile
+
+    write_tree(
+        tmp_path,
+        {
+            "Tiltfile": "test('pyunit', image='registry.local/py', command='pytest -q tests',\n"
+            "     env={'PYTEST_ADDOPTS': '-x'})\n"
+            "test('gounit', image='registry.local/go', command='go test -json ./...')\n"
+        },
+    )
+    result = load_tiltfile(str(tmp_path / "Tiltfile"))
+    env = {}
+    for r in result.resources:
+        assert r.k8s is not None
+        (c,) = r.k8s.objects[0].body["spec"]["template"]["spec"]["containers"]
+        env[r.name] = c.get("env")
+    assert env["pyunit"] == [{"name": "PYTEST_ADDOPTS", "value": "-rA -x"}]
+    assert env["gounit"] is None

@@ -6,6 +6,9 @@ lines it has already emitted (earlier timestamps, and as many lines at the last 
 emitted). When a container restarted, the lines of the instance that ended which we had not
 seen yet (all of them when we attach to a pod that already crashed) come from ``previous=true``
 once, marked as such. The pod watch drives the followers through :meth:`PodLogs.update`.
+
+:meth:`ResourceLogs.wait_drained` waits until the followers of finished pods have emitted
+everything their containers wrote (a Job test's verdict comes after its pods' output).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,8 +82,16 @@ class _Follower:
         self.last_ts = ""
         self.at_last_ts = 0  # lines emitted with timestamp == last_ts
         self.stopped = False
+        #: caught up with a container that stopped (or gone): nothing more to emit for now
+        self.idle = False
         self.stream: Any = None
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"logs-{container}")
+
+    def drained(self) -> bool:
+        """Everything the container wrote so far is emitted, and it is not running."""
+        with self.cond:
+            st = self.state
+            return self.idle or self.stopped or (not st.started and not st.running)
 
     def update(self, state: _Container) -> None:
         with self.cond:
@@ -161,6 +172,7 @@ class _Follower:
                 if self.stopped:
                     return
                 state = self.state
+            finished = False  # the read went to the end of a container that had stopped
             try:
                 if self.seen_restarts is None or state.restarts > self.seen_restarts:
                     if state.restarts > 0 and (self.seen_restarts is None or self.last_ts):
@@ -172,40 +184,71 @@ class _Follower:
                 # (and skipping what was shown) works for a reconnect and for a new instance,
                 # also when the restart shows in the pod status only after we reconnected.
                 self._read(previous=False, since=_since(self.last_ts))
+                finished = not state.running
                 backoff = 0.1
             except ApiError as e:
                 if e.status == 404:
+                    self._set_idle(True)
                     return  # the pod is gone
+                finished = True  # nothing more to read until news about the container
             except Exception:  # a cut connection: reconnect
                 pass
             with self.cond:
                 if self.stopped:
                     return
                 # The stream ended: the container stopped, restarted, or the link dropped.
-                if not self.state.running and self.state.restarts == self.seen_restarts:
-                    # It stopped: nothing more until the pod status says it runs again.
-                    seen = self.state
-                    while not self.stopped and self.state is seen:
-                        self.cond.wait()
-                else:
+                seen = self.state
+                stopped = not seen.running and seen.restarts == self.seen_restarts
+                if not stopped or not finished:
+                    # (A read that began while the container ran, and ended as it stopped,
+                    # is followed by one more: its last lines may have come after the cut.)
                     self.cond.wait(backoff)  # a dropped link, or news about the container
                     backoff = min(backoff * 2, 2.0)
+                    continue
+            # It stopped: nothing more until the pod status says it runs again.
+            self._set_idle(True)
+            with self.cond:
+                while not self.stopped and self.state is seen:
+                    self.cond.wait()
+                if self.stopped:
+                    return
+            self._set_idle(False)
+
+    def _set_idle(self, idle: bool) -> None:
+        # Never called holding self.cond: the owner's lock comes first (see ResourceLogs).
+        with self.cond:
+            self.idle = idle
+        self.owner.changed()
 
 
 class PodLogs:
     """Log followers for one pod; feed it the pod on every watch event."""
 
-    def __init__(self, kube: KubeClient, pod: Obj, emit: Emit) -> None:
+    def __init__(
+        self, kube: KubeClient, pod: Obj, emit: Emit, on_change: Callable[[], None] | None = None
+    ) -> None:
         self.kube = kube
         self.pod_name = pod["metadata"]["name"]
         self.namespace = pod["metadata"].get("namespace", "default")
         self.emit = emit
+        self._on_change = on_change
         self.followers: dict[str, _Follower] = {}
+        self.finished = False  # the pod's phase is Succeeded or Failed
         self.update(pod)
+
+    def changed(self) -> None:
+        """A follower caught up, or started reading again (from its thread)."""
+        if self._on_change is not None:
+            self._on_change()
+
+    def drained(self) -> bool:
+        """The pod finished and every line its containers wrote has been emitted."""
+        return self.finished and all(f.drained() for f in list(self.followers.values()))
 
     def update(self, pod: Obj) -> None:
         spec = pod.get("spec") or {}
         status = pod.get("status") or {}
+        self.finished = status.get("phase") in ("Succeeded", "Failed")
         names = [c["name"] for c in spec.get("initContainers") or []] + [
             c["name"] for c in spec.get("containers") or []
         ]
@@ -232,6 +275,7 @@ class PodLogs:
                 f.thread.start()
             else:
                 f.update(state)
+        self.changed()
 
     def stop(self) -> None:
         for f in self.followers.values():
@@ -245,8 +289,33 @@ class ResourceLogs:
         self.kube = kube
         self.emit = emit
         self.pods: dict[str, PodLogs] = {}
-        self._lock = threading.Lock()  # pod watches of several namespaces call sync()
+        # Pod watches of several namespaces call sync(); followers report through _changed.
+        # Lock order: this lock, then a follower's own (a follower never holds its own
+        # while it reports).
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._gone: set[str] = set()  # names of pods no longer followed
         self._stopped = False
+
+    def _changed(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait_drained(self, pods: Collection[str], timeout_s: float) -> bool:
+        """Wait until every pod named has finished and its lines have all been emitted.
+
+        A pod that is no longer followed counts as drained. Returns False at the timeout
+        (the pod watch may not have seen a pod yet), True at once when stopped.
+        """
+
+        def done() -> bool:
+            if self._stopped:
+                return True
+            by_name = {p.pod_name: p for p in self.pods.values()}
+            return all(n in self._gone or (n in by_name and by_name[n].drained()) for n in pods)
+
+        with self._cond:
+            return self._cond.wait_for(done, timeout_s)
 
     def sync(self, pods: list[Obj]) -> None:
         """Follow these pods (new ones from their start); stop following pods not listed."""
@@ -260,8 +329,10 @@ class ResourceLogs:
                 if uid in self.pods:
                     self.pods[uid].update(pod)
                 else:
-                    self.pods[uid] = PodLogs(self.kube, pod, self.emit)
+                    self.pods[uid] = PodLogs(self.kube, pod, self.emit, self._changed)
             gone = [self.pods.pop(u) for u in [u for u in self.pods if u not in seen]]
+            self._gone.update(p.pod_name for p in gone)
+            self._cond.notify_all()
         for p in gone:
             p.stop()
 
@@ -270,5 +341,6 @@ class ResourceLogs:
             self._stopped = True
             pods = list(self.pods.values())
             self.pods.clear()
+            self._cond.notify_all()
         for p in pods:
             p.stop()

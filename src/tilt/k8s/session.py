@@ -14,8 +14,10 @@ pods here.
 
 from __future__ import annotations
 
+import asyncio
+import datetime
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +37,7 @@ from tilt.k8s.portforward import PortForwarder, PortInUse
 from tilt.k8s.scrub import SecretScrubber
 from tilt.model import K8sTarget, Settings
 
-__all__ = ["K8sSession", "Link", "parse_apply_output"]
+__all__ = ["K8sSession", "Link", "parse_apply_output", "pod_created", "pod_section_header"]
 
 Obj = dict[str, Any]
 
@@ -53,6 +55,33 @@ class _Resource:
     logs: ResourceLogs
     forwarders: list[PortForwarder] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    #: mark each pod's lines with a header (`── pod NAME (attempt N) ──`): a Job's retries
+    pod_sections: bool = False
+    attempts: dict[str, int] = field(default_factory=dict)  # pod name -> attempt (1-based)
+    tries: dict[str, int] = field(default_factory=dict)  # owner uid -> its pods numbered
+    last_pod: str = ""  # whose line was logged last
+    section_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def pod_created(pod: Obj) -> tuple[float, str]:
+    """A sort key: when the pod was created (oldest first), then its name."""
+    meta = pod.get("metadata") or {}
+    ts = str(meta.get("creationTimestamp") or "")
+    try:
+        when = datetime.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        when = 0.0
+    return when, str(meta.get("name") or "")
+
+
+def _owner_uid(pod: Obj) -> str:
+    refs = (pod.get("metadata") or {}).get("ownerReferences") or []
+    return str(refs[0].get("uid") or "") if refs else ""
+
+
+def pod_section_header(pod: str, attempt: int) -> str:
+    """The line that starts a pod's lines in a resource's log (``pod_sections``)."""
+    return f"── pod {pod} (attempt {attempt}) ──" if attempt else f"── pod {pod} ──"
 
 
 def parse_apply_output(text: str) -> list[Obj]:
@@ -167,11 +196,19 @@ class K8sSession:
 
     # ---- deploy
     async def deploy(
-        self, resource: str, target: K8sTarget, images: Mapping[str, str] | None = None
+        self,
+        resource: str,
+        target: K8sTarget,
+        images: Mapping[str, str] | None = None,
+        *,
+        pod_sections: bool = False,
     ) -> ApplyResult:
         """Apply the resource's objects with ``images`` (Tiltfile ref -> built ref) injected.
 
-        Raises ``ApplyError`` (its message names each object that failed and why).
+        With ``pod_sections`` each pod's lines in the resource's log start with a header
+        naming the pod and its attempt (its place among its owner's pods, oldest first):
+        a Job that retried shows each try apart. Raises ``ApplyError`` (its message names
+        each object that failed and why).
         """
         bodies = [o.body for o in target.objects]
         self.scrubber.add_objects(bodies)
@@ -194,6 +231,7 @@ class K8sSession:
                 )
                 self._resources[resource] = res
             res.target = target
+            res.pod_sections = pod_sections
             self._ensure_forwards(resource, res)
         self.events.track(resource, result.objects)
         self.monitor.track(
@@ -230,6 +268,17 @@ class K8sSession:
             pod_readiness=target.pod_readiness,
             extra_selectors=target.extra_pod_selectors,
         )
+
+    async def wait_logs(self, resource: str, pods: Collection[str], timeout_s: float) -> bool:
+        """Wait until the named (finished) pods' lines have all reached the resource's log.
+
+        False when ``timeout_s`` passed first; True at once when the resource is not followed.
+        """
+        with self._lock:
+            res = self._resources.get(resource)
+        if res is None or not pods:
+            return True
+        return await asyncio.to_thread(res.logs.wait_drained, pods, timeout_s)
 
     def links(self, resource: str) -> list[Link]:
         with self._lock:
@@ -318,12 +367,37 @@ class K8sSession:
             res.links.append(Link(url=fwd.url, name=pf.name))
 
     def _pod_log(self, resource: str, line: LogLine) -> None:
-        self.log(resource, line.display)
+        with self._lock:
+            res = self._resources.get(resource)
+        if res is None or not res.pod_sections:
+            self.log(resource, line.display)
+            return
+        # Followers of several pods log from their own threads: a header and the line it
+        # heads go out together.
+        with res.section_lock:
+            if line.pod != res.last_pod:
+                res.last_pod = line.pod
+                self.log(resource, pod_section_header(line.pod, res.attempts.get(line.pod, 0)))
+            self.log(resource, line.display)
+
+    @staticmethod
+    def _number_attempts(res: _Resource, pods: Sequence[Obj]) -> None:
+        """Give pods not seen before their attempt: their place among their owner's pods."""
+        with res.section_lock:
+            for pod in sorted(pods, key=pod_created):
+                name = pod["metadata"]["name"]
+                if name in res.attempts:
+                    continue
+                owner = _owner_uid(pod)
+                res.tries[owner] = res.tries.get(owner, 0) + 1
+                res.attempts[name] = res.tries[owner]
 
     def _view_changed(self, resource: str, view: PodsView) -> None:
         with self._lock:
             res = self._resources.get(resource)
         if res is not None:
+            if res.pod_sections:
+                self._number_attempts(res, view.objects)
             res.logs.sync(list(view.objects))
             target = view.forward_target
             for f in res.forwarders:

@@ -549,8 +549,11 @@ def k8s_resource(  # noqa: PLR0917 (Tilt's positional parameters)
         test: Beyond Tilt: the resource (whose workload is a Job) is a test: each
             update deletes and re-creates the Job, passes or fails with it, and reads
             per-test results from its pods' logs (see docs/testing.md).
-        results_format: Beyond Tilt, with ``test=True``: ``"auto"`` (a ``go test
-            -json`` stream in the logs is recognised), ``"gotest"``, or ``"none"``.
+        results_format: Beyond Tilt, with ``test=True``: where the per-test results
+            are in the pod's log: ``"auto"`` (any of the following, recognised),
+            ``"gotest"`` (a ``go test -json`` stream), ``"junit"`` (JUnit XML printed
+            in the log, e.g. ``pytest --junitxml=/dev/stdout``), ``"pytest"`` (pytest's
+            output: run it with ``-rA`` or ``-v``), or ``"none"`` (the Job's verdict).
         timeout: Beyond Tilt, with ``test=True``: how long the Job may run (seconds
             or a duration such as ``"5m"``; ``""`` for no limit).
     """
@@ -619,7 +622,7 @@ def k8s_resource(  # noqa: PLR0917 (Tilt's positional parameters)
         earlier.merge(call)
 
 
-_JOB_RESULTS_FORMATS = ("auto", "gotest", "none")
+_JOB_RESULTS_FORMATS = ("auto", "pytest", "gotest", "junit", "none")
 
 
 def _timeout_s(fn: str, timeout: object) -> float | None:
@@ -1142,6 +1145,23 @@ def finalize(state: LoadState, asm: Assembly) -> None:
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
+def _pytest_prints_outcomes(
+    argv: list[str], env: dict[str, str], results_format: str
+) -> dict[str, str]:
+    """``env`` with ``PYTEST_ADDOPTS=-rA`` added when the command runs pytest: its log
+    then names every test's outcome (`tilt.testresults` reads them from there). A ``-r``
+    of the command's own wins (pytest reads PYTEST_ADDOPTS before the command line)."""
+    from tilt.testresults import is_pytest_command
+
+    if results_format not in ("auto", "pytest") or not argv:
+        return env
+    line = argv[2] if len(argv) >= 3 and argv[1] == "-c" else " ".join(argv)
+    if not is_pytest_command(line):
+        return env
+    own = env.get("PYTEST_ADDOPTS", "")
+    return {**env, "PYTEST_ADDOPTS": f"-rA {own}".strip()}
+
+
 def job_test(
     ctx: Ctx,
     *,
@@ -1158,18 +1178,14 @@ def job_test(
 ) -> None:
     """``test(name, image=..., command=...)``: the Job that runs ``command`` in ``image``
     (restartPolicy Never, backoffLimit 0, the context's namespace) becomes resource
-    ``name``, a test as with ``k8s_resource(name, test=True)``."""
+    ``name``, a test as with ``k8s_resource(name, test=True)``. A pytest command gets
+    ``PYTEST_ADDOPTS=-rA`` (each test's outcome in the log)."""
     fn = "test"
     img = as_str(fn, "image", image)
     if not _DNS1123.match(name):
         raise TiltfileError(
             f"{fn}: with image=, the name {name!r} names a Kubernetes Job: lowercase letters, "
             "digits and '-', at most 63 characters"
-        )
-    if spec.results_format not in _JOB_RESULTS_FORMATS:
-        raise TiltfileError(
-            f"{fn}: for parameter 'results_format': {spec.results_format!r} cannot be read from "
-            f"a Job's logs (with image=, one of {', '.join(_JOB_RESULTS_FORMATS)})"
         )
     if isinstance(command, str):
         argv = ["sh", "-c", command] if command.strip() else []
@@ -1178,6 +1194,7 @@ def job_test(
     container: dict[str, Any] = {"name": "test", "image": img}
     if argv:
         container["command"] = argv
+    env = _pytest_prints_outcomes(argv, env, spec.results_format)
     if env:
         container["env"] = [{"name": k, "value": v} for k, v in env.items()]
     body: dict[str, Any] = {

@@ -468,8 +468,11 @@ def test(  # noqa: PLR0917 (Tilt's positional parameters)
         image: beyond Tilt: run the test in the cluster instead: a Kubernetes Job
             named ``name`` runs ``command`` in this image (a ``docker_build`` ref is
             built and injected); each update deletes and re-creates the Job, its pod
-            logs stream into the resource's log and give its results (``"auto"`` or
-            ``"gotest"``); ``cmd``, ``serve_cmd``, ``deps`` and ``shards`` do not apply.
+            logs stream into the resource's log and give its results (``results_format``
+            as for ``k8s_resource(test=True)``: a ``go test -json`` stream, JUnit XML
+            printed in the log, or pytest's ``-rA`` output: a pytest command gets
+            ``PYTEST_ADDOPTS=-rA``); ``cmd``, ``serve_cmd``, ``deps`` and ``shards``
+            do not apply.
             ``env``, ``timeout``, ``resource_deps``, ``trigger_mode``, ``auto_init``,
             ``labels`` and ``links`` do.
         command: beyond Tilt, with ``image``: the container's command (string:
