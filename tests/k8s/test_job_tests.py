@@ -7,15 +7,18 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import run_tilt, write_tree
 from tests.k8s.cluster import Controller
+from tests.k8s.conftest import run
 from tests.k8s.emulator import Emulator
 from tests.testresults.test_log_results import pytest_log
 from tilt.engine import Engine
 from tilt.engine.runner import standard_runners
+from tilt.k8s.client import KubeClient
 from tilt.logstore import LogStore
 
 FIXTURES = Path(__file__).parent.parent / "testresults" / "fixtures"
@@ -437,3 +440,109 @@ def test_a_pytest_command_in_the_job_template_prints_each_outcome(tmp_path: Path
         env[r.name] = c.get("env")
     assert env["pyunit"] == [{"name": "PYTEST_ADDOPTS", "value": "-rA -x"}]
     assert env["gounit"] is None
+
+
+# ---- the Job watch and the choice of the last attempt, on their own ------------------------
+
+
+def _job_obj(emu: Emulator) -> dict[str, Any]:
+    return emu.put(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "unit", "namespace": "default"},
+            "spec": {"template": {"spec": {"containers": [{"name": "u", "image": "x"}]}}},
+        }
+    )
+
+
+COMPLETE = {"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1}
+
+
+def test_job_watch_sees_the_completion_across_a_compaction(emu: Emulator, kube: KubeClient) -> None:
+    from tilt.engine.k8s_jobs import JobWatch
+
+    job = _job_obj(emu)
+    key = ("unit", "default")
+
+    async def main() -> tuple[list[dict[str, Any]], bool, int]:
+        async with JobWatch(kube, {"default": "unit"}, lambda _line: None) as w:
+            assert await w.wait(lambda: key in w.jobs, 30)
+            # The link drops; meanwhile the Job completes and the history is compacted:
+            # the watch comes back with 410 Gone and relists.
+            emu.stop()
+            emu.patch_status("Job", "unit", COMPLETE, api_version="batch/v1")
+            emu.compact()
+            emu.start(emu.port)
+            jobs, timed_out = await w.finished({key: job}, 30)
+            return jobs, timed_out, w._informers["default"].relists
+
+    jobs, timed_out, relists = run(main(), 60)
+    assert not timed_out
+    assert jobs[0]["status"]["conditions"][0]["type"] == "Complete"
+    assert relists == 2
+
+
+def test_job_watch_a_job_deleted_while_running_is_an_error(emu: Emulator, kube: KubeClient) -> None:
+    from tilt.engine.k8s_jobs import JobWatch
+
+    job = _job_obj(emu)
+    key = ("unit", "default")
+
+    async def main() -> str:
+        async with JobWatch(kube, {"default": ""}, lambda _line: None) as w:
+            assert await w.wait(lambda: key in w.jobs, 30)
+            emu.remove("batch/v1", "Job", "unit")
+            try:
+                await w.finished({key: job}, None)
+            except RuntimeError as e:
+                return str(e)
+            return "no error"
+
+    assert run(main(), 60) == "Job(s) deleted while the test ran: unit"
+
+
+def test_job_watch_times_out_on_a_job_that_never_finishes(emu: Emulator, kube: KubeClient) -> None:
+    from tilt.engine.k8s_jobs import JobWatch
+
+    job = _job_obj(emu)
+
+    async def main() -> bool:
+        async with JobWatch(kube, {"default": "unit"}, lambda _line: None) as w:
+            _, timed_out = await w.finished({("unit", "default"): job}, 0.5)
+            return timed_out
+
+    assert run(main(), 60) is True
+
+
+def _pod(name: str, created: str, phase: str, index: str = "") -> dict[str, Any]:
+    labels = {"batch.kubernetes.io/job-completion-index": index} if index else {}
+    return {
+        "metadata": {"name": name, "creationTimestamp": created, "labels": labels},
+        "status": {"phase": phase},
+    }
+
+
+def test_the_last_attempt_of_each_completion_index() -> None:
+    from tilt.engine.k8s_jobs import _last_attempts
+
+    done = {"status": COMPLETE}
+    failed = {"status": {"conditions": [{"type": "Failed", "status": "True"}]}}
+    plain = [
+        _pod("a", "2026-01-01T00:00:01Z", "Failed"),
+        _pod("b", "2026-01-01T00:00:12Z", "Succeeded"),
+    ]
+    assert [(p["metadata"]["name"], n, of) for p, n, of in _last_attempts(done, plain)] == [
+        ("b", 2, 2)
+    ]
+    # A completed Job whose newest pod did not succeed (another ran over): the success counts.
+    over = [*plain, _pod("c", "2026-01-01T00:00:13Z", "Failed")]
+    assert [p["metadata"]["name"] for p, _, _ in _last_attempts(done, over)] == ["b"]
+    assert [p["metadata"]["name"] for p, _, _ in _last_attempts(failed, over)] == ["c"]
+    indexed = [
+        _pod("i0-a", "2026-01-01T00:00:01Z", "Failed", "0"),
+        _pod("i1-a", "2026-01-01T00:00:01Z", "Succeeded", "1"),
+        _pod("i0-b", "2026-01-01T00:00:12Z", "Succeeded", "0"),
+    ]
+    got = sorted((p["metadata"]["name"], n, of) for p, n, of in _last_attempts(done, indexed))
+    assert got == [("i0-b", 2, 2), ("i1-a", 1, 1)]

@@ -359,7 +359,11 @@ async def run_job_test(runner: K8sRunner, spec: Resource, req: UpdateRequest) ->
         all_pods: list[str] = []
         for j in finished:
             pods = await asyncio.to_thread(_job_pods, kube, j)
-            all_pods.extend(p["metadata"]["name"] for p in pods)
+            all_pods.extend(
+                p["metadata"]["name"]
+                for p in pods
+                if (p.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+            )
             for pod, number, of in _last_attempts(j, pods):
                 lines = await asyncio.to_thread(_read_log, kube, pod)
                 attempts.append(
@@ -371,7 +375,8 @@ async def run_job_test(runner: K8sRunner, spec: Resource, req: UpdateRequest) ->
                         lines=tuple(lines),
                     )
                 )
-        # The pods' output first, then the verdict (the followers may still be catching up).
+        # The finished pods' output first, then the verdict (their log followers may still
+        # be catching up).
         await session.wait_logs(name, all_pods, _LOG_DRAIN_S)
         results = _collect(spec, finished, attempts, log)
         error = _verdict(spec, results, failed, timed_out, log)
