@@ -22,6 +22,7 @@ from typing import Any, TypeVar, cast
 
 from tilt import model
 from tilt.model import Cmd, SourceLocation, TiltfileWarning
+from tilt.tiltfile._dialect import SET_MARK
 
 __all__ = [
     "BUILTINS",
@@ -40,6 +41,7 @@ __all__ = [
     "builtin",
     "constant",
     "doc_section",
+    "is_set",
     "typename",
 ]
 
@@ -230,11 +232,16 @@ def typename(v: object) -> str:
     if isinstance(v, list | tuple):
         return "list"
     if isinstance(v, dict):
-        return "dict"
+        return "set" if is_set(v) else "dict"
     return getattr(type(v), "starlark_type", type(v).__name__)
 
 
 _typename = typename
+
+
+def is_set(v: object) -> bool:
+    """Whether a value that came from Starlark is a (non-empty) ``set()`` (see _dialect)."""
+    return isinstance(v, dict) and bool(v) and all(x == SET_MARK for x in v.values())
 
 
 def as_str(fn: str, arg: str, v: object, *, allow_none: bool = False) -> str:
@@ -291,7 +298,7 @@ def as_str_dict(fn: str, arg: str, v: object) -> dict[str, str]:
     """A dict of strings to strings (env, build_args ...); ints and bools are stringified."""
     if v is None:
         return {}
-    if not isinstance(v, dict):
+    if not isinstance(v, dict) or is_set(v):
         raise TiltfileError(f"{fn}: for parameter {arg!r}: got {_typename(v)}, want dict")
     out: dict[str, str] = {}
     for k, val in v.items():

@@ -1,4 +1,4 @@
-"""Tilt's Starlark dialect on starlark-pyo3: tab indentation and ``while`` loops.
+"""Tilt's Starlark dialect on starlark-pyo3: tab indentation, ``while`` loops, set operators.
 
 Tilt runs go.starlark.net with recursion, ``while``, ``set``, global reassignment and
 top-level ``if``/``for`` allowed (``starkit/environment.go``), and its scanner takes tabs
@@ -13,8 +13,20 @@ So before parsing, a file that has either is rewritten:
   ``continue`` keep their meaning.
 
 The rewrite adds lines; `Rewritten.line_map` maps each line of the rewritten text back to
-the line of the user's file, so error locations stay the user's. Files with neither a tab
-nor ``while`` are passed through untouched (the common case costs one substring search).
+the line of the user's file, so error locations stay the user's.
+
+go.starlark.net's ``set`` has no native counterpart in starlark-pyo3 (whose values cannot be
+extended from Python), so a set is a dict whose keys are the elements and whose values are
+all `SET_MARK` (the prelude's ``set()`` builds one; ``type()``/``str()`` know it). ``in``,
+``len``, iteration, ``==``, truth and ``|`` are the dict's own. What a dict lacks -- the
+set methods and the ``-``, ``&``, ``^``, ``<``, ``<=``, ``>``, ``>=`` operators -- is
+rewritten, in a file that calls ``set(`` or a set-only method, into calls of prelude
+functions that act on sets and fall back to the native operation for anything else:
+``a - b`` becomes ``__tilt_sub(a, b)``, ``s.union(x)`` becomes ``__tilt_m(s, "union")(x)``.
+That rewrite keeps every line where it was.
+
+Files with no tab, no ``while`` and no set call are passed through untouched (the common
+case costs a few substring searches).
 """
 
 from __future__ import annotations
@@ -26,13 +38,37 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import tokenize
 
-__all__ = ["WHILE_ITERATOR", "Rewritten", "rewrite"]
+__all__ = ["SET_MARK", "SET_METHODS", "WHILE_ITERATOR", "Rewritten", "rewrite"]
 
 # The prelude defines this: an iterable long enough to stand for "forever" (Tilt's while
 # loops have no bound either; 2**31-1 iterations is hours of evaluation).
 WHILE_ITERATOR = "__tilt_while"
 _TAB_STOP = 8
 _WHILE_RE = re.compile(r"\bwhile\b")
+
+# The value of every key of a dict that stands for a set (see the module docstring).
+SET_MARK = "<set element>"
+# go.starlark.net's set methods (library.go, setMethods) that a dict lacks or that mean
+# something else on a dict (``pop()`` without an argument); ``clear`` is the dict's own.
+SET_METHODS = frozenset(
+    {
+        "add",
+        "difference",
+        "discard",
+        "intersection",
+        "issubset",
+        "issuperset",
+        "pop",
+        "remove",
+        "symmetric_difference",
+        "union",
+    }
+)
+# A file is rewritten for sets when it calls set() or a method only sets have.
+_SET_HINTS = ("set(", "set (", *(f".{m}(" for m in SET_METHODS - {"pop", "remove"}))
+_SET_CALL_RE = re.compile(
+    r"(?<![\w.])set\s*\(|\.(?:" + "|".join(sorted(SET_METHODS - {"pop", "remove"})) + r")\s*\("
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,12 +88,14 @@ def rewrite(src: str) -> Rewritten:
     has_tab = "\t" in src
     # The substring test first: a regexp over a large Tiltfile costs milliseconds.
     has_while = "while" in src and _WHILE_RE.search(src) is not None
-    if not has_tab and not has_while:
+    has_set = any(h in src for h in _SET_HINTS) and _SET_CALL_RE.search(src) is not None
+    if not has_tab and not has_while and not has_set:
         return Rewritten(text=src)
     text = _expand_tabs(src) if has_tab else src
-    if has_while:
-        return _rewrite_while(text)
-    return Rewritten(text=text)
+    out = _rewrite_while(text) if has_while else Rewritten(text=text)
+    if has_set:
+        out = Rewritten(text=_rewrite_sets(out.text), line_map=out.line_map)
+    return out
 
 
 def _tokens(src: str) -> list[tokenize.TokenInfo] | None:
@@ -237,3 +275,113 @@ def _header_colon(tokens: list[tokenize.TokenInfo], start: int) -> int | None:
             elif t.string == ":" and depth == 0:
                 return j
     return None
+
+
+# --- set operators and methods -------------------------------------------------------------
+
+_BINOPS = {"Sub": ("__tilt_sub", "-"), "BitAnd": ("__tilt_and", "&"), "BitXor": ("__tilt_xor", "^")}
+_CMPOPS = {"Lt": "__tilt_lt", "LtE": "__tilt_le", "Gt": "__tilt_gt", "GtE": "__tilt_ge"}
+
+
+def _rewrite_sets(src: str) -> str:
+    """``src`` with set operators and methods turned into prelude calls (same lines)."""
+    import ast
+
+    try:
+        tree = ast.parse(src)
+    except (SyntaxError, ValueError):
+        return src  # the Starlark parser reports it
+    lines = src.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def off(lineno: int | None, col: int | None) -> int:
+        assert lineno is not None and col is not None
+        line = lines[lineno - 1] if lineno <= len(lines) else ""
+        # ast columns count UTF-8 bytes.
+        chars = col if line.isascii() else len(line.encode()[:col].decode(errors="replace"))
+        return starts[lineno - 1] + chars
+
+    def start(node: ast.AST) -> int:
+        return off(getattr(node, "lineno", None), getattr(node, "col_offset", None))
+
+    def end(node: ast.AST) -> int:
+        return off(getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None))
+
+    # (position, rank, text, end of the replaced span): rank orders edits at one position.
+    edits: list[tuple[int, int, str, int]] = []
+
+    def wrap(node: ast.AST, fn: str) -> None:
+        a, b = start(node), end(node)
+        edits.append((a, -(b - a), fn + "(", a))  # outer calls open first
+        edits.append((b, -(1 << 40), ")", b))  # closes before any open at the same spot
+
+    def op_token(lo: int, hi: int, token: str) -> int:
+        """Where ``token`` is between two operands (skipping parentheses and comments)."""
+        i = lo
+        while i < hi:
+            ch = src[i]
+            if ch == "#":
+                nl = src.find("\n", i, hi)
+                i = hi if nl < 0 else nl
+                continue
+            if src.startswith(token, i):
+                return i
+            i += 1
+        return -1
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and type(node.op).__name__ in _BINOPS:
+            fn, tok = _BINOPS[type(node.op).__name__]
+            at = op_token(end(node.left), start(node.right), tok)
+            if at < 0:
+                continue
+            wrap(node, fn)
+            edits.append((at, 0, ",", at + 1))
+        elif (
+            isinstance(node, ast.Compare)
+            and len(node.ops) == 1
+            and type(node.ops[0]).__name__ in _CMPOPS
+        ):
+            tok = {"Lt": "<", "LtE": "<=", "Gt": ">", "GtE": ">="}[type(node.ops[0]).__name__]
+            lo, hi = end(node.left), start(node.comparators[0])
+            at = op_token(lo, hi, tok)
+            # "<" must not be read as the start of "<=" (nor ">" of ">=").
+            if at < 0 or (len(tok) == 1 and src.startswith(tok + "=", at)):
+                continue
+            wrap(node, _CMPOPS[type(node.ops[0]).__name__])
+            edits.append((at, 0, ",", at + len(tok)))
+        elif isinstance(node, ast.AugAssign) and type(node.op).__name__ in _BINOPS:
+            fn, tok = _BINOPS[type(node.op).__name__]
+            target = src[start(node.target) : end(node.target)]
+            at = op_token(end(node.target), start(node.value), tok + "=")
+            if at < 0 or "\n" in target:
+                continue
+            edits.append((at, 0, f"= {fn}({target},", at + 2))
+            edits.append((end(node), -(1 << 40), ")", end(node)))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in SET_METHODS
+            and not (node.func.attr == "pop" and (node.args or node.keywords))
+        ):
+            attr = node.func
+            name_at = end(attr) - len(attr.attr)
+            dot = src.rfind(".", end(attr.value), name_at)
+            if dot < 0:
+                continue
+            a = start(attr)
+            edits.append((a, -(end(attr) - a), "__tilt_m(", a))
+            edits.append((dot, 0, f', "{attr.attr}")', end(attr)))
+    if not edits:
+        return src
+    edits.sort(key=lambda e: (e[0], e[1]))
+    out: list[str] = []
+    pos = 0
+    for at, _rank, text, stop in edits:
+        out.append(src[pos:at])
+        out.append(text)
+        pos = max(pos, stop, at)
+    out.append(src[pos:])
+    return "".join(out)

@@ -29,7 +29,7 @@ from tilt.tiltfile._context import (
     TiltfileError,
     doc_section,
 )
-from tilt.tiltfile._dialect import WHILE_ITERATOR, Rewritten, rewrite
+from tilt.tiltfile._dialect import SET_MARK, WHILE_ITERATOR, Rewritten, rewrite
 
 __all__ = ["TiltfileLoadError", "call_column", "current_run", "display_path", "evaluate"]
 
@@ -165,6 +165,8 @@ def _convert_error(err: sl.StarlarkError, state: _Run) -> TiltfileLoadError:
             message = message[len(prefix) :]
     if loc is None or loc.file == PRELUDE:
         # The failing call went through a prelude shim: name the user's line instead.
+        # A prelude function's own fail() (set's, say) reads as a builtin's error.
+        message = message.removeprefix("fail: ")
         col = 0
         builtin_name = _failing_builtin(text)
         loc = _location_from_stack(text, state) or loc
@@ -255,25 +257,234 @@ def _build_prelude() -> str:
         lines.append(f"{top} = {expr(node)}")
     lines.append("def print(*args, sep = ' '):\n    __tilt_print(sep.join([str(a) for a in args]))")
     lines.append(_DIALECT_PRELUDE)
-    return "\n".join(lines) + "\n"
+    return _SETS_LOAD + "\n".join(lines) + "\n"
 
 
 # Tilt's dialect beyond what starlark-pyo3 has (see _dialect.py):
 # - `while` loops iterate this (the rewrite turns them into guarded `for` loops);
-# - `set` (go.starlark.net's AllowSet): starlark-pyo3 has no set type, so a set is a dict
-#   whose keys are the elements: `in`, `len`, iteration, `list()`, `sorted()` and `|`
-#   behave as Tilt's set does; its methods (`union`, ...) are not there;
+# - `set` (go.starlark.net's AllowSet): a dict whose values are all SET_MARK. `type`, `str`
+#   and `repr` are wrapped to show it as a set; the set methods and the operators a dict
+#   lacks are the __tilt_* functions the rewrite calls (native for anything not a set);
 # - `load_dynamic(path)`: Tilt's builtin, returning the file's globals as a dict. A Starlark
 #   value cannot cross from one module to another except through `load`, so functions come
-#   back as proxies that call into the loaded module (plain values as arguments and results).
-_DIALECT_PRELUDE = f"""
-def {WHILE_ITERATOR}():
-    return range(2147483647)
+#   back as proxies that call into the loaded module (see _Run.load_dynamic).
+# The set functions live in one module, evaluated once per process and frozen (a frozen
+# function can be called from any module); each file's prelude loads them.
+SETS_MODULE = "<tilt sets>"
+_SETS_SRC = """
+__TILT_SET_MARK = SET_MARK_LITERAL
+__TILT_SET_MARK_REPR = repr(__TILT_SET_MARK)
+__TILT_ITERABLE = ("list", "tuple", "dict", "range")
+__TILT_CONTAINERS = ("list", "tuple", "dict", "struct")
+
+def __tilt_is_set(x):
+    if type(x) != "dict" or not x:
+        return False
+    for v in x.values():
+        if v != __TILT_SET_MARK:
+            return False
+    return True
+
+def __tilt_set_like(x):
+    return type(x) == "dict" and (not x or __tilt_is_set(x))
+
+def __tilt_typename(x):
+    return "set" if __tilt_is_set(x) else type(x)
+
+def __tilt_hashable(fn, x):
+    t = type(x)
+    if t == "list" or t == "dict":
+        fail("%s: unhashable type: %s" % (fn, __tilt_typename(x)))
+
+def __tilt_elements(fn, items):
+    t = type(items)
+    if t not in __TILT_ITERABLE:
+        fail("%s: got %s, want iterable" % (fn, __tilt_typename(items)))
+    return items
 
 def set(*args):
     if len(args) > 1:
         fail("set: got %d arguments, want at most 1" % len(args))
-    return {{x: None for x in (args[0] if args else [])}}
+    out = {}
+    if args:
+        for x in __tilt_elements("set", args[0]):
+            __tilt_hashable("set", x)
+            out[x] = __TILT_SET_MARK
+    return out
+
+def tilt_type(x):
+    t = type(x)
+    if t == "dict" and __tilt_is_set(x):
+        return "set"
+    return t
+
+def __tilt_repr(x):
+    t = type(x)
+    if t == "dict":
+        if __tilt_is_set(x):
+            return "set([" + ", ".join([__tilt_repr(k) for k in x]) + "])"
+        items = [__tilt_repr(k) + ": " + __tilt_repr(v) for k, v in x.items()]
+        return "{" + ", ".join(items) + "}"
+    if t == "list":
+        return "[" + ", ".join([__tilt_repr(v) for v in x]) + "]"
+    if t == "tuple":
+        if len(x) == 1:
+            return "(" + __tilt_repr(x[0]) + ",)"
+        return "(" + ", ".join([__tilt_repr(v) for v in x]) + ")"
+    if t == "struct":
+        return "struct(" + ", ".join([k + "=" + __tilt_repr(getattr(x, k)) for k in dir(x)]) + ")"
+    return repr(x)
+
+def tilt_repr(x):
+    s = repr(x)
+    if type(x) in __TILT_CONTAINERS and __TILT_SET_MARK_REPR in s:
+        return __tilt_repr(x)
+    return s
+
+def tilt_str(x):
+    t = type(x)
+    if t == "string":
+        return x
+    s = str(x)
+    if t in __TILT_CONTAINERS and __TILT_SET_MARK_REPR in s:
+        return __tilt_repr(x)
+    return s
+
+def __tilt_set_add(s, x):
+    __tilt_hashable("add", x)
+    s[x] = __TILT_SET_MARK
+
+def __tilt_set_discard(s, x):
+    if x in s:
+        s.pop(x)
+
+def __tilt_set_remove(s, x):
+    if x not in s:
+        fail("remove: missing key " + repr(x))
+    s.pop(x)
+
+def __tilt_set_pop(s):
+    if not s:
+        fail("pop: empty set")
+    for x in s:
+        break
+    s.pop(x)
+    return x
+
+def __tilt_set_union(s, other):
+    out = dict(s)
+    for x in __tilt_elements("union", other):
+        __tilt_hashable("union", x)
+        out[x] = __TILT_SET_MARK
+    return out
+
+def __tilt_set_intersection(s, other):
+    o = set(__tilt_elements("intersection", other))
+    return {x: __TILT_SET_MARK for x in s if x in o}
+
+def __tilt_set_difference(s, other):
+    o = set(__tilt_elements("difference", other))
+    return {x: __TILT_SET_MARK for x in s if x not in o}
+
+def __tilt_set_symmetric_difference(s, other):
+    o = set(__tilt_elements("symmetric_difference", other))
+    out = {x: __TILT_SET_MARK for x in s if x not in o}
+    for x in o:
+        if x not in s:
+            out[x] = __TILT_SET_MARK
+    return out
+
+def __tilt_set_issubset(s, other):
+    o = set(__tilt_elements("issubset", other))
+    for x in s:
+        if x not in o:
+            return False
+    return True
+
+def __tilt_set_issuperset(s, other):
+    for x in __tilt_elements("issuperset", other):
+        if x not in s:
+            return False
+    return True
+
+__TILT_SET_METHODS = {
+    "add": __tilt_set_add,
+    "difference": __tilt_set_difference,
+    "discard": __tilt_set_discard,
+    "intersection": __tilt_set_intersection,
+    "issubset": __tilt_set_issubset,
+    "issuperset": __tilt_set_issuperset,
+    "pop": __tilt_set_pop,
+    "remove": __tilt_set_remove,
+    "symmetric_difference": __tilt_set_symmetric_difference,
+    "union": __tilt_set_union,
+}
+
+def __tilt_set_call(name, s, args, kwargs):
+    if kwargs:
+        fail("%s: unexpected keyword arguments" % name)
+    want = 0 if name == "pop" else 1
+    if len(args) != want:
+        fail("%s: got %d arguments, want %d" % (name, len(args), want))
+    return __TILT_SET_METHODS[name](s, *args)
+
+def tilt_m(v, name):
+    if __tilt_set_like(v):
+        return lambda *args, **kwargs: __tilt_set_call(name, v, args, kwargs)
+    return getattr(v, name)
+
+def __tilt_sets(a, op, b):
+    if type(a) == "dict" and __tilt_set_like(a) and __tilt_set_like(b):
+        return True
+    if __tilt_is_set(a) or __tilt_is_set(b):
+        fail("unknown binary op: %s %s %s" % (__tilt_typename(a), op, __tilt_typename(b)))
+    return False
+
+def tilt_sub(a, b):
+    if __tilt_sets(a, "-", b):
+        return __tilt_set_difference(a, b)
+    return a - b
+
+def tilt_and(a, b):
+    if __tilt_sets(a, "&", b):
+        return __tilt_set_intersection(a, b)
+    return a & b
+
+def tilt_xor(a, b):
+    if __tilt_sets(a, "^", b):
+        return __tilt_set_symmetric_difference(a, b)
+    return a ^ b
+
+def tilt_le(a, b):
+    if __tilt_sets(a, "<=", b):
+        return __tilt_set_issubset(a, b)
+    return a <= b
+
+def tilt_lt(a, b):
+    if __tilt_sets(a, "<", b):
+        return len(a) < len(b) and __tilt_set_issubset(a, b)
+    return a < b
+
+def tilt_ge(a, b):
+    if __tilt_sets(a, ">=", b):
+        return __tilt_set_issuperset(a, b)
+    return a >= b
+
+def tilt_gt(a, b):
+    if __tilt_sets(a, ">", b):
+        return len(a) > len(b) and __tilt_set_issuperset(a, b)
+    return a > b
+""".replace("SET_MARK_LITERAL", repr(SET_MARK))
+_SETS_LOAD = (
+    f"load({SETS_MODULE!r}, 'set', type='tilt_type', str='tilt_str', repr='tilt_repr', "
+    + ", ".join(
+        f"__tilt_{n}='tilt_{n}'" for n in ("m", "sub", "and", "xor", "le", "lt", "ge", "gt")
+    )
+    + ")\n"
+)
+_DIALECT_PRELUDE = f"""
+def {WHILE_ITERATOR}():
+    return range(2147483647)
 
 def __tilt_dyn_fn(handle, name):
     def call(*args, **kwargs):
@@ -300,6 +511,22 @@ def _globals() -> sl.Globals:
 @functools.cache
 def _prelude_src() -> str:
     return _build_prelude()
+
+
+@functools.cache
+def _sets_module() -> sl.FrozenModule:
+    mod = sl.Module()
+    sl.eval(mod, sl.parse(PRELUDE, _SETS_SRC, _dialect()), _globals())
+    return mod.freeze()
+
+
+def _load_sets(spec: str) -> sl.FrozenModule:
+    if spec != SETS_MODULE:
+        raise TiltfileError(f"the prelude cannot load {spec!r}")
+    return _sets_module()
+
+
+_SETS_LOADER = sl.FileLoader(_load_sets)
 
 
 def _dialect() -> sl.Dialect:
@@ -354,7 +581,7 @@ class _Run:
         mod.add_callable("__tilt_dyn_call", self.dynamic_call)
         # Tilt predeclares __file__ in every file: the path of that file.
         mod["__file__"] = path
-        sl.eval(mod, sl.parse(PRELUDE, _prelude_src(), _dialect()), _globals())
+        sl.eval(mod, sl.parse(PRELUDE, _prelude_src(), _dialect()), _globals(), _SETS_LOADER)
         return mod
 
     def user_line(self, file: str, line: int) -> int:
@@ -592,17 +819,31 @@ doc_section(
     """
 Tilt runs go.starlark.net with recursion, `while`, `set`, global reassignment and top-level
 `if`/`for` allowed, and its scanner takes tab indentation; all of that works here too (on
-starlark-pyo3, a file with a tab or a `while` is rewritten before it is parsed; error
-locations stay the file's own lines).
+starlark-pyo3, a file with a tab, a `while` or a set call is rewritten before it is parsed;
+error locations stay the file's own lines).
 
 - **Relative paths** resolve against the folder of the file whose *load is running*
   (Tilt's rule): while `lib/Tiltfile` runs its own top-level code, against `lib/`; when the
   main Tiltfile later calls a function `lib/Tiltfile` defines, against the main Tiltfile's
   folder. A helper that wants its own folder uses `os.path.dirname(__file__)`.
 - **`__file__`** is predeclared in every file: that file's absolute path.
-- **`set(iterable=[])`**: starlark-pyo3 has no set type, so a set is a dict whose keys
-  are the elements: `in`, `len`, iteration, `list()`, `sorted()` and `|` behave as Tilt's
-  set does; set methods (`union`, `add`, ...) are not available and `type()` says `dict`.
+- **`set(iterable=[])`** is go.starlark.net's set, as Tilt enables it: `type()` says `set`;
+  `len`, `in`, iteration in insertion order, `list()`/`sorted()`, `==`, truth, `str()`/
+  `repr()`/`print()` (`set([1, 2])`), the methods `add`, `clear`, `difference`, `discard`,
+  `intersection`, `issubset`, `issuperset`, `pop`, `remove`, `symmetric_difference`,
+  `union`, and the operators `|`, `&`, `-`, `^`, `<`, `<=`, `>`, `>=` (and `|=`, `&=`,
+  `-=`, `^=`); an unhashable element (a list, a dict, a set) is an error naming the line.
+  Builtins that take a list of strings take a set. starlark-pyo3 has no set type and
+  cannot get one from Python, so a set is a dict whose values are all one marker, and the
+  methods and the operators a dict lacks are rewritten into calls (in a file that calls
+  `set(` or a set-only method: `add`, `union`, `intersection`, `difference`,
+  `symmetric_difference`, `issubset`, `issuperset`, `discard`). What differs from Tilt:
+  an **empty** set is indistinguishable from `{}` (`type(set())` is `dict`, it prints
+  `{}`, and `set() == {}`); a set nested in a value shows as a set only through
+  `str`/`repr`/`print` (not `"%s" %`, `.format()` or `json.encode`); dict methods
+  (`keys`, `get`, `items`, indexing) answer on a set instead of failing; and a file that
+  never calls `set(` nor a set-only method gets the dict's own `-`, `&`, `^` and
+  comparisons, which fail on sets (`remove`/`pop()` on a set there fail too).
 - **`load_dynamic(path)`** runs a file whose path is computed (once, like `load`) and
   returns its public top-level names as a dict. Functions in it are proxies that call the
   loaded file's function: their arguments and results must be plain values (strings,
