@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tilt.tiltfile import TiltfileLoadError, load_tiltfile
-from tilt.tiltfile._dialect import rewrite
+from tilt.tiltfile._dialect import dynamic_plan, rewrite
 
 DIALECT = Path(__file__).parent / "fixtures" / "dialect"
 
@@ -140,14 +140,126 @@ def test_rewrite_while_keeps_a_line_map() -> None:
     assert got.line_map == (1, 2, 2, 3, 4)
 
 
-def test_load_dynamic_leaves_out_values_holding_functions_with_a_warning(tmp_path: Path) -> None:
+def test_load_dynamic_at_the_top_level_returns_the_files_own_values(tmp_path: Path) -> None:
+    # Functions, structs of functions, tuples: the loaded file's values, as load() gives them.
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "Tiltfile").write_text(
+        "S = struct(a=1)\n"
+        "T = struct(f=lambda: 'tf')\n"
+        "N = None\n"
+        "_private = 1\n"
+        "def apply(fn, *args, **kwargs):\n"
+        "    return fn(*args, **kwargs)\n"
+        "def pair(x):\n"
+        "    return (x, type(x))\n"
+        "if False:\n"
+        "    NEVER = 1\n"
+    )
+    (tmp_path / "Tiltfile").write_text(
+        "d = load_dynamic('lib/' + 'Tiltfile')\n"
+        "print(sorted(d.keys()), type(d['S']), d['S'].a, d['T'].f())\n"
+        "print(d['apply'](lambda a, b=0: a + b, 1, b=2), d['pair'](struct(k=1)))\n"
+        "print(d['pair']((1, 2)), d['apply'](d['pair'], set([3])))\n"
+    )
+    result = load_tiltfile(str(tmp_path / "Tiltfile"))
+    assert list(result.logs) == [
+        '["N", "S", "T", "apply", "pair"] struct 1 tf',
+        '3 (struct(k=1), "struct")',
+        '((1, 2), "tuple") (set([3]), "set")',
+    ]
+    assert not result.warnings
+
+
+def test_load_dynamic_returns_a_frozen_dict(tmp_path: Path) -> None:
+    # Tilt freezes the dict it returns.
+    msg = _error(
+        tmp_path, {"lib.star": "A = 1\n", "Tiltfile": "d = load_dynamic('lib.star')\nd['x'] = 1\n"}
+    )
+    assert msg.splitlines()[0].startswith(f"Error: {tmp_path}/Tiltfile:2:")
+    assert "mmutable" in msg.splitlines()[0]
+
+
+def test_load_dynamic_relative_paths_follow_the_running_load(tmp_path: Path) -> None:
+    # Tilt's rule: the loaded file's own top-level code reads against its folder; its
+    # function, called from the main Tiltfile, against the main Tiltfile's folder.
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "data.txt").write_text("lib\n")
+    (tmp_path / "data.txt").write_text("main\n")
+    (tmp_path / "lib" / "Tiltfile").write_text(
+        "AT_LOAD = str(read_file('data.txt')).strip()\n"
+        "def read(p):\n"
+        "    return str(read_file(p)).strip()\n"
+    )
+    (tmp_path / "Tiltfile").write_text(
+        "lib = load_dynamic(os.path.join('lib', 'Tiltfile'))\n"
+        "print(lib['AT_LOAD'], lib['read']('data.txt'))\n"
+        "for i in [1]:\n"
+        "    again = load_dynamic('lib/Tiltfile')\n"
+        "    print(again['read']('data.txt'))\n"
+    )
+    assert list(load_tiltfile(str(tmp_path / "Tiltfile")).logs) == ["lib main", "main"]
+
+
+def test_load_dynamic_errors_name_the_line(tmp_path: Path) -> None:
+    msg = _error(tmp_path, {"Tiltfile": "x = 1\nd = load_dynamic(\n    x + 1)\n"})
+    assert msg.splitlines()[0] == (
+        f"Error: {tmp_path}/Tiltfile:2: load_dynamic: for parameter path: got int, want string"
+    )
+    msg = _error(tmp_path, {"Tiltfile": "x = 1\nd = load_dynamic(nope + 'a')\n"})
+    assert msg.splitlines()[0].startswith(f"Error: {tmp_path}/Tiltfile:2:")
+    assert "nope" in msg.splitlines()[0]
+    msg = _error(tmp_path, {"Tiltfile": "d = load_dynamic('missing.star')\n"})
+    assert "file not found" in msg
+
+
+def test_load_dynamic_keeps_a_function_that_reads_a_later_global(tmp_path: Path) -> None:
+    # Cutting the file at the call would hide the later `suffix` from f; such a file
+    # keeps one piece, and the loaded functions are proxies (plain values cross).
+    (tmp_path / "lib.star").write_text("def greet(name):\n    return 'hi ' + name\n")
+    (tmp_path / "Tiltfile").write_text(
+        "def f():\n"
+        "    return suffix\n"
+        "d = load_dynamic('lib.star')\n"
+        "suffix = '!'\n"
+        "print(d['greet']('a') + f())\n"
+    )
+    assert list(load_tiltfile(str(tmp_path / "Tiltfile")).logs) == ["hi a!"]
+
+
+def test_load_dynamic_in_a_function_proxies_values_holding_functions_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    # Not at the top level (inside a function, a loop, a branch): the call cannot be a
+    # load(), so a value holding functions is left out, with a warning.
     (tmp_path / "lib.star").write_text("S = struct(a=1)\nT = struct(f=lambda: 1)\nN = None\n")
-    (tmp_path / "Tiltfile").write_text("d = load_dynamic('lib.star')\nprint(sorted(d.keys()))\n")
+    (tmp_path / "Tiltfile").write_text(
+        "def get():\n    return load_dynamic('lib.star')\nprint(sorted(get().keys()))\n"
+    )
     result = load_tiltfile(str(tmp_path / "Tiltfile"))
     assert result.logs[-1] == '["N", "S"]'
     (warning,) = result.warnings
     assert warning.message.startswith("load_dynamic: 'T' of ")
     assert "holds functions and is left out of the result" in warning.message
+
+
+def test_dynamic_plan_cuts_only_top_level_calls() -> None:
+    src = "x = 1\nd = load_dynamic('a/' + 'b')  # c\nprint(d, load_dynamic(\n   'q'))\ny = 2\n"
+    plan = dynamic_plan(src)
+    assert plan is not None
+    assert [c.text for c in plan] == [
+        "x = 1\n",
+        "\nd = (__tilt_dyn_0)  # c\n",
+        "\n\nprint(d, (__tilt_dyn_1\n))\ny = 2\n",
+    ]
+    assert [[(d.index, d.arg, d.line) for d in c.loads] for c in plan] == [
+        [],
+        [(0, "\n__tilt_dyn_path(0, ('a/' + 'b'))\n", 2)],
+        [(1, "\n\n\n__tilt_dyn_path(1, ('q'))\n", 3)],
+    ]
+    assert dynamic_plan("for i in [1]:\n    load_dynamic(p)\n") is None
+    assert dynamic_plan("x = a if c else load_dynamic(p)\n") is None
+    assert dynamic_plan("x = [load_dynamic(p) for p in ps]\n") is None
+    assert dynamic_plan("a = 1; x = load_dynamic(p)\n") is None
 
 
 def test_rewrite_leaves_a_malformed_while_to_the_parser(tmp_path: Path) -> None:

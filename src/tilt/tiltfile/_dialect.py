@@ -36,9 +36,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import ast
     import tokenize
+    from collections.abc import Callable
 
-__all__ = ["SET_MARK", "SET_METHODS", "WHILE_ITERATOR", "Rewritten", "rewrite"]
+__all__ = [
+    "SET_MARK",
+    "SET_METHODS",
+    "WHILE_ITERATOR",
+    "Chunk",
+    "DynamicLoad",
+    "Rewritten",
+    "dynamic_plan",
+    "rewrite",
+]
 
 # The prelude defines this: an iterable long enough to stand for "forever" (Tilt's while
 # loops have no bound either; 2**31-1 iterations is hours of evaluation).
@@ -385,3 +396,210 @@ def _rewrite_sets(src: str) -> str:
         pos = max(pos, stop, at)
     out.append(src[pos:])
     return "".join(out)
+
+
+# --- load_dynamic at the top level --------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DynamicLoad:
+    """One top-level ``load_dynamic(EXPR)`` call, hoisted out of its statement."""
+
+    index: int  # names it: __tilt_dyn_<index> is the dict
+    arg: str  # a chunk that hands EXPR to __tilt_dyn_path(<index>, EXPR), EXPR on its line
+    line: int  # the statement's first line
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chunk:
+    """Source evaluated as one unit: padded with newlines so its lines are the file's."""
+
+    loads: tuple[DynamicLoad, ...]  # evaluated first, in order
+    text: str
+
+
+def dynamic_plan(src: str) -> list[Chunk] | None:
+    """``src`` cut at each top-level statement that calls ``load_dynamic(EXPR)``.
+
+    Only a ``load()`` can bring a module's values -- functions included -- into another
+    module, so a top-level ``x = load_dynamic(EXPR)`` runs as: the file up to that
+    statement; ``__tilt_dyn_path(N, (EXPR))``; (the loader loads that path and makes a
+    module whose ``exports`` is the dict of its globals) ``load(..., __tilt_dyn_N =
+    "exports")``; then the statement with the call replaced by ``__tilt_dyn_N``, and the
+    rest. None when nothing can be hoisted, or when cutting would change what a function
+    sees (a function defined before a cut that reads a global bound after it: each chunk
+    binds its own globals, which functions compiled earlier do not see).
+    """
+    import ast
+
+    try:
+        tree = ast.parse(src)
+    except (SyntaxError, ValueError):
+        return None
+    off = _offsets(src)
+    lines = src.splitlines(keepends=True)
+
+    def line_start(lineno: int) -> int:
+        return off(lineno, 0)
+
+    cuts: list[tuple[ast.stmt, list[ast.Call]]] = []
+    for stmt in tree.body:
+        if not isinstance(stmt, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Expr):
+            continue
+        calls = _hoistable_calls(stmt)
+        if not calls or stmt.col_offset != 0:
+            continue
+        assert stmt.end_lineno is not None and stmt.end_col_offset is not None
+        rest = lines[stmt.end_lineno - 1].encode()[stmt.end_col_offset :].decode().strip()
+        if rest and not rest.startswith("#"):
+            continue  # another statement shares the line
+        cuts.append((stmt, calls))
+    if not cuts or not _cuts_keep_meaning(tree.body, [c[0] for c in cuts]):
+        return None
+
+    starts = [line_start(stmt.lineno) for stmt, _ in cuts] + [len(src)]
+    chunks = [Chunk(loads=(), text=src[: starts[0]])]
+    n = 0
+    for k, (stmt, calls) in enumerate(cuts):
+        start = starts[k]
+        text = src[start : starts[k + 1]]
+        loads: list[DynamicLoad] = []
+        # Replace from the last call so the earlier offsets stay valid.
+        for i, call in reversed(list(enumerate(calls))):
+            a, b = off(call.lineno, call.col_offset), off(call.end_lineno, call.end_col_offset)
+            arg = call.args[0]
+            arg_a, arg_b = off(arg.lineno, arg.col_offset), off(arg.end_lineno, arg.end_col_offset)
+            idx = n + i
+            # Parenthesized, so the newlines that keep the next lines in place are legal.
+            here = f"(__tilt_dyn_{idx}" + "\n" * src.count("\n", a, b) + ")"
+            text = text[: a - start] + here + text[b - start :]
+            assign = f"__tilt_dyn_path({idx}, (" + src[arg_a:arg_b] + "))\n"
+            loads.insert(0, DynamicLoad(index=idx, arg=_pad(src, arg_a) + assign, line=stmt.lineno))
+        n += len(calls)
+        chunks.append(Chunk(loads=tuple(loads), text=_pad(src, start) + text))
+    return chunks
+
+
+def _pad(src: str, offset: int) -> str:
+    """Newlines that put text starting at ``offset`` of ``src`` on its own line number."""
+    return "\n" * src.count("\n", 0, offset)
+
+
+def _offsets(src: str) -> Callable[[int | None, int | None], int]:
+    """Turns an ``ast`` (line, UTF-8 byte column) into an offset in ``src``."""
+    lines = src.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def off(lineno: int | None, col: int | None) -> int:
+        assert lineno is not None and col is not None
+        if lineno > len(lines):
+            return len(src)
+        line = lines[lineno - 1]
+        chars = col if line.isascii() else len(line.encode()[:col].decode(errors="replace"))
+        return starts[lineno - 1] + chars
+
+    return off
+
+
+def _hoistable_calls(stmt: ast.stmt) -> list[ast.Call]:
+    """The ``load_dynamic(EXPR)`` calls of a statement that run once, at its top level."""
+    import ast
+
+    out: list[ast.Call] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(
+            node, ast.Lambda | ast.ListComp | ast.DictComp | ast.SetComp | ast.GeneratorExp
+        ):
+            return
+        if isinstance(node, ast.IfExp | ast.BoolOp):
+            return  # evaluated only on one branch
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "load_dynamic"
+            and len(node.args) == 1
+            and not node.keywords
+            and not isinstance(node.args[0], ast.Starred)
+            and not any(
+                (isinstance(n, ast.Name) and n.id.startswith("__tilt_dyn"))
+                or (
+                    isinstance(n, ast.Call)
+                    and isinstance(n.func, ast.Name)
+                    and n.func.id == "load_dynamic"
+                )
+                for n in ast.walk(node.args[0])
+            )
+        ):
+            out.append(node)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(stmt)
+    return out
+
+
+def _cuts_keep_meaning(body: list[ast.stmt], cuts: list[ast.stmt]) -> bool:
+    """Whether no function defined before a cut reads a global bound at or after it."""
+    import ast
+
+    chunk_of: list[int] = []
+    k = 0
+    cut_ids = {id(c) for c in cuts}
+    for stmt in body:
+        if id(stmt) in cut_ids:
+            k += 1
+        chunk_of.append(k)
+    read_in_functions: dict[int, set[str]] = {}
+    bound: dict[int, set[str]] = {}
+    for stmt, chunk in zip(body, chunk_of, strict=True):
+        reads = read_in_functions.setdefault(chunk, set())
+        binds = bound.setdefault(chunk, set())
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.FunctionDef | ast.Lambda):
+                reads.update(
+                    n.id
+                    for n in ast.walk(node)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                )
+        binds.update(_top_level_bindings(stmt))
+    for i, reads in read_in_functions.items():
+        for j, binds in bound.items():
+            if j > i and reads & binds:
+                return False
+    return True
+
+
+def _top_level_bindings(stmt: ast.stmt) -> set[str]:
+    """The global names a top-level statement binds (not inside a function)."""
+    import ast
+
+    out: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.FunctionDef):
+            out.add(node.name)
+            return
+        if isinstance(node, ast.Lambda):
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.add(node.id)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "load"
+        ):
+            out.update(k.arg for k in node.keywords if k.arg)
+            out.update(
+                a.value
+                for a in node.args[1:]
+                if isinstance(a, ast.Constant) and isinstance(a.value, str)
+            )
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(stmt)
+    return out

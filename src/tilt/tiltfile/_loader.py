@@ -28,8 +28,16 @@ from tilt.tiltfile._context import (
     LoadState,
     TiltfileError,
     doc_section,
+    typename,
 )
-from tilt.tiltfile._dialect import SET_MARK, WHILE_ITERATOR, Rewritten, rewrite
+from tilt.tiltfile._dialect import (
+    SET_MARK,
+    WHILE_ITERATOR,
+    Chunk,
+    Rewritten,
+    dynamic_plan,
+    rewrite,
+)
 
 __all__ = ["TiltfileLoadError", "call_column", "current_run", "display_path", "evaluate"]
 
@@ -551,6 +559,10 @@ class _Run:
         self.sources: dict[str, str] = {}
         self.dynamic: dict[str, tuple[int, sl.FrozenModule]] = {}
         self.dynamic_modules: dict[int, sl.FrozenModule] = {}
+        # Top-level load_dynamic: the modules of exports by load key, and the key by path.
+        self.shims: dict[str, sl.FrozenModule] = {}
+        self.shim_keys: dict[str, str] = {}
+        self.dyn_paths: dict[int, object] = {}
 
     def resolve(self, spec: str, from_file: str) -> str:
         if spec.startswith("ext://"):
@@ -579,6 +591,7 @@ class _Run:
         mod.add_callable("__tilt_print", state.log)
         mod.add_callable("__tilt_load_dynamic", self.load_dynamic)
         mod.add_callable("__tilt_dyn_call", self.dynamic_call)
+        mod.add_callable("__tilt_dyn_path", self.dyn_paths.__setitem__)
         # Tilt predeclares __file__ in every file: the path of that file.
         mod["__file__"] = path
         sl.eval(mod, sl.parse(PRELUDE, _prelude_src(), _dialect()), _globals(), _SETS_LOADER)
@@ -640,13 +653,21 @@ class _Run:
             if code.line_map:
                 self.rewritten[display_path(path)] = code
             ast = sl.parse(display_path(path), code.text, _dialect())
-            loader = sl.FileLoader(lambda spec: self.load(spec, path))
+            plan = dynamic_plan(code.text) if "load_dynamic" in code.text else None
+            loader = sl.FileLoader(lambda spec: self.shims.get(spec) or self.load(spec, path))
             try:
-                sl.eval(mod, ast, _globals(), loader)
+                if plan is None:
+                    sl.eval(mod, ast, _globals(), loader)
+                else:
+                    self._eval_plan(mod, path, plan, loader)
             except sl.StarlarkError as e:
                 if self.exited:
                     return mod.freeze()
                 raise _convert_error(e, self) from None
+            except TiltfileError:
+                if self.exited:
+                    return mod.freeze()
+                raise
             frozen = mod.freeze()
         except sl.StarlarkError as e:  # a parse error
             raise _better_parse_error(_convert_error(e, self), src) from None
@@ -667,6 +688,71 @@ class _Run:
             # exit() in a loaded file ends the whole Tiltfile, keeping what was declared.
             raise TiltfileError("exit")
         return frozen
+
+    def _eval_plan(
+        self, mod: sl.Module, path: str, plan: list[Chunk], loader: sl.FileLoader
+    ) -> None:
+        """Run a file cut at its top-level ``load_dynamic`` calls (see `dynamic_plan`).
+
+        Each call's path is computed first; its module's globals then come in through a
+        ``load()`` of a small module whose ``exports`` is their dict, so its functions and
+        values are the file's own (any arguments, structs stay structs).
+        """
+        display = display_path(path)
+        for chunk in plan:
+            for dyn in chunk.loads:
+                sl.eval(mod, sl.parse(display, dyn.arg, _dialect()), _globals(), loader)
+                key = self._shim(self.dyn_paths.pop(dyn.index, None), path, dyn.line)
+                load = "\n" * (dyn.line - 1) + f"load({key!r}, __tilt_dyn_{dyn.index}='exports')\n"
+                sl.eval(mod, sl.parse(display, load, _dialect()), _globals(), loader)
+            if chunk.text.strip():
+                sl.eval(mod, sl.parse(display, chunk.text, _dialect()), _globals(), loader)
+
+    def _shim(self, spec: object, path: str, line: int) -> str:
+        """The load key of a module whose ``exports`` is the dict of ``spec``'s globals."""
+        display = display_path(path)
+        if not isinstance(spec, str):
+            raise TiltfileLoadError(
+                f"load_dynamic: for parameter path: got {typename(spec)}, want string",
+                SourceLocation(file=display, line=self.user_line(display, line)),
+            )
+        target = self.resolve(spec, path)
+        frozen = self.load(spec, path)
+        key = self.shim_keys.get(target)
+        if key is None:
+            names = self._bound_names(frozen, _global_names(self.sources.get(target, "")))
+            src = ""
+            if names:
+                src = "load('m', " + ", ".join(repr(n) for n in names) + ")\n"
+            src += "exports = {" + ", ".join(f"{n!r}: {n}" for n in names) + "}\n"
+            shim = sl.Module()
+            sl.eval(
+                shim,
+                sl.parse("<load_dynamic>", src, _dialect()),
+                _globals(),
+                sl.FileLoader(lambda _spec: frozen),
+            )
+            key = self.shim_keys[target] = f"<load_dynamic {len(self.shims)}>"
+            self.shims[key] = shim.freeze()
+        return key
+
+    @staticmethod
+    def _bound_names(frozen: sl.FrozenModule, names: list[str]) -> list[str]:
+        """The names a module has a value for (one bound only on a branch not taken has not)."""
+        out = []
+        for name in names:
+            probe = sl.Module()
+            try:
+                sl.eval(
+                    probe,
+                    sl.parse("<load_dynamic>", f"load('m', v={name!r})\n", _dialect()),
+                    _globals(),
+                    sl.FileLoader(lambda _spec: frozen),
+                )
+            except sl.StarlarkError:
+                continue
+            out.append(name)
+        return out
 
     def include(self, spec: str, from_file: str) -> None:
         self.load(spec, from_file)
@@ -844,11 +930,20 @@ error locations stay the file's own lines).
   (`keys`, `get`, `items`, indexing) answer on a set instead of failing; and a file that
   never calls `set(` nor a set-only method gets the dict's own `-`, `&`, `^` and
   comparisons, which fail on sets (`remove`/`pop()` on a set there fail too).
-- **`load_dynamic(path)`** runs a file whose path is computed (once, like `load`) and
-  returns its public top-level names as a dict. Functions in it are proxies that call the
-  loaded file's function: their arguments and results must be plain values (strings,
-  numbers, lists, dicts, None, and values builtins return), not functions; a top-level
-  value that holds functions (a `struct` of them, say) is left out, with a warning.
+- **`load_dynamic(path)`** runs a file whose path is computed (once, like `load`; the path
+  relative to the calling file) and returns its public top-level names as a frozen dict.
+  Called in a top-level statement (`lib = load_dynamic(...)`, `x = load_dynamic(p)['f']`),
+  the file is cut at that statement and the dict comes in through a `load()`, so its
+  values are the loaded file's own: functions take any arguments (functions, structs,
+  tuples, sets) and return any value, structs stay structs. Elsewhere -- inside a function,
+  a loop, a branch, a comprehension, a conditional expression -- or in a file where that
+  cut would hide a later global from a function defined before the call, its functions are
+  proxies whose arguments and results cross as plain values (strings, numbers, lists,
+  dicts, sets, None, values builtins return; a tuple arrives as a list and a struct as a
+  dict; a function cannot cross), and a top-level value holding functions is left out, with
+  a warning. Either way, relative paths in the loaded file's functions resolve against the
+  file whose load is running (the caller's, for a call from the main Tiltfile). Names
+  starting with `_` are not in the dict (Tilt's has them).
 """,
 )
 
