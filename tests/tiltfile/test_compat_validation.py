@@ -266,3 +266,114 @@ def test_live_update_paths_of_an_image_nothing_deploys_are_not_checked(tiltfile:
     assert [w["message"] for w in data["warnings"]] == [
         "Image not used in any deploy config: ✕ app"
     ]
+
+
+# Error sites checked against Tilt's source: where Tilt fails the load, so do we, with one
+# message at the call's line. (name, Tiltfile, files, line, message part); the comment
+# names what Tilt does and where.
+TILT_ERRORS: list[tuple[str, str, dict[str, str], int, str]] = [
+    # custom_build_test.go TestCustomBuildMissingImageDeps:
+    # `image "fe": image dep "base" not found`.
+    (
+        "image-deps-unknown",
+        "x = 1\ncustom_build('fe', 'true', ['.'], image_deps=['base'])\n",
+        {},
+        2,
+        'custom_build: image_deps names "base", which no docker_build or custom_build declares',
+    ),
+    # k8s.go yamlEntitiesFromSkylarkValue: "%s is not a valid YAML file".
+    (
+        "k8s-yaml-invalid",
+        "x = 1\nk8s_yaml('bad.yaml')\n",
+        {"bad.yaml": "kind: [\n"},
+        2,
+        "k8s_yaml: bad.yaml is not valid YAML",
+    ),
+    # tilt-dev/tilt PR #3461 (issue #3439): None or an empty Blob is an error, and so is
+    # the empty Blob of a filter_yaml that matched nothing (PR #3972's test).
+    ("k8s-yaml-none", "x = 1\nk8s_yaml(None)\n", {}, 2, "Empty or Invalid YAML Resource Detected"),
+    (
+        "k8s-yaml-empty-filter",
+        "x = 1\nyes, no = filter_yaml('a.yaml', kind='Secret')\nk8s_yaml(yes)\n",
+        {"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"},
+        3,
+        "Empty or Invalid YAML Resource Detected",
+    ),
+    # helm.go (*tiltfileState).helm: the chart must be a local folder (os.Stat); a remote
+    # chart reference is "Could not read Helm chart directory %q: does not exist".
+    (
+        "helm-remote-chart",
+        "x = 1\nk8s_yaml(helm('bitnami/redis'))\n",
+        {},
+        2,
+        "Could not read Helm chart directory",
+    ),
+    # docker_compose.go (*tiltfileState).dcResource: "dc_resource: `name` must not be empty".
+    (
+        "dc-resource-empty-name",
+        "x = 1\ndc_resource('')\n",
+        {},
+        2,
+        "dc_resource: `name` must not be empty",
+    ),
+    # docker_compose.go renameDCService -> checkResourceConflict(newName): a resource of
+    # that name declared before (a local_resource, another service) fails the call.
+    (
+        "dc-new-name-local-conflict",
+        "local_resource('site', 'true')\ndocker_compose('dc.yml')\n"
+        "dc_resource('web', new_name='site')\n",
+        {"dc.yml": "services:\n  web:\n    image: nginx\n"},
+        3,
+        "dc_resource: new_name 'site': a local_resource of that name already exists",
+    ),
+    (
+        "dc-new-name-service-conflict",
+        "x = 1\ndocker_compose('dc.yml')\ndc_resource('web', new_name='db')\n",
+        {"dc.yml": "services:\n  web:\n    image: nginx\n  db:\n    image: postgres\n"},
+        3,
+        "new_name 'db': a Docker Compose resource of that name already exists",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "files", "line", "message"),
+    [t[1:] for t in TILT_ERRORS],
+    ids=[t[0] for t in TILT_ERRORS],
+)
+def test_errors_tilt_makes_too_name_the_line(
+    tiltfile_error: Any, text: str, files: dict[str, str], line: int, message: str
+) -> None:
+    first = tiltfile_error(text, files).splitlines()[0]
+    assert first.startswith(f"Error: Tiltfile:{line}:"), first
+    assert message in first
+
+
+def test_k8s_yaml_of_a_file_without_objects_loads(tiltfile: Any) -> None:
+    # Tilt's yamlEntitiesFromSkylarkValue parses an empty file into no entities, no error.
+    data = tiltfile("k8s_yaml('empty.yaml')\n", files={"empty.yaml": "# nothing yet\n---\n"})
+    assert data["resources"] == []
+    assert data["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    ("arg", "field", "default"),
+    [
+        ("k8s_grace_period", "ci_k8s_grace_period_secs", 0.0),
+        ("timeout", "ci_timeout_secs", 1800.0),
+        ("readiness_timeout", "ci_readiness_timeout_secs", 300.0),
+    ],
+)
+def test_ci_settings_negative_duration_is_a_warning(
+    tiltfile: Any, arg: str, field: str, default: float
+) -> None:
+    # Tilt's value.Duration is time.ParseDuration, which keeps the sign; ci_settings
+    # stores it as given. Here a negative one is ignored, with a warning at the call.
+    data = tiltfile(f"x = 1\nci_settings({arg}='-5m')\n")
+    assert data["settings"][field] == default
+    assert data["warnings"] == [
+        {
+            "message": f"ci_settings: {arg} is a negative duration (-5m); the setting is ignored",
+            "location": {"file": "Tiltfile", "line": 2},
+        }
+    ]

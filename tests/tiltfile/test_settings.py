@@ -256,12 +256,6 @@ ERROR_CASES: list[tuple[str, str, str]] = [
         "duration '10' (want a Go duration such as '30s', '5m', '1h30m')",
     ),
     (
-        "ci_negative",
-        "ci_settings(k8s_grace_period='-5s')",
-        "Error: Tiltfile:1:1: ci_settings: for parameter 'k8s_grace_period': duration must not "
-        "be negative: -5s",
-    ),
-    (
         "secret_settings_wrong_type",
         "secret_settings(disable_scrub='yes')",
         "Error: Tiltfile:1:1: secret_settings: for parameter 'disable_scrub': got string, "

@@ -533,6 +533,13 @@ def dc_resource(  # noqa: PLR0917 - Tilt's positional parameters
     proj, svc = _find_service(fn, st, res_name, proj_name)
     opts = proj.options_for(svc)
     if rename and rename != opts.resource_name:
+        from tilt.tiltfile._local import LocalState
+
+        # Tilt's renameDCService checks the new name against the resources declared so far.
+        if rename in ctx.state.family(LocalState).by_name:
+            raise TiltfileError(
+                f"{fn}: new_name {rename!r}: a local_resource of that name already exists"
+            )
         for other in st.projects.values():
             for other_svc in other.services:
                 other_name = other.options_for(other_svc).resource_name

@@ -128,6 +128,8 @@ def _objects_from(ctx: Ctx, fn: str, value: object) -> tuple[list[K8sObject], bo
                 f"{fn}: for parameter 'yaml': {where}got {_typename(item)}, "
                 "want a path, YAML text, or a list of those"
             )
+        if not item.strip():
+            continue  # an empty Blob (filter_yaml matching nothing): no objects
         if is_yaml_text(item):
             source, text = f"the YAML text given to {fn}", item
         else:
@@ -149,7 +151,7 @@ def _objects_from(ctx: Ctx, fn: str, value: object) -> tuple[list[K8sObject], bo
             out += parse_objects(text, source)
         except YamlError as e:
             raise TiltfileError(f"{fn}: {e}") from None
-    return out, bool(items) and any(bool(i) for i in items)
+    return out, any(isinstance(i, str) and i.strip() for i in items)
 
 
 @builtin("k8s_yaml", located=True)

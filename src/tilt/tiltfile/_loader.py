@@ -976,6 +976,9 @@ where this tilt warns and Tilt says nothing:
   string forms, which stay errors here too).
 - `test(timeout=)`: a string that is not a duration (Tilt documents `timeout` and never
   reads it); the test runs without a limit.
+- `ci_settings()`: a negative duration (`timeout='-5m'`); Tilt parses it with Go's
+  `time.ParseDuration`, which keeps the sign, and stores it. Here the setting is ignored
+  (the default stays).
 - `local_resource(stdin_mode=, serve_stdin_mode=)`: Tilt's undocumented arguments are
   accepted; a set one is ignored, with a warning (commands here run with stdin closed).
 - `live_update` of an image that no resource deploys: its `sync()` sources and

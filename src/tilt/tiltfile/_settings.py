@@ -124,7 +124,8 @@ def parse_go_duration(text: str) -> float:
     return sign * total
 
 
-def _duration(fn: str, arg: str, value: object) -> float:
+def _duration(ctx: Ctx, fn: str, arg: str, value: object) -> float | None:
+    """A Go duration; None for a negative one, which Tilt takes (a warning here)."""
     text = as_str(fn, arg, value)
     try:
         secs = parse_go_duration(text)
@@ -133,7 +134,9 @@ def _duration(fn: str, arg: str, value: object) -> float:
             f"{fn}: for parameter {arg!r}: {e} (want a Go duration such as '30s', '5m', '1h30m')"
         ) from None
     if secs < 0:
-        raise TiltfileError(f"{fn}: for parameter {arg!r}: duration must not be negative: {text}")
+        # Tilt parses with time.ParseDuration and keeps any sign (value.Duration).
+        ctx.warn(f"{fn}: {arg} is a negative duration ({text}); the setting is ignored")
+        return None
     return secs
 
 
@@ -225,7 +228,7 @@ def watch_settings(ctx: Ctx, ignore: object = []) -> None:  # never mutated
         st.watch_ignores.append(IgnoreRule(pattern=pattern, base_dir=ctx.dir, origin=origin))
 
 
-@builtin("ci_settings")
+@builtin("ci_settings", located=True)
 def ci_settings(
     ctx: Ctx,
     k8s_grace_period: object = "",
@@ -245,11 +248,17 @@ def ci_settings(
     fn = "ci_settings"
     st = ctx.state.family(SettingsState)
     grace = as_str(fn, "k8s_grace_period", k8s_grace_period)
-    st.ci_k8s_grace_period_secs = _duration(fn, "k8s_grace_period", grace) if grace else 0.0
+    st.ci_k8s_grace_period_secs = (
+        (_duration(ctx, fn, "k8s_grace_period", grace) or 0.0) if grace else 0.0
+    )
     if as_str(fn, "timeout", timeout):
-        st.ci_timeout_secs = _duration(fn, "timeout", timeout)
+        secs = _duration(ctx, fn, "timeout", timeout)
+        if secs is not None:
+            st.ci_timeout_secs = secs
     if as_str(fn, "readiness_timeout", readiness_timeout):
-        st.ci_readiness_timeout_secs = _duration(fn, "readiness_timeout", readiness_timeout)
+        secs = _duration(ctx, fn, "readiness_timeout", readiness_timeout)
+        if secs is not None:
+            st.ci_readiness_timeout_secs = secs
 
 
 @builtin("secret_settings")
