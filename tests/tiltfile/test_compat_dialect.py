@@ -242,6 +242,49 @@ def test_load_dynamic_in_a_function_proxies_values_holding_functions_with_a_warn
     assert "holds functions and is left out of the result" in warning.message
 
 
+def test_load_dynamic_in_a_loop_passes_structs_tuples_and_sets(tmp_path: Path) -> None:
+    # Not at the top level, the functions are proxies; values still keep their types.
+    (tmp_path / "lib.star").write_text(
+        "def echo(*args, **kwargs):\n"
+        "    return [args, kwargs, [type(a) for a in args]]\n"
+        "def mk():\n"
+        "    return struct(a=(1, 2), b={1: 'one'})\n"
+        "S = struct(x=[1])\n"
+    )
+    (tmp_path / "Tiltfile").write_text(
+        "for name in ['lib.star']:\n"
+        "    d = load_dynamic(name)\n"
+        "    print(d['echo'](struct(a=1), (1, (2,)), set([3]), {2: 'b'}, k=('v',)))\n"
+        "    print(type(d['mk']()), d['mk'](), type(d['S']), d['S'])\n"
+    )
+    assert list(load_tiltfile(str(tmp_path / "Tiltfile")).logs) == [
+        '[(struct(a=1), (1, (2,)), set([3]), {2: "b"}), {"k": ("v",)}, '
+        '["struct", "tuple", "set", "dict"]]',
+        'struct struct(a=(1, 2), b={1: "one"}) struct struct(x=[1])',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("call", "what"),
+    [("d['apply'](len)", "the arguments of apply"), ("d['fn']()", "the result of fn")],
+)
+def test_load_dynamic_in_a_loop_says_functions_cannot_cross(
+    tmp_path: Path, call: str, what: str
+) -> None:
+    msg = _error(
+        tmp_path,
+        {
+            "lib.star": "def apply(f):\n    return f\ndef fn():\n    return len\n",
+            "Tiltfile": f"for n in ['lib.star']:\n    d = load_dynamic(n)\n{call}\n",
+        },
+    )
+    assert msg.splitlines()[0] == (
+        f"Error: {tmp_path}/Tiltfile:3: load_dynamic: {what}: a function cannot cross into "
+        "or out of a file that load_dynamic() loaded inside a function, loop or branch; call "
+        "load_dynamic() in a top-level statement to get the file's own functions"
+    )
+
+
 def test_dynamic_plan_cuts_only_top_level_calls() -> None:
     src = "x = 1\nd = load_dynamic('a/' + 'b')  # c\nprint(d, load_dynamic(\n   'q'))\ny = 2\n"
     plan = dynamic_plan(src)

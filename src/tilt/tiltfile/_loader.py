@@ -278,7 +278,7 @@ def _build_prelude() -> str:
 #   back as proxies that call into the loaded module (see _Run.load_dynamic).
 # The set functions live in one module, evaluated once per process and frozen (a frozen
 # function can be called from any module); each file's prelude loads them.
-SETS_MODULE = "<tilt sets>"
+SETS_MODULE = "<tilt dialect>"
 _SETS_SRC = """
 __TILT_SET_MARK = SET_MARK_LITERAL
 __TILT_SET_MARK_REPR = repr(__TILT_SET_MARK)
@@ -482,11 +482,45 @@ def tilt_gt(a, b):
     if __tilt_sets(a, ">", b):
         return len(a) > len(b) and __tilt_set_issuperset(a, b)
     return a > b
+
+# Values a load_dynamic proxy hands across modules go through Python as plain data, so
+# tuples and structs are wrapped on the way and unwrapped on arrival.
+def tilt_enc(what, x):
+    t = type(x)
+    if t == "tuple":
+        return {"__tilt_tuple__": [tilt_enc(what, v) for v in x]}
+    if t == "list":
+        return [tilt_enc(what, v) for v in x]
+    if t == "dict":
+        # Python hands Starlark only string keys: a dict crosses as its pairs.
+        return {"__tilt_dict__": [[tilt_enc(what, k), tilt_enc(what, v)] for k, v in x.items()]}
+    if t == "struct":
+        return {"__tilt_struct__": {k: tilt_enc(what, getattr(x, k)) for k in dir(x)}}
+    if t == "function" or t == "python_callable_value":
+        fail("load_dynamic: " + what + ": a function cannot cross into or out of a file "
+             + "that load_dynamic() loaded inside a function, loop or branch; call "
+             + "load_dynamic() in a top-level statement to get the file's own functions")
+    return x
+
+def tilt_dec(x):
+    t = type(x)
+    if t == "list":
+        return [tilt_dec(v) for v in x]
+    if t == "dict":
+        if len(x) == 1 and "__tilt_tuple__" in x:
+            return tuple([tilt_dec(v) for v in x["__tilt_tuple__"]])
+        if len(x) == 1 and "__tilt_struct__" in x:
+            return struct(**{k: tilt_dec(v) for k, v in x["__tilt_struct__"].items()})
+        if len(x) == 1 and "__tilt_dict__" in x:
+            return {tilt_dec(k): tilt_dec(v) for k, v in x["__tilt_dict__"]}
+        return {k: tilt_dec(v) for k, v in x.items()}
+    return x
 """.replace("SET_MARK_LITERAL", repr(SET_MARK))
 _SETS_LOAD = (
     f"load({SETS_MODULE!r}, 'set', type='tilt_type', str='tilt_str', repr='tilt_repr', "
     + ", ".join(
-        f"__tilt_{n}='tilt_{n}'" for n in ("m", "sub", "and", "xor", "le", "lt", "ge", "gt")
+        f"__tilt_{n}='tilt_{n}'"
+        for n in ("m", "sub", "and", "xor", "le", "lt", "ge", "gt", "enc", "dec")
     )
     + ")\n"
 )
@@ -496,7 +530,9 @@ def {WHILE_ITERATOR}():
 
 def __tilt_dyn_fn(handle, name):
     def call(*args, **kwargs):
-        return __tilt_dyn_call(handle, name, *args, **kwargs)
+        what = "the arguments of " + name
+        got = __tilt_dyn_call(handle, name, __tilt_enc(what, args), __tilt_enc(what, kwargs))
+        return __tilt_dec(got)
     return call
 
 def load_dynamic(path):
@@ -506,7 +542,7 @@ def load_dynamic(path):
         if name in info["functions"]:
             out[name] = __tilt_dyn_fn(info["handle"], name)
         else:
-            out[name] = info["values"][name]
+            out[name] = __tilt_dec(info["values"][name])
     return out
 """
 
@@ -563,6 +599,7 @@ class _Run:
         self.shims: dict[str, sl.FrozenModule] = {}
         self.shim_keys: dict[str, str] = {}
         self.dyn_paths: dict[int, object] = {}
+        self.call_shims: dict[tuple[int, str], sl.FrozenModule] = {}
 
     def resolve(self, spec: str, from_file: str) -> str:
         if spec.startswith("ext://"):
@@ -777,24 +814,18 @@ class _Run:
         functions: list[str] = []
         values: dict[str, object] = {}
         kept: list[str] = []
-        for name in names:
-            # One small module per name: a name bound only on a branch not taken is absent.
+        loader = sl.FileLoader(lambda spec: _sets_module() if spec == SETS_MODULE else frozen)
+        for name in self._bound_names(frozen, names):
             probe = sl.Module()
-            src = f"load('m', v='{name}')\nkind = type(v)\n" + _VALUE_UNLESS_FUNCTION
-            try:
-                sl.eval(
-                    probe,
-                    sl.parse("<load_dynamic>", src, _dialect()),
-                    _globals(),
-                    sl.FileLoader(lambda _spec: frozen),
-                )
-            except sl.StarlarkError:
-                continue
+            src = f"load('m', v={name!r})\nkind = type(v)\n"
+            sl.eval(probe, sl.parse(PRELUDE, src, _dialect()), _globals(), loader)
             if probe["kind"] == "function":
                 kept.append(name)
                 functions.append(name)
                 continue
+            src = f"load({SETS_MODULE!r}, enc='tilt_enc')\nvalue = enc({name!r}, v)\n"
             try:
+                sl.eval(probe, sl.parse(PRELUDE, src, _dialect()), _globals(), loader)
                 values[name] = probe["value"]
             except Exception:  # a value holding functions cannot cross modules here
                 self.state.warn(
@@ -805,19 +836,41 @@ class _Run:
             kept.append(name)
         return kept, functions, values
 
-    def dynamic_call(self, *args: Any, **kwargs: Any) -> object:
-        """Call a function of a module ``load_dynamic`` returned: (handle, name, *args)."""
-        handle, name, *rest = args
-        frozen = self.dynamic_modules[handle]
+    def dynamic_call(self, handle: int, name: str, args: object, kwargs: object) -> object:
+        """Call a function of a module ``load_dynamic`` returned (tilt_enc'd arguments)."""
+        caller = self.call_shims.get((handle, name))
+        if caller is None:
+            caller = _call_shim(self.dynamic_modules[handle], name)
+            self.call_shims[handle, name] = caller
         try:
-            return _wrap_result(frozen.call_with(sl.EvalOptions(), name, *rest, **kwargs).value)
+            got = caller.call_with(sl.EvalOptions(), "call", name, args, kwargs).value
         except sl.StarlarkError as e:
+            err = _convert_error(e, self)
+            if err.location is None:
+                # Failed in the crossing itself: the caller's line is the place to name.
+                raise TiltfileError(err.message) from None
             if self.inner_error is None:
-                self.inner_error = _convert_error(e, self)
+                self.inner_error = err
             raise
+        return _wrap_result(got)
 
 
-_VALUE_UNLESS_FUNCTION = "value = None if kind == 'function' else v\n"
+def _call_shim(frozen: sl.FrozenModule, name: str) -> sl.FrozenModule:
+    """A module whose ``call(name, args, kwargs)`` calls ``frozen``'s function ``name``.
+
+    The arguments come tilt_enc'd (through Python); they are decoded, and the result is
+    encoded, so tuples and structs cross as themselves.
+    """
+    src = (
+        f"load('m', __tilt_fn={name!r})\n"
+        f"load({SETS_MODULE!r}, enc='tilt_enc', dec='tilt_dec')\n"
+        "def call(name, args, kwargs):\n"
+        "    return enc('the result of ' + name, __tilt_fn(*dec(args), **dec(kwargs)))\n"
+    )
+    mod = sl.Module()
+    loader = sl.FileLoader(lambda spec: _sets_module() if spec == SETS_MODULE else frozen)
+    sl.eval(mod, sl.parse(PRELUDE, src, _dialect()), _globals(), loader)
+    return mod.freeze()
 
 
 def _global_names(src: str) -> list[str]:
@@ -938,12 +991,12 @@ error locations stay the file's own lines).
   tuples, sets) and return any value, structs stay structs. Elsewhere -- inside a function,
   a loop, a branch, a comprehension, a conditional expression -- or in a file where that
   cut would hide a later global from a function defined before the call, its functions are
-  proxies whose arguments and results cross as plain values (strings, numbers, lists,
-  dicts, sets, None, values builtins return; a tuple arrives as a list and a struct as a
-  dict; a function cannot cross), and a top-level value holding functions is left out, with
-  a warning. Either way, relative paths in the loaded file's functions resolve against the
-  file whose load is running (the caller's, for a call from the main Tiltfile). Names
-  starting with `_` are not in the dict (Tilt's has them).
+  proxies whose arguments and results cross as data (strings, numbers, lists, tuples,
+  dicts, sets, structs, None, values builtins return) but not as functions (an error names
+  the call), and a top-level value holding functions is left out, with a warning. Either
+  way, relative paths in the loaded file's functions resolve against the file whose load
+  is running (the caller's, for a call from the main Tiltfile). Names starting with `_`
+  are not in the dict (Tilt's has them).
 """,
 )
 
