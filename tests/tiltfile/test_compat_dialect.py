@@ -400,3 +400,18 @@ def test_set_rewrite_table(src: str, expected: str) -> None:
     got = rewrite(src)
     assert got.text == expected
     assert got.line_map == ()
+
+
+def test_error_on_a_set_rewritten_line_names_the_users_column(tmp_path: Path) -> None:
+    msg = _error(tmp_path, {"Tiltfile": "s = set()\nx = s - s\ny = (s - s) & nope\n"})
+    lines = msg.splitlines()
+    assert lines[0].startswith(f"Error: {tmp_path}/Tiltfile:3:15: Variable `nope` not found")
+    assert lines[2:4] == ["3 | y = (s - s) & nope", "  |               ^"]
+
+
+def test_original_column_maps_through_inserted_calls() -> None:
+    got = rewrite("s = set()\ny = a - b\n")
+    assert got.text == "s = set()\ny = __tilt_sub(a , b)\n"
+    # a, the operator (now a comma) and b, at their columns in the user's line
+    assert [got.original_column(2, c) for c in (1, 16, 18, 20)] == [1, 5, 7, 9]
+    assert got.original_column(1, 3) == 3

@@ -87,11 +87,39 @@ class Rewritten:
     text: str
     # line_map[i] is the user's line for line i + 1 of ``text``; empty when unchanged.
     line_map: tuple[int, ...] = ()
+    # The set rewrite moves columns, not lines: the pieces of ``text`` copied from
+    # ``before`` (the text it rewrote), as (offset in text, offset in before, length).
+    spans: tuple[tuple[int, int, int], ...] = ()
+    before: str = ""
 
     def original_line(self, line: int) -> int:
         if not self.line_map or not 1 <= line <= len(self.line_map):
             return line
         return self.line_map[line - 1]
+
+    def original_column(self, line: int, column: int) -> int:
+        """The column (1-based) in the text before the set rewrite of one in ``text``."""
+        import bisect
+
+        if not self.spans or column < 1:
+            return column
+        at = _line_offset(self.text, line) + column - 1
+        i = bisect.bisect_right(self.spans, (at, 1 << 62, 0)) - 1
+        if i < 0:
+            return column
+        out, orig, length = self.spans[i]
+        orig += min(at - out, length)  # inside inserted text: where the copy ended
+        return orig - (self.before.rfind("\n", 0, orig) + 1) + 1
+
+
+def _line_offset(text: str, line: int) -> int:
+    pos = 0
+    for _ in range(line - 1):
+        nl = text.find("\n", pos)
+        if nl < 0:
+            return len(text)
+        pos = nl + 1
+    return pos
 
 
 def rewrite(src: str) -> Rewritten:
@@ -105,7 +133,9 @@ def rewrite(src: str) -> Rewritten:
     text = _expand_tabs(src) if has_tab else src
     out = _rewrite_while(text) if has_while else Rewritten(text=text)
     if has_set:
-        out = Rewritten(text=_rewrite_sets(out.text), line_map=out.line_map)
+        text, spans = _rewrite_sets(out.text)
+        if spans:
+            out = Rewritten(text=text, line_map=out.line_map, spans=spans, before=out.text)
     return out
 
 
@@ -294,14 +324,15 @@ _BINOPS = {"Sub": ("__tilt_sub", "-"), "BitAnd": ("__tilt_and", "&"), "BitXor": 
 _CMPOPS = {"Lt": "__tilt_lt", "LtE": "__tilt_le", "Gt": "__tilt_gt", "GtE": "__tilt_ge"}
 
 
-def _rewrite_sets(src: str) -> str:
-    """``src`` with set operators and methods turned into prelude calls (same lines)."""
+def _rewrite_sets(src: str) -> tuple[str, tuple[tuple[int, int, int], ...]]:
+    """``src`` with set operators and methods turned into prelude calls (same lines), and
+    the pieces it copied from ``src`` (see `Rewritten.spans`); no pieces: unchanged."""
     import ast
 
     try:
         tree = ast.parse(src)
     except (SyntaxError, ValueError):
-        return src  # the Starlark parser reports it
+        return src, ()  # the Starlark parser reports it
     lines = src.splitlines(keepends=True)
     starts = [0]
     for line in lines:
@@ -386,16 +417,23 @@ def _rewrite_sets(src: str) -> str:
             edits.append((a, -(end(attr) - a), "__tilt_m(", a))
             edits.append((dot, 0, f', "{attr.attr}")', end(attr)))
     if not edits:
-        return src
+        return src, ()
     edits.sort(key=lambda e: (e[0], e[1]))
     out: list[str] = []
+    spans: list[tuple[int, int, int]] = []
+    size = 0
     pos = 0
     for at, _rank, text, stop in edits:
-        out.append(src[pos:at])
+        if at > pos:
+            spans.append((size, pos, at - pos))
+            out.append(src[pos:at])
+            size += at - pos
         out.append(text)
+        size += len(text)
         pos = max(pos, stop, at)
+    spans.append((size, pos, len(src) - pos))
     out.append(src[pos:])
-    return "".join(out)
+    return "".join(out), tuple(spans)
 
 
 # --- load_dynamic at the top level --------------------------------------------------------

@@ -163,7 +163,7 @@ def _convert_error(err: sl.StarlarkError, state: _Run) -> TiltfileLoadError:
         if m and in_msg:
             in_msg = False
             loc = SourceLocation(file=m.group(1), line=state.user_line(m.group(1), int(m.group(2))))
-            col = int(m.group(3))
+            col = state.user_column(m.group(1), int(m.group(2)), int(m.group(3)))
             continue
         if in_msg:
             msg_lines.append(line)
@@ -639,6 +639,11 @@ class _Run:
         got = self.rewritten.get(file)
         return line if got is None else got.original_line(line)
 
+    def user_column(self, file: str, line: int, column: int) -> int:
+        """The column in the user's file for one in the (maybe rewritten) text we ran."""
+        got = self.rewritten.get(file)
+        return column if got is None else got.original_column(line, column)
+
     def ctx(self) -> Ctx:
         """The context of a builtin call: the file whose load is running (Tilt's rule).
 
@@ -687,7 +692,7 @@ class _Run:
             mod = self.new_module(path)
             code = rewrite(src)
             self.sources[path] = code.text
-            if code.line_map:
+            if code.line_map or code.spans:
                 self.rewritten[display_path(path)] = code
             ast = sl.parse(display_path(path), code.text, _dialect())
             plan = dynamic_plan(code.text) if "load_dynamic" in code.text else None
