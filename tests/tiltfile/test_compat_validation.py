@@ -281,6 +281,15 @@ TILT_ERRORS: list[tuple[str, str, dict[str, str], int, str]] = [
         2,
         'custom_build: image_deps names "base", which no docker_build or custom_build declares',
     ),
+    # updatesettings/update_settings.go: "minimum k8s upsert timeout is 1s; got %ds" (a
+    # negative or zero timeout is an error there, unlike ci_settings' durations below).
+    (
+        "upsert-timeout-negative",
+        "x = 1\nupdate_settings(k8s_upsert_timeout_secs=-1)\n",
+        {},
+        2,
+        "minimum k8s upsert timeout is 1s; got -1s",
+    ),
     # k8s.go yamlEntitiesFromSkylarkValue: "%s is not a valid YAML file".
     (
         "k8s-yaml-invalid",
