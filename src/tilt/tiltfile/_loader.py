@@ -265,7 +265,7 @@ def _build_prelude() -> str:
         lines.append(f"{top} = {expr(node)}")
     lines.append("def print(*args, sep = ' '):\n    __tilt_print(sep.join([str(a) for a in args]))")
     lines.append(_DIALECT_PRELUDE)
-    return _SETS_LOAD + "\n".join(lines) + "\n"
+    return _DIALECT_LOAD + "\n".join(lines) + "\n"
 
 
 # Tilt's dialect beyond what starlark-pyo3 has (see _dialect.py):
@@ -276,10 +276,11 @@ def _build_prelude() -> str:
 # - `load_dynamic(path)`: Tilt's builtin, returning the file's globals as a dict. A Starlark
 #   value cannot cross from one module to another except through `load`, so functions come
 #   back as proxies that call into the loaded module (see _Run.load_dynamic).
-# The set functions live in one module, evaluated once per process and frozen (a frozen
-# function can be called from any module); each file's prelude loads them.
-SETS_MODULE = "<tilt dialect>"
-_SETS_SRC = """
+# The set functions (and load_dynamic's encoders) live in one module, evaluated once per
+# process and frozen (a frozen function can be called from any module); each file's prelude
+# loads them.
+DIALECT_MODULE = "<tilt dialect>"
+_DIALECT_MODULE_SRC = """
 __TILT_SET_MARK = SET_MARK_LITERAL
 __TILT_SET_MARK_REPR = repr(__TILT_SET_MARK)
 __TILT_ITERABLE = ("list", "tuple", "dict", "range")
@@ -516,8 +517,8 @@ def tilt_dec(x):
         return {k: tilt_dec(v) for k, v in x.items()}
     return x
 """.replace("SET_MARK_LITERAL", repr(SET_MARK))
-_SETS_LOAD = (
-    f"load({SETS_MODULE!r}, 'set', type='tilt_type', str='tilt_str', repr='tilt_repr', "
+_DIALECT_LOAD = (
+    f"load({DIALECT_MODULE!r}, 'set', type='tilt_type', str='tilt_str', repr='tilt_repr', "
     + ", ".join(
         f"__tilt_{n}='tilt_{n}'"
         for n in ("m", "sub", "and", "xor", "le", "lt", "ge", "gt", "enc", "dec")
@@ -558,19 +559,19 @@ def _prelude_src() -> str:
 
 
 @functools.cache
-def _sets_module() -> sl.FrozenModule:
+def _dialect_module() -> sl.FrozenModule:
     mod = sl.Module()
-    sl.eval(mod, sl.parse(PRELUDE, _SETS_SRC, _dialect()), _globals())
+    sl.eval(mod, sl.parse(PRELUDE, _DIALECT_MODULE_SRC, _dialect()), _globals())
     return mod.freeze()
 
 
-def _load_sets(spec: str) -> sl.FrozenModule:
-    if spec != SETS_MODULE:
+def _load_dialect_module(spec: str) -> sl.FrozenModule:
+    if spec != DIALECT_MODULE:
         raise TiltfileError(f"the prelude cannot load {spec!r}")
-    return _sets_module()
+    return _dialect_module()
 
 
-_SETS_LOADER = sl.FileLoader(_load_sets)
+_DIALECT_LOADER = sl.FileLoader(_load_dialect_module)
 
 
 def _dialect() -> sl.Dialect:
@@ -631,7 +632,7 @@ class _Run:
         mod.add_callable("__tilt_dyn_path", self.dyn_paths.__setitem__)
         # Tilt predeclares __file__ in every file: the path of that file.
         mod["__file__"] = path
-        sl.eval(mod, sl.parse(PRELUDE, _prelude_src(), _dialect()), _globals(), _SETS_LOADER)
+        sl.eval(mod, sl.parse(PRELUDE, _prelude_src(), _dialect()), _globals(), _DIALECT_LOADER)
         return mod
 
     def user_line(self, file: str, line: int) -> int:
@@ -819,7 +820,7 @@ class _Run:
         functions: list[str] = []
         values: dict[str, object] = {}
         kept: list[str] = []
-        loader = sl.FileLoader(lambda spec: _sets_module() if spec == SETS_MODULE else frozen)
+        loader = sl.FileLoader(lambda spec: _dialect_module() if spec == DIALECT_MODULE else frozen)
         for name in self._bound_names(frozen, names):
             probe = sl.Module()
             src = f"load('m', v={name!r})\nkind = type(v)\n"
@@ -828,7 +829,7 @@ class _Run:
                 kept.append(name)
                 functions.append(name)
                 continue
-            src = f"load({SETS_MODULE!r}, enc='tilt_enc')\nvalue = enc({name!r}, v)\n"
+            src = f"load({DIALECT_MODULE!r}, enc='tilt_enc')\nvalue = enc({name!r}, v)\n"
             try:
                 sl.eval(probe, sl.parse(PRELUDE, src, _dialect()), _globals(), loader)
                 values[name] = probe["value"]
@@ -868,12 +869,12 @@ def _call_shim(frozen: sl.FrozenModule, name: str) -> sl.FrozenModule:
     """
     src = (
         f"load('m', __tilt_fn={name!r})\n"
-        f"load({SETS_MODULE!r}, enc='tilt_enc', dec='tilt_dec')\n"
+        f"load({DIALECT_MODULE!r}, enc='tilt_enc', dec='tilt_dec')\n"
         "def call(name, args, kwargs):\n"
         "    return enc('the result of ' + name, __tilt_fn(*dec(args), **dec(kwargs)))\n"
     )
     mod = sl.Module()
-    loader = sl.FileLoader(lambda spec: _sets_module() if spec == SETS_MODULE else frozen)
+    loader = sl.FileLoader(lambda spec: _dialect_module() if spec == DIALECT_MODULE else frozen)
     sl.eval(mod, sl.parse(PRELUDE, src, _dialect()), _globals(), loader)
     return mod.freeze()
 
