@@ -1,4 +1,4 @@
-"""Runs Docker Compose resources: build their images, ``up`` the service, follow it.
+"""Runs Docker Compose resources: ``up`` the service with the engine's images, follow it.
 
 The runner keeps no facts (`tilt.engine.state` does): the container it
 deployed and whether it drifted come in the request, and what it learns goes
@@ -13,11 +13,12 @@ For each update of a DOCKER_COMPOSE resource it:
    for an update that file changes alone asked for): applies the plan with
    `apply_plan` through a `tilt.docker.sync.DockerContainerUpdater`. A ``fall_back_on`` match, a
    change outside the syncs, a change to a base image, a failed step or a
-   crash-looping container falls back to:
-3. the full path: build the images the change touches (`ImageBuilds`), then
-   ``docker compose up --no-deps`` the service with our image
-   (``image_override``; a service with ``build:`` and no image of ours:
-   ``--build``, Compose rebuilds it; otherwise Compose pulls what is missing),
+   crash-looping container hands the update back to the engine
+   (`LiveUpdateFellBack`), which builds the images and starts it again for:
+3. the full path: ``docker compose up --no-deps`` the service with the image
+   the engine built (``UpdateRequest.images``, ``image_override``; a service
+   with ``build:`` and no image of ours: ``--build``, Compose rebuilds it;
+   otherwise Compose pulls what is missing),
    recreating the container when it was live-updated (it drifted from its
    image) or the user triggered the update; ``initial_sync`` after a new
    container;
@@ -109,7 +110,7 @@ class ComposeRunner(RunnerBase):
         logs: The log store (span ``build`` for updates, ``runtime`` for the
             container's output, ``event`` for container events via the state).
         post: Hands an event to the engine (called on the event loop).
-        images: The engine's image builds.
+        images: The engine's image targets (live_update steps, watch matchers).
         base_dir: The Tiltfile's folder (paths in log lines are shown relative to it).
     """
 
@@ -219,37 +220,30 @@ class ComposeRunner(RunnerBase):
     # ---- one update --------------------------------------------------------------------------
 
     async def _update(self, spec: Resource, req: UpdateRequest) -> None:
-        from tilt.docker.build import BuildCancelledError
         from tilt.docker.client import DockerUnavailableError, get_client
         from tilt.docker.compose import ComposeError
-        from tilt.engine.images import ImageBuildFailedError
 
         name = spec.name
         log = self._log(name, "build")
         assert spec.compose is not None
         target = spec.compose
-        cancel = asyncio.Event()
         t0 = time.monotonic()
-        log("")
-        log(req.reason)
         try:
             client = await asyncio.to_thread(get_client)
             project = await self._project(target)
             self._services[(project.name, target.service)] = name
             self._watch_project(project, client)
-            deployed = bool(_runtime(req).container_id)
-            if not req.full and deployed and await self._live_update(spec, req, client, log, t0):
+            if req.live_update:
+                why = "no container to update"
+                if _runtime(req).container_id:
+                    why = await self._live_update(spec, req, client, log, t0)
+                if why:
+                    self._fell_back(name, req.update_id, why)
+                    return
                 self._finish(name, req.update_id, ok=True)
                 return
-            await self._full_update(
-                spec, req=req, project=project, client=client, log=log, cancel=cancel
-            )
+            await self._full_update(spec, req=req, project=project, client=client, log=log)
         except asyncio.CancelledError:
-            cancel.set()
-            log("Update cancelled")
-            self._finish(name, req.update_id, ok=False, cancelled=True, error="cancelled")
-            return
-        except BuildCancelledError:
             log("Update cancelled")
             self._finish(name, req.update_id, ok=False, cancelled=True, error="cancelled")
             return
@@ -257,7 +251,7 @@ class ComposeRunner(RunnerBase):
             log(f"ERROR: {e}")
             self._finish(name, req.update_id, ok=False, error=str(e))
             return
-        except (ImageBuildFailedError, _UpdateFailed, ComposeError) as e:
+        except (_UpdateFailed, ComposeError) as e:
             for line in str(e).splitlines():
                 log(f"ERROR: {line}" if line and not line.startswith(" ") else line)
             self._finish(name, req.update_id, ok=False, error=str(e))
@@ -283,29 +277,30 @@ class ComposeRunner(RunnerBase):
         client: Any,
         log: Callable[[str], None],
         t0: float,
-    ) -> bool:
-        """Apply the engine's live-update decision; True when the container is up to date."""
+    ) -> str:
+        """Apply the engine's live-update decision; "" when the container is up to date,
+        else why it needs a build."""
         from tilt.engine.liveupdate import apply_plan_async
 
         assert spec.compose is not None
         decision = req.live_update.get(spec.compose.image_ref) if spec.image_refs else None
         if decision is None:
-            return False
+            return "the service's image has no live_update steps"
         name = spec.name
         runtime = _runtime(req)
         cid = runtime.container_id
         if decision.message:
             log(decision.message)
         if decision.nothing_to_do:
-            return True
+            return ""
         if decision.plan is None:
-            return False
+            return decision.fall_back or "no live update plan"
         log(f"Live update of container {cid[:12]} (no image build):")
         updater = self._updater(client, name, cid, runtime.restarts_at_sync)
         result = await apply_plan_async(decision.plan, updater, on_log=log)
         if not result.ok:
             log(f"Live update failed ({result.fall_back}): falling back to a full build + deploy")
-            return False
+            return result.fall_back or "live update failed"
         self._post(
             ContainerUpdated(
                 name=name,
@@ -318,7 +313,7 @@ class ComposeRunner(RunnerBase):
         )
         log(f"Live update done in {max(0.0, result.finished_at - t0):.2f}s")
         self._poke(name)
-        return True
+        return ""
 
     async def _full_update(
         self,
@@ -328,7 +323,6 @@ class ComposeRunner(RunnerBase):
         project: ComposeProject,
         client: Any,
         log: Callable[[str], None],
-        cancel: asyncio.Event,
     ) -> None:
         from tilt.liveupdate import has_initial_sync
 
@@ -336,15 +330,12 @@ class ComposeRunner(RunnerBase):
         target = spec.compose
         name = spec.name
         runtime = _runtime(req)
-        first = not runtime.container_id
-        to_build = self._images.to_build(spec, req.files, full=req.full or first)
-        if to_build:
-            await self._images.build(to_build, resource=name, on_output=log, cancel=cancel)
         image: ImageTarget | None = None
         override: str | None = None
         if spec.image_refs:
             image = self._images.image(target.image_ref)
-            override = self._images.deploy_ref(target.image_ref)
+            built = req.images.get(target.image_ref)
+            override = built.deploy_ref if built is not None else None
         recreate = req.triggered or runtime.live_updated
         # A service Compose builds itself is rebuilt on each update (`up --build`, as
         # Tilt): its build cache makes an unchanged context cheap.

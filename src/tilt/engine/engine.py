@@ -4,6 +4,9 @@ Producers (the file watcher, the process runners and probes, the API, signal
 handlers) post events; the loop applies each to the state, carries out the
 effects the state returns (start/stop a serve_cmd, cancel an update, reload
 the Tiltfile, re-aim the watcher), then asks the scheduler what may start now.
+An update that starts builds the resource's images (in a task of the update's,
+cancelled with it), then hands the results to the resource's runner, which
+deploys them (`tilt.engine.runner`).
 Observers read `Engine.snapshot()` and the log store; the engine imports no UI.
 """
 
@@ -14,7 +17,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tilt.engine.events import (
@@ -23,6 +26,8 @@ from tilt.engine.events import (
     Event,
     FilesChanged,
     HoldsChanged,
+    ImageBuilt,
+    LiveUpdateFellBack,
     MatchersChanged,
     ShutdownRequested,
     Tick,
@@ -80,6 +85,23 @@ class CiOutcome:
     ok: bool
     resource: str = ""
     message: str = ""
+
+
+@dataclass
+class _Update:
+    """The engine's part of one running update: from `UpdateStarted` to `UpdateFinished`.
+
+    Attributes:
+        runner: The runner that deploys it.
+        req: The request as it started.
+        build: The task building its images (None when it builds nothing).
+        cancelled: A cancel arrived: a runner handing it back ends it.
+    """
+
+    runner: Runner
+    req: UpdateRequest
+    build: asyncio.Task[None] | None = None
+    cancelled: bool = False
 
 
 class Engine:
@@ -140,6 +162,9 @@ class Engine:
         self._runner_factory = runners
         self._runners: dict[ResourceKind, Runner] = {}
         self.images: ImageBuilds | None = None
+        # The running update of each resource, and the tasks building images for them.
+        self._updates: dict[str, _Update] = {}
+        self._builds: set[asyncio.Task[None]] = set()
         self._watcher: FileWatcher | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._reload_task: asyncio.Task[None] | None = None
@@ -373,7 +398,8 @@ class Engine:
                     # A runaway Tiltfile must not hold up the exit: stop its worker.
                     assert self._reload_task is not None
                     self._reload_task.cancel()
-                if not reloading and not any(r.busy() for r in self._distinct_runners()):
+                building = any(not t.done() for t in self._builds)
+                if not reloading and not building and not self._runners_busy():
                     break
             else:
                 self._schedule()
@@ -404,15 +430,19 @@ class Engine:
                     if r is not None and runner is not None:
                         runner.stop(eff.name, r.spec, remove=eff.remove)
                 case CancelUpdate():
-                    # The resource may be gone (or have changed kind) by now.
-                    for runner in self._distinct_runners():
-                        runner.cancel(eff.name)
+                    self._cancel_update(eff.name)
                 case AppendLog():
                     self.logs.append(eff.name, eff.text, span=eff.span)
                 case ReloadTiltfile():
                     self._start_reload(initial=False)
                 case WatchChanged():
                     self._rebuild_watch()
+        if isinstance(ev, LiveUpdateFellBack):
+            self._fell_back(ev)
+        elif isinstance(ev, UpdateFinished):
+            upd = self._updates.get(ev.name)
+            if upd is not None and upd.req.update_id == ev.update_id:
+                del self._updates[ev.name]
         if isinstance(ev, TiltfileReloaded | TiltfileFailed):
             if self._ci and self._ci_timeout_s is None and isinstance(ev, TiltfileReloaded):
                 # No --timeout: ci_settings(timeout=) (Tilt's default 30m) applies.
@@ -432,6 +462,9 @@ class Engine:
             seen.setdefault(id(runner), runner)
         return list(seen.values())
 
+    def _runners_busy(self) -> bool:
+        return any(r.busy() for r in self._distinct_runners())
+
     def _schedule(self) -> None:
         now = time.time()
         p = plan(self.state, now)
@@ -443,7 +476,7 @@ class Engine:
             if runner is None:
                 self._no_runner(r, uid, now)
                 continue
-            runner.start_update(self._request(r, uid))
+            self._begin(runner, self._request(r, uid))
         self.state.apply(HoldsChanged(holds=p.holds, at=now))
         if p.wake_at is not None and (self._timer_at is None or p.wake_at < self._timer_at):
             if self._timer is not None:
@@ -467,6 +500,111 @@ class Engine:
             runtime=r.runtime.copy(),
             live_update=self._live_update_decisions(r),
         )
+
+    # ---- one update: build (the engine), deploy (the runner) ---------------------------------
+
+    def _begin(self, runner: Runner, req: UpdateRequest) -> None:
+        """Start update ``req``: build its images first unless a live update may serve it."""
+        log = self._build_log(req.name)
+        log("")
+        log(req.reason)
+        upd = _Update(runner=runner, req=req)
+        self._updates[req.name] = upd
+        if req.live_update or self.images is None or not self.images.images_of(req.spec):
+            # Live-update decisions: the runner tries them and hands back if it must build.
+            runner.start_update(req)
+            return
+        self._start_build(upd, req)
+
+    def _start_build(self, upd: _Update, req: UpdateRequest) -> None:
+        """Build ``req``'s images in a task of the update's, then hand ``req`` to its runner."""
+        task = asyncio.create_task(self._build_then_deploy(upd, req), name=f"build:{req.name}")
+        upd.build = task
+        self._builds.add(task)
+        task.add_done_callback(self._build_done)
+
+    def _build_done(self, task: asyncio.Task[None]) -> None:
+        self._builds.discard(task)
+        # Wake the loop: a shutdown waits until no build is left.
+        self.post(Tick(at=time.time()))
+
+    async def _build_then_deploy(self, upd: _Update, req: UpdateRequest) -> None:
+        from tilt.engine.images import ImageBuildFailedError, image_built
+
+        assert self.images is not None
+        name = req.name
+        log = self._build_log(name)
+        first = upd.req
+        # A first deploy, a trigger, a Tiltfile change: every image (content tags skip
+        # what did not change); else what the changed files touch.
+        full = first.full or first.runtime is None or not first.runtime.deployed
+        fresh: dict[str, ImageBuilt] = {}
+        try:
+            targets = self.images.to_build(req.spec, req.files, full=full)
+            if targets and await upd.runner.prepare_build(req.spec, log):
+                results = await self.images.build(targets, resource=name, on_output=log)
+                fresh = {ref: image_built(b, name) for ref, b in results.items()}
+        except asyncio.CancelledError:
+            log("Update cancelled")
+            self._end(req, ok=False, cancelled=True, error="cancelled")
+            return
+        except ImageBuildFailedError as e:
+            for line in str(e).splitlines():
+                log(f"ERROR: {line}" if line and not line.startswith(" ") else line)
+            self._end(req, ok=False, error=str(e))
+            return
+        except Exception as e:  # a bug in a builder must end the update, not the engine
+            from tilt import debuglog
+
+            msg = f"{type(e).__name__}: {e}"
+            debuglog.log(f"engine: building the images of {name} failed: {msg}", exc=e)
+            log(f"ERROR: {msg}")
+            self._end(req, ok=False, error=msg)
+            return
+        upd.runner.start_update(replace(req, images={**req.images, **fresh}, live_update={}))
+
+    def _fell_back(self, ev: LiveUpdateFellBack) -> None:
+        """A runner could not live-update: build, then hand it the same update, in full."""
+        upd = self._updates.get(ev.name)
+        if upd is None or upd.req.update_id != ev.update_id:
+            return
+        req = replace(upd.req, full=True, live_update={})
+        if upd.cancelled:
+            self._build_log(ev.name)("Update cancelled")
+            self._end(req, ok=False, cancelled=True, error="cancelled")
+            return
+        self._start_build(upd, req)
+
+    def _cancel_update(self, name: str) -> None:
+        """Cancel ``name``'s update: its build, and whatever its runner runs."""
+        upd = self._updates.get(name)
+        if upd is not None:
+            upd.cancelled = True
+            if upd.build is not None:
+                upd.build.cancel()
+        # The resource may be gone (or have changed kind) by now.
+        for runner in self._distinct_runners():
+            runner.cancel(name)
+
+    def _end(self, req: UpdateRequest, *, ok: bool, error: str, cancelled: bool = False) -> None:
+        self.post(
+            UpdateFinished(
+                name=req.name,
+                update_id=req.update_id,
+                at=time.time(),
+                ok=ok,
+                error=error,
+                cancelled=cancelled,
+            )
+        )
+
+    def _build_log(self, name: str) -> Callable[[str], None]:
+        logs = self.logs
+
+        def log(text: str) -> None:
+            logs.append(name, text, span="build")
+
+        return log
 
     def _live_update_decisions(self, r: ResourceState) -> dict[str, Decision]:
         """Per image with live_update steps: can this update's files be live-updated?
@@ -601,6 +739,10 @@ class Engine:
                 await self._reload_task
         if self._workers is not None:
             await self._workers.close()
+        for build in list(self._builds):
+            build.cancel()
+            with contextlib.suppress(BaseException):
+                await build
         for runner in self._distinct_runners():
             # Followers stop; deployed workloads keep running (Tilt's `up`).
             await runner.close()

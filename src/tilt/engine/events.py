@@ -29,6 +29,7 @@ __all__ = [
     "FilesChanged",
     "HoldsChanged",
     "ImageBuilt",
+    "LiveUpdateFellBack",
     "Matcher",
     "MatchersChanged",
     "PodEventsChanged",
@@ -290,6 +291,23 @@ class ImageBuilt:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LiveUpdateFellBack:
+    """The runner could not serve update ``update_id`` by a live update: it needs a build.
+
+    The runner posts this instead of `UpdateFinished` when the engine handed it a
+    live-update decision (`UpdateRequest.live_update`) it could not apply (a
+    decision to fall back, a failed step, a crashed container...). The engine then
+    builds the resource's images and hands the same update to the runner again,
+    in full. ``reason`` says why (the runner already logged what the user sees).
+    """
+
+    name: str
+    update_id: int
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class MatchersChanged:
     """After a (re)load: per resource, the matcher that says which changed files concern it."""
 
@@ -327,6 +345,7 @@ Event = (
     | PodEventsChanged
     | ContainerUpdated
     | ImageBuilt
+    | LiveUpdateFellBack
     | MatchersChanged
     | HoldsChanged
 )

@@ -25,8 +25,10 @@ posted as an `ImageBuilt` event (its local ref and the ref a cluster pulls),
 so the engine state knows which image runs as which ref. `history` keeps the
 last `HISTORY_LIMIT` builds only.
 
-Cancelling the task that awaits `build` cancels every build it started (they
-run in one `asyncio.TaskGroup`, see `tilt.image_build.build_all`).
+The engine builds (`tilt.engine.engine`, in the task of the resource's
+update; runners only deploy the results). Cancelling the task that awaits
+`build` cancels every build it started (they run in one `asyncio.TaskGroup`,
+see `tilt.image_build.build_all`).
 
 The builder is a `tilt.image_build.Builder`, given by whoever creates the
 engine; without one, the Docker builder (`tilt.docker.build.ImageBuilder`) is
@@ -45,7 +47,7 @@ from tilt.model import ImageTarget, Resource, Settings, WatchSpec
 
 if TYPE_CHECKING:
     from tilt.docker.destination import DestinationChooser
-    from tilt.engine.events import Event
+    from tilt.engine.events import Event, ImageBuilt
     from tilt.image_build import Builder, BuildResult
     from tilt.process import ProcessSupervisor
     from tilt.watch.matcher import TargetMatcher
@@ -56,6 +58,7 @@ __all__ = [
     "ImageBuildFailedError",
     "ImageBuilds",
     "UnionMatcher",
+    "image_built",
 ]
 
 #: `ImageBuilds.history` keeps this many of the latest builds.
@@ -271,29 +274,28 @@ class ImageBuilds:
         *,
         resource: str,
         on_output: Callable[[str], None],
-        cancel: asyncio.Event | None = None,
     ) -> dict[str, BuildResult]:
         """Build ``images`` (base images first, independent ones in parallel).
+
+        Cancelling the calling task cancels every build it started (the update
+        owns them: nothing is tagged, nothing is logged, after it ends).
 
         Args:
             images: From `to_build`.
             resource: The resource asking (for `history`).
             on_output: Gets every line of build output; with several images
                 each line is prefixed with its image's name.
-            cancel: Also aborts the builds when set; cancelling the calling
-                task does the same (and raises `asyncio.CancelledError`).
 
         Returns:
             Per image ref, what was built.
 
         Raises:
             ImageBuildFailedError: a build failed (the message names the image,
-                the failing step and its output).
-            BuildCancelledError: ``cancel`` was set.
-            Exception: what the builder raised besides a `BuildError` (e.g.
-                `tilt.docker.client.DockerUnavailableError`), as it is.
+                the failing step and its output), or the Docker engine cannot be
+                reached (`tilt.docker.client.DockerUnavailableError`'s one message).
+            Exception: anything else the builder raised, as it is.
         """
-        from tilt.image_build import BuildError, DependencyFailedError, build_all, cancel_on
+        from tilt.image_build import BuildError, DependencyFailedError, build_all
 
         builder = self._get_builder()
         sem = self._semaphore()
@@ -313,9 +315,7 @@ class ImageBuilds:
             return result
 
         known = {ref: b.ref for ref, b in self._built.items()}
-        results = await cancel_on(
-            cancel, build_all(images, one, max_parallel=self._sem_size or 1, built_refs=known)
-        )
+        results = await build_all(images, one, max_parallel=self._sem_size or 1, built_refs=known)
         done: dict[str, BuildResult] = {}
         failures: list[BaseException] = []
         for ref, res in results.items():
@@ -327,9 +327,12 @@ class ImageBuilds:
             # The root cause first: an image skipped because its base failed says less.
             failures.sort(key=lambda e: isinstance(e, DependencyFailedError))
             first = failures[0]
-            if not isinstance(first, BuildError):
-                raise first
-            raise ImageBuildFailedError(str(first)) from first
+            if isinstance(first, BuildError):
+                raise ImageBuildFailedError(str(first)) from first
+            unavailable = _unavailable(first)
+            if unavailable:
+                raise ImageBuildFailedError(unavailable) from first
+            raise first
         return done
 
     def _record(self, result: BuildResult, resource: str) -> None:
@@ -346,21 +349,40 @@ class ImageBuilds:
         )
         del self.history[:-HISTORY_LIMIT]
         if self._post is not None:
-            from tilt.engine.events import ImageBuilt
+            self._post(image_built(result, resource))
 
-            self._post(
-                ImageBuilt(
-                    image_ref=result.image_ref,
-                    resource=resource,
-                    local_ref=result.ref,
-                    cluster_ref=result.pull_ref,
-                    deploy_ref=result.deploy_ref,
-                    image_id=result.image_id,
-                    skipped=result.skipped,
-                    duration_s=result.duration_s,
-                    at=time.time(),
-                )
-            )
+
+def image_built(result: BuildResult, resource: str) -> ImageBuilt:
+    """``result`` as the engine's record of it (the refs to deploy, the ref a cluster pulls)."""
+    from tilt.engine.events import ImageBuilt
+
+    return ImageBuilt(
+        image_ref=result.image_ref,
+        resource=resource,
+        local_ref=result.ref,
+        cluster_ref=result.pull_ref,
+        deploy_ref=result.deploy_ref,
+        image_id=result.image_id,
+        skipped=result.skipped,
+        duration_s=result.duration_s,
+        at=time.time(),
+    )
+
+
+def _unavailable(exc: BaseException) -> str:
+    """The one message for a Docker engine that cannot be reached ("" for other errors)."""
+    from tilt.docker.client import (
+        DockerUnavailableError,
+        _short_reason,
+        docker_host,
+        is_unavailable_error,
+    )
+
+    if isinstance(exc, DockerUnavailableError):
+        return str(exc)
+    if is_unavailable_error(exc):
+        return str(DockerUnavailableError(docker_host(), _short_reason(exc)))
+    return ""
 
 
 def _compose_build_watch(spec: Resource) -> WatchSpec | None:

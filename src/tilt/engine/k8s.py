@@ -1,4 +1,4 @@
-"""Runs Kubernetes resources: build their images, apply, follow their pods.
+"""Runs Kubernetes resources: apply them with the engine's images, follow their pods.
 
 The engine side of `tilt.k8s` (the runtime-independent layer, `tilt.k8s.session.K8sSession`).
 For each update of a K8S resource it:
@@ -10,9 +10,12 @@ For each update of a K8S resource it:
    an image with ``live_update``: the engine's `decide` (`UpdateRequest.live_update`), then
    `apply_plan` through the session's
    `ExecUpdater` for each running container of that image; a fallback, a failed step or a
-   crashed container falls back to:
-3. the full path: build the images the change touches (`ImageBuilds`), then
-   `K8sSession.deploy` with the built refs injected;
+   crashed container hands the update back to the engine (`LiveUpdateFellBack`), which
+   builds the images and starts it again for:
+3. the full path: `K8sSession.deploy` with the images the engine built injected
+   (`UpdateRequest.images`, the refs the cluster pulls). Before the engine's first build
+   (`prepare_build`) the runner probes how images reach the cluster (`ClusterDelivery`)
+   and sets the images' destinations;
 4. the session follows the pods: `PodsView` -> `RuntimeChanged` (status, reason), pod logs
    into the resource's log (span ``runtime``), port forwards to the newest running pod;
 5. and their Kubernetes events (`tilt.k8s.events`): ``[event]`` lines into the log (span
@@ -315,9 +318,30 @@ class K8sRunner(RunnerBase):
         self._session.events.set_quiet(QuietRules.from_pairs(self._quiet))
 
     # ---- engine interface
+    async def prepare_build(self, spec: Resource, log: Callable[[str], None]) -> bool:
+        """Before the engine builds ``spec``'s images: connect, decide where images go.
+
+        False when the context cannot be used: the update then fails with the reason
+        (and retries an unreachable cluster) without building.
+        """
+        from tilt.k8s.client import ApiError, ContextError
+
+        # Only images some Kubernetes resource deploys go to the cluster.
+        self._cluster_refs.update(spec.image_refs)
+        try:
+            session = await self._get_session()
+        except (ContextError, ApiError):
+            return False
+        await self._ensure_delivery(session, log)
+        return True
+
     def start_update(self, req: UpdateRequest) -> None:
         from tilt.engine.k8s_jobs import is_job_test, run_job_test
 
+        if req.live_update and is_job_test(req.spec):
+            # A Job test reruns in full: it has no running container to update.
+            self._fell_back(req.name, req.update_id, "a Job test reruns as a new Job")
+            return
         work = run_job_test(self, req.spec, req) if is_job_test(req.spec) else None
         self._start(
             self._updates,
@@ -382,27 +406,21 @@ class K8sRunner(RunnerBase):
 
     # ---- one update
     async def _update(self, spec: Resource, req: UpdateRequest) -> None:
-        from tilt.engine.images import ImageBuildFailedError
         from tilt.engine.k8s_custom import CustomDeployError
         from tilt.k8s.apply import ApplyError
         from tilt.k8s.client import ApiError, ContextError
 
         name = spec.name
         log = self._log(name, "build")
-        log("")
-        log(req.reason)
-        cancel = asyncio.Event()
         try:
             session = await self._get_session()
-            if not req.full and await self._live_update(session, spec, req, log):
+            if req.live_update:
+                if not await self._live_update(session, spec, req, log):
+                    self._fell_back(name, req.update_id, "no live update applied")
+                    return
                 self._finish(name, req.update_id, ok=True)
                 return
-            to_build = self._images.to_build(spec, req.files, full=True)
-            self._cluster_refs.update(spec.image_refs)
-            if to_build:
-                await self._ensure_delivery(session, log)
-                await self._images.build(to_build, resource=name, on_output=log, cancel=cancel)
-            images = {r: ref for r in spec.image_refs if (ref := self._images.pull_ref(r))}
+            images = {r: b.cluster_ref for r, b in req.images.items() if b.cluster_ref}
             if spec.custom_deploy is not None:
                 await self._custom_deploy(session, spec, images, log)
                 self._finish(name, req.update_id, ok=True)
@@ -418,11 +436,10 @@ class K8sRunner(RunnerBase):
                 if link.url:
                     log(f"Port forward: {link.url}")
         except asyncio.CancelledError:
-            cancel.set()
             log("Update cancelled")
             self._finish(name, req.update_id, ok=False, cancelled=True, error="cancelled")
             return
-        except (ContextError, ApplyError, ImageBuildFailedError, CustomDeployError, ApiError) as e:
+        except (ContextError, ApplyError, CustomDeployError, ApiError) as e:
             for line in str(e).splitlines():
                 log(f"ERROR: {line}")
             self._finish(name, req.update_id, ok=False, error=str(e))
@@ -500,7 +517,8 @@ class K8sRunner(RunnerBase):
         for image in self._images.images_of(spec):
             if not image.live_update:
                 continue
-            built = self._images.pull_ref(image.ref)
+            last = req.images.get(image.ref)  # the image its containers run
+            built = last.cluster_ref if last is not None else ""
             if not built:
                 return False
             decision = req.live_update.get(image.ref)  # the engine's (UpdateRequest.live_update)

@@ -4,7 +4,7 @@
 (``k8s_resource(..., test=True)`` on a Job, or ``test(name, image=..., command=...)``,
 which fills a Job template). One update:
 
-1. builds the images the resource deploys (as any K8S update);
+1. takes the images the engine built for it (`UpdateRequest.images`, as any K8S update);
 2. deletes the resource's Jobs that exist in the cluster and waits until they are gone: a
    Job's pod template is immutable, and a finished Job never runs again, so every update
    (a new image, a changed file, a trigger) is a fresh run;
@@ -315,26 +315,19 @@ async def _delete_and_wait(
 
 async def run_job_test(runner: K8sRunner, spec: Resource, req: UpdateRequest) -> None:
     """The update of a Job-based test resource; posts `UpdateFinished` with its results."""
-    from tilt.engine.images import ImageBuildFailedError
     from tilt.k8s.apply import ApplyError
     from tilt.k8s.client import ApiError, ContextError
 
     assert spec.test is not None and spec.k8s is not None
     name = spec.name
     log = runner._log(name, "build")
-    log("")
-    log(req.reason)
-    cancel = asyncio.Event()
     results = TestResults()
     error = ""
     cancelled = False
     try:
         session = await runner._get_session()
         kube = session.kube
-        to_build = runner._images.to_build(spec, req.files, full=True)
-        if to_build:
-            await runner._images.build(to_build, resource=name, on_output=log, cancel=cancel)
-        images = {r: ref for r in spec.image_refs if (ref := runner._images.deploy_ref(r))}
+        images = {r: b.deploy_ref for r, b in req.images.items() if b.deploy_ref}
         jobs = [
             (o.name, o.namespace or kube.namespace) for o in spec.k8s.objects if o.kind == "Job"
         ]
@@ -381,10 +374,9 @@ async def run_job_test(runner: K8sRunner, spec: Resource, req: UpdateRequest) ->
         results = _collect(spec, finished, attempts, log)
         error = _verdict(spec, results, failed, timed_out, log)
     except asyncio.CancelledError:
-        cancel.set()
         log("Update cancelled")
         error, cancelled = "cancelled", True
-    except (ContextError, ApplyError, ImageBuildFailedError, ApiError, RuntimeError) as e:
+    except (ContextError, ApplyError, ApiError, RuntimeError) as e:
         for line in str(e).splitlines():
             log(f"ERROR: {line}")
         error = str(e)

@@ -89,14 +89,14 @@ class LocalRunner(RunnerBase):
 
     def start_update(self, req: UpdateRequest) -> None:
         """Run the resource's cmd in the background; posts `UpdateFinished` when done."""
-        spec, update_id, reason = req.spec, req.update_id, req.reason
-        coro = self._update(spec, update_id, reason)
+        spec, update_id = req.spec, req.update_id
+        coro = self._update(spec, update_id)
         if spec.test is not None and spec.local is not None and spec.local.cmd is not None:
             # A test() resource: shards, timeout, per-test results (tilt.engine.testrun).
             from tilt.engine.testrun import run_test_update
 
             coro.close()
-            coro = run_test_update(self, spec, update_id, reason)
+            coro = run_test_update(self, spec, update_id)
         self._start(self._updates, spec.name, coro, task_name=f"update:{spec.name}")
 
     def start_runtime(self, spec: Resource, run_id: int) -> None:
@@ -110,12 +110,10 @@ class LocalRunner(RunnerBase):
     async def close(self) -> None:
         """Nothing to do: the supervisor stops every process at shutdown."""
 
-    async def _update(self, spec: Resource, update_id: int, reason: str) -> None:
+    async def _update(self, spec: Resource, update_id: int) -> None:
         name = spec.name
         local = spec.local
         build_log = self._log(name, "build")
-        build_log("")
-        build_log(reason)
         if local is None or local.cmd is None:
             self._finish(name, update_id, ok=True)
             return

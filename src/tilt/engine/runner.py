@@ -5,14 +5,26 @@ The engine keeps a mapping from `tilt.model.ResourceKind` to runner, built by
 whoever creates the engine (`commands/up.py`; `standard_runners` by default),
 and never looks at a resource's kind itself:
 
-- the scheduler decides that ``name`` updates now; the engine calls
-  ``runners[kind].start_update(UpdateRequest(...))``;
+- the scheduler decides that ``name`` updates now; the engine writes the
+  update's first log lines (a blank line, the reason) and owns the update: a
+  resource with image targets gets its images built by the engine first
+  (`tilt.engine.images.ImageBuilds`, in a task of the update's: cancelling the
+  update cancels the builds), after the runner's `prepare_build` (where
+  images go: the Kubernetes runner probes the cluster's delivery). Then
+  ``runners[kind].start_update(UpdateRequest(...))`` with the images just built
+  in ``req.images``: runners only deploy;
+- an update that file changes alone asked for, of a deployed resource whose
+  images have live_update steps, goes to the runner first with the engine's
+  live-update decisions and no build. A runner that cannot serve it by a live
+  update posts `LiveUpdateFellBack` instead of `UpdateFinished`; the engine
+  then builds and hands the same update over again, in full, with no decisions;
 - the runner does the work in the background and reports every fact it
-  learns as an event through ``post`` (`UpdateFinished` always, exactly once
-  per request; `RuntimeChanged`, `ContainerUpdated`, `RuntimeEventReceived`,
-  `ServeStarted`... as they happen). It keeps no fact of its own between
-  updates: what it needs (the deployed container, whether it drifted from its
-  image) is in the request;
+  learns as an event through ``post`` (`UpdateFinished` exactly once per
+  update, unless it handed the update back; `RuntimeChanged`,
+  `ContainerUpdated`, `RuntimeEventReceived`, `ServeStarted`... as they
+  happen). It keeps no fact of its own between updates: what it needs (the
+  deployed container, whether it drifted from its image, the images to
+  deploy) is in the request;
 - the state answers with effects the engine carries out through the same
   runner: `start_runtime` (after a successful update, for a runtime that runs
   apart from the update: a serve_cmd), `stop` (resource removed, disabled,
@@ -35,7 +47,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tilt.engine.events import Event, ImageBuilt, Tick, UpdateFinished
+from tilt.engine.events import Event, ImageBuilt, LiveUpdateFellBack, Tick, UpdateFinished
 
 if TYPE_CHECKING:
     from tilt.engine.images import ImageBuilds
@@ -71,22 +83,21 @@ class UpdateRequest:
             it, so a live update may do.
         triggered: The user asked for it (`tilt trigger`, the UI): a runtime
             that can recreate its workload does.
-        images: Per image ref the resource deploys, its last build as the
-            state knows it (`ImageBuilt`: the local ref, the ref a cluster
-            pulls, the ref to deploy): what to deploy when nothing is rebuilt.
-            A runner that builds during its update (compose today) builds
-            through `RunnerContext.images`; each build reaches the state as
-            an `ImageBuilt` event.
+        images: Per image ref the resource deploys, the build to deploy
+            (`ImageBuilt`: the local ref, the ref a cluster pulls, the ref to
+            deploy): the engine's fresh builds for the images this update
+            built, the state's last builds for the others.
         runtime: A copy of the resource's runtime state as the engine knows
             it (e.g. the container deployed, whether it drifted from its image).
             Read-only: what changes goes back as events.
         live_update: The engine's live-update decision (`tilt.engine.liveupdate.decide`)
             per image ref that has live_update steps, made when the update comes
             from file changes only and something of the resource is deployed
-            (empty otherwise). A decision with a plan: the runner applies it to
-            its running container(s) with `apply_plan` (through its own
-            `ContainerUpdater`), and builds and deploys in full if that falls back;
-            ``nothing_to_do``: the update is done; else it builds and deploys.
+            (empty otherwise: deploy ``images``). A decision with a plan: the
+            runner applies it to its running container(s) with `apply_plan`
+            (through its own `ContainerUpdater`); ``nothing_to_do``: the update
+            is done; a decision to fall back, or a plan that falls back: the
+            runner posts `LiveUpdateFellBack` and the engine builds.
     """
 
     spec: Resource
@@ -111,7 +122,23 @@ class Runner(Protocol):
     def start_update(self, req: UpdateRequest) -> None:
         """Start ``req`` in the background; post `UpdateFinished` exactly once when it ends.
 
-        A cancelled update posts `UpdateFinished` with ``cancelled=True``.
+        A cancelled update posts `UpdateFinished` with ``cancelled=True``. An
+        update with ``live_update`` decisions that a live update cannot serve
+        posts `LiveUpdateFellBack` instead (the engine builds, then starts it again).
+        """
+        ...
+
+    async def prepare_build(self, spec: Resource, log: Callable[[str], None]) -> bool:
+        """Get ready for the engine to build ``spec``'s images (called before each build).
+
+        A runtime that decides where images go sets it up here (the Kubernetes
+        runner probes the cluster's delivery, `ImageBuilds.set_destinations`);
+        most do nothing (`RunnerBase`). ``log`` writes to the update's log.
+
+        Returns:
+            False: the runtime cannot deploy now (e.g. its cluster refuses the
+            context); the engine builds nothing and starts the update, whose
+            runner reports why.
         """
         ...
 
@@ -158,7 +185,9 @@ class RunnerContext:
         logs: The log store (spans ``build``, ``runtime``, ``event``).
         post: Hands an event to the engine (call on the event loop).
         base_dir: The Tiltfile's folder.
-        images: The engine's image targets, matchers and builds.
+        images: The engine's image targets and matchers (what an image
+            watches, its live_update steps, the Tiltfile's settings). The
+            engine builds; runners deploy `UpdateRequest.images`.
     """
 
     supervisor: ProcessSupervisor
@@ -251,6 +280,10 @@ class RunnerBase:
 
     # ---- engine interface --------------------------------------------------------------------
 
+    async def prepare_build(self, spec: Resource, log: Callable[[str], None]) -> bool:
+        """Nothing to prepare: images go where the Tiltfile's settings say."""
+        return True
+
     def cancel(self, name: str) -> bool:
         """Cancel ``name``'s running update (stopping its processes); False if none runs."""
         task = self._updates.get(name)
@@ -294,6 +327,12 @@ class RunnerBase:
             logs.append(name, text, span=span)
 
         return log
+
+    def _fell_back(self, name: str, update_id: int, reason: str) -> None:
+        """Hand update ``update_id`` back to the engine: a live update cannot serve it."""
+        self._post(
+            LiveUpdateFellBack(name=name, update_id=update_id, reason=reason, at=time.time())
+        )
 
     def _finish(
         self,

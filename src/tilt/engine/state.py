@@ -24,6 +24,7 @@ from tilt.engine.events import (
     FilesChanged,
     HoldsChanged,
     ImageBuilt,
+    LiveUpdateFellBack,
     Matcher,
     MatchersChanged,
     PodEventsChanged,
@@ -636,6 +637,10 @@ class EngineState:
                 return self._container_updated(ev)
             case ImageBuilt():
                 self.built_images[ev.image_ref] = ev
+                return []
+            case LiveUpdateFellBack():
+                # The engine's business (it builds, then hands the update back): the
+                # update goes on, nothing of the resource changes.
                 return []
             case MatchersChanged():
                 self.matchers = dict(ev.matchers)

@@ -390,7 +390,7 @@ def _verdict(
     )
 
 
-async def run_test_update(runner: LocalRunner, spec: Resource, update_id: int, reason: str) -> None:
+async def run_test_update(runner: LocalRunner, spec: Resource, update_id: int) -> None:
     """`LocalRunner`'s update for a resource declared with ``test()``; posts `UpdateFinished`."""
     from tilt.api.token import tilt_dev_dir
 
@@ -401,8 +401,6 @@ async def run_test_update(runner: LocalRunner, spec: Resource, update_id: int, r
     def log(text: str, span: str) -> None:
         logs.append(name, text, span=span)
 
-    log("", "build")
-    log(reason, "build")
     memory = RunMemory(tilt_dev_dir(), runner._base_dir, name)
     try:
         out = await run_tests(
