@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -68,3 +71,67 @@ def test_ci_fails_naming_the_reason(
         code, eng = ci(tmp_path, "registry.local/web:bad")
     assert code != 0
     assert "ImagePullBackOff" in str(eng.ci_outcome)
+
+
+def test_cancel_during_the_engine_build_stops_it_and_deploys_nothing(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine builds a Kubernetes resource's image in a task of the update's: cancelling
+    the update stops the build's process, nothing is applied, nothing is logged after."""
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    write_tree(
+        tmp_path,
+        {
+            "Tiltfile": "custom_build('registry.local/web', 'sh build.sh', deps=['src'],\n"
+            "             skips_local_docker=True, outputs_image_ref_to='ref.txt')\n"
+            "k8s_yaml('app.yaml')\nk8s_resource('web')\n",
+            "app.yaml": APP.replace("IMAGE", "registry.local/web"),
+            "build.sh": "echo $$ > pid\necho building\nsleep 60\n"
+            "echo registry.local/web:done > ref.txt\n",
+            "src/a.txt": "a\n",
+        },
+    )
+    eng = Engine(str(tmp_path / "Tiltfile"), logs=LogStore(), watch=False, runners=standard_runners)
+
+    def build_lines() -> list[str]:
+        return [ln.text for ln in eng.logs.lines("web") if ln.span == "build"]
+
+    def status() -> object:
+        found = [r for r in eng.snapshot()["resources"] if r["name"] == "web"]
+        return found[0]["update"]["status"] if found else None
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    async def until(pred: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not pred():
+            assert time.monotonic() < deadline, f"timed out waiting for: {what}"
+            await asyncio.sleep(0.02)
+
+    pid = 0
+
+    async def scenario() -> None:
+        nonlocal pid
+        task = asyncio.create_task(eng.run())
+        try:
+            await until(lambda: "building" in build_lines(), "the build runs")
+            await until(lambda: (tmp_path / "pid").read_text().strip() != "", "its pid")
+            pid = int((tmp_path / "pid").read_text())
+            assert eng.cancel("web") == "cancelling the running update"
+            await until(lambda: status() == "cancelled", "the update is cancelled")
+            await until(lambda: not alive(pid), "the build's process is gone")
+        finally:
+            eng.shutdown()
+            await task
+
+    with Controller(emu):
+        asyncio.run(asyncio.wait_for(scenario(), 60))
+    lines = build_lines()
+    assert lines[-1] == "Update cancelled", lines
+    assert not (tmp_path / "ref.txt").exists()
+    assert emu.find("apps/v1", "Deployment", "web") is None

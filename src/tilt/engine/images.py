@@ -19,8 +19,9 @@
   the second finds the content tag and skips). Only images some resource
   deploys are ever built: the engine asks for a resource's images only.
 
-The last successful build of each image is kept (`deploy_ref`) and survives a
-Tiltfile reload when the image target did not change. Each build is also
+The last successful build of each image is kept (what `to_build` counts as
+built, the refs ``FROM`` lines are pinned to) and survives a Tiltfile reload
+when the image target did not change. Each build is also
 posted as an `ImageBuilt` event (its local ref and the ref a cluster pulls),
 so the engine state knows which image runs as which ref. `history` keeps the
 last `HISTORY_LIMIT` builds only.
@@ -236,17 +237,6 @@ class ImageBuilds:
         # An image built FROM a rebuilt one must be rebuilt too.
         chosen = with_dependents(images, chosen)
         return [i for i in images if i.ref in chosen]
-
-    def deploy_ref(self, ref: str) -> str | None:
-        """The ref to deploy for image ``ref``: its last successful build (None: never built)."""
-        built = self._built.get(ref)
-        return built.deploy_ref if built is not None else None
-
-    def pull_ref(self, ref: str) -> str | None:
-        """The ref a cluster pulls for image ``ref`` (a registry's host_from_cluster /
-        hostFromContainerRuntime; else `deploy_ref`); None: never built."""
-        built = self._built.get(ref)
-        return built.pull_ref if built is not None else None
 
     # ---- building --------------------------------------------------------------------------
 
