@@ -9,7 +9,6 @@ to the engine, which builds and starts the same update again. The images are
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -87,7 +86,7 @@ def _engine(tmp_path: Path) -> tuple[Engine, list[RecordingRunner]]:
     return eng, made
 
 
-async def _until(pred: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
+async def _until(pred: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while not pred():
         assert time.monotonic() < deadline, f"timed out waiting for: {what}"
@@ -116,7 +115,7 @@ def _run(eng: Engine, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
             eng.shutdown()
             await task
 
-    asyncio.run(asyncio.wait_for(scenario(), 90))
+    asyncio.run(asyncio.wait_for(scenario(), 150))
 
 
 def test_the_runner_gets_the_images_just_built(tmp_path: Path) -> None:
@@ -174,4 +173,3 @@ def test_a_live_update_that_falls_back_is_built_by_the_engine_and_redeployed(
     )
     assert second.index("building v2") < second.index("deploying app-image:v2")
     assert second.count("1 File Changed: [src/a.txt]") == 1  # one update, one header
-    assert os.path.exists(tmp_path / "count")
