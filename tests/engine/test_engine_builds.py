@@ -16,7 +16,7 @@ from typing import Any
 
 from tests.conftest import write_tree
 from tilt.engine import Engine
-from tilt.engine.events import FilesChanged, RuntimeChanged
+from tilt.engine.events import CancelRequested, FilesChanged, LiveUpdateFellBack, RuntimeChanged
 from tilt.engine.runner import Runner, RunnerBase, RunnerContext, UpdateRequest
 from tilt.engine.runtime import RuntimeStatus
 from tilt.logstore import LogStore
@@ -38,15 +38,18 @@ k8s_custom_deploy('web', apply_cmd='true', delete_cmd='true', deps=[],
 class RecordingRunner(RunnerBase):
     """Deploys nothing: records each request; a live update always falls back."""
 
-    def __init__(self, ctx: RunnerContext) -> None:
+    def __init__(self, ctx: RunnerContext, *, hold_live: bool = False) -> None:
         super().__init__(
             supervisor=ctx.supervisor, logs=ctx.logs, post=ctx.post, base_dir=ctx.base_dir
         )
         self.requests: list[UpdateRequest] = []
+        self.hold_live = hold_live  # a live update never ends by itself (the test ends it)
 
     def start_update(self, req: UpdateRequest) -> None:
         self.requests.append(req)
         log = self._log(req.name, "build")
+        if req.live_update and self.hold_live:
+            return
         if req.live_update:
             log("Live update failed (test): falling back to a full build + deploy")
             self._fell_back(req.name, req.update_id, "test")
@@ -74,12 +77,12 @@ class RecordingRunner(RunnerBase):
         pass
 
 
-def _engine(tmp_path: Path) -> tuple[Engine, list[RecordingRunner]]:
+def _engine(tmp_path: Path, *, hold_live: bool = False) -> tuple[Engine, list[RecordingRunner]]:
     write_tree(tmp_path, {"Tiltfile": TILTFILE, "build.sh": BUILD, "src/a.txt": "a\n"})
     made: list[RecordingRunner] = []
 
     def runners(ctx: RunnerContext) -> dict[ResourceKind, Runner]:
-        made.append(RecordingRunner(ctx))
+        made.append(RecordingRunner(ctx, hold_live=hold_live))
         return {ResourceKind.K8S_CUSTOM_DEPLOY: made[0]}
 
     eng = Engine(str(tmp_path / "Tiltfile"), logs=LogStore(), watch=False, runners=runners)
@@ -173,3 +176,30 @@ def test_a_live_update_that_falls_back_is_built_by_the_engine_and_redeployed(
     )
     assert second.index("building v2") < second.index("deploying app-image:v2")
     assert second.count("1 File Changed: [src/a.txt]") == 1  # one update, one header
+
+
+def test_a_fallback_after_a_cancel_ends_the_update_cancelled_without_a_build(
+    tmp_path: Path,
+) -> None:
+    """The runner hands the update back just as the user cancels it: nothing is built."""
+    eng, made = _engine(tmp_path, hold_live=True)
+    changed = str(tmp_path / "src" / "a.txt")
+
+    async def body() -> None:
+        await _until(lambda: _update(eng).get("status") == "ok", "first update ok")
+        await _until(lambda: bool(_web(eng).get("ready")), "deployed")
+        eng.post(FilesChanged(paths=frozenset({changed}), at=time.time()))
+        await _until(lambda: len(made[0].requests) == 2, "the live update is handed over")
+        live = made[0].requests[1]
+        # In this order on the queue: the cancel, then the runner's hand-back.
+        eng.post(CancelRequested(name="web", at=time.time()))
+        eng.post(
+            LiveUpdateFellBack(name="web", update_id=live.update_id, reason="test", at=time.time())
+        )
+        await _until(lambda: _update(eng).get("status") == "cancelled", "cancelled")
+
+    _run(eng, body)
+    assert len(made[0].requests) == 2  # not started again
+    lines = [ln.text for ln in eng.logs.lines("web") if ln.span == "build"]
+    assert "building v2" not in lines
+    assert lines[-1] == "Update cancelled"
