@@ -234,13 +234,15 @@ services:
         assert "Building image" not in live and "docker compose up" not in live
         # The crasher runs the same image but its container is not running: it cannot
         # take a live update, so it falls back to a rebuild (which has v2 in it).
-        await until(lambda: res(eng, "crasher")["update"]["count"] == 2, "crasher rebuilt")
+        # (>=: a count can pass by between two polls.)
+        await until(lambda: res(eng, "crasher")["update"]["count"] >= 2, "crasher rebuilt")
         await until(lambda: not res(eng, "crasher")["queued"], "crasher settled")
         # The count goes up when the update starts: wait for its end before reading its log.
         await until(lambda: res(eng, "crasher")["update"]["status"] == "ok", "crasher updated")
         assert "falling back to a full rebuild: container " in log_text(eng, "crasher")
         assert "is not running (exited, exit code 3)" in log_text(eng, "crasher")
         count = len(built(eng))
+        crasher_updates = res(eng, "crasher")["update"]["count"]
 
         # A change in the context but outside the syncs: rebuild and a new container.
         (proj.root / "web/notes.txt").write_text("changed\n")
@@ -255,7 +257,9 @@ services:
         assert len(built(eng)) == count + 1
         assert http_get(url) == "v2\n"  # the rebuilt image has the synced content
         # The crasher uses the same image: redeployed too, its build found by content tag.
-        await until(lambda: res(eng, "crasher")["update"]["count"] == 3, "crasher redeployed")
+        await until(
+            lambda: res(eng, "crasher")["update"]["count"] > crasher_updates, "crasher redeployed"
+        )
         await until(lambda: res(eng, "crasher")["update"]["status"] == "ok", "crasher done")
         assert eng.images is not None
         assert [b.skipped for b in eng.images.history[-2:]] == [False, True]
