@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tilt.logstore import LINE_OVERHEAD_BYTES, LogLine, LogStore
+from tilt.logstore import LINE_OVERHEAD_BYTES, LogLine, LogStore, prints_update
 
 
 def cost(text: str) -> int:
@@ -173,3 +173,59 @@ def test_a_failing_listener_reaches_neither_the_producer_nor_other_listeners(
     assert [ln.text for ln in store.lines("r")] == [str(i) for i in range(100)]
     assert seen == [str(i) for i in range(100)]
     assert capsys.readouterr().err.count("a log observer failed") == 1
+
+
+# ---- keyed lines: updated in place -------------------------------------------------------
+def test_a_keyed_line_is_updated_in_place_and_listeners_see_the_update() -> None:
+    s = LogStore()
+    seen: list[LogLine] = []
+    s.add_listener(seen.append)
+    a = s.append("web", "Unhealthy (x1)", span="event", key="k")
+    s.append("web", "other")
+    b = s.append("web", "Unhealthy (x2)", span="runtime", key="k")
+    assert (b.seq, b.rev, b.key, b.span) == (a.seq, 1, "k", "event")  # its place and span kept
+    assert [ln.text for ln in s.lines("web")] == ["Unhealthy (x2)", "other"]
+    assert [(ln.seq, ln.rev) for ln in s.lines("web")] == [(1, 1), (2, 0)]
+    assert s.last_seq == 2  # an update is no new line
+    assert [(ln.text, ln.rev) for ln in seen] == [
+        ("Unhealthy (x1)", 0),
+        ("other", 0),
+        ("Unhealthy (x2)", 1),
+    ]
+    assert s.total_bytes == cost("Unhealthy (x2)") + cost("other")
+    # The same text again is no update; another resource's key is another line.
+    assert s.append("web", "Unhealthy (x2)", key="k") is b
+    c = s.append("db", "Unhealthy (x1)", key="k")
+    assert c.seq == 3 and c.rev == 0 and len(seen) == 4
+    assert s.tail("web", 1)[0].text == "other" and s.tail("web", 2)[0].text == "Unhealthy (x2)"
+
+
+def test_a_dropped_keyed_line_takes_its_key_with_it() -> None:
+    s = LogStore(max_bytes=cost("x" * 10) * 3)
+    first = s.append("web", "k-line v0", key="k")
+    for i in range(5):
+        s.append("web", f"filler {i:03d}")
+    assert all(ln.seq != first.seq for ln in s.lines("web"))  # dropped under the cap
+    again = s.append("web", "k-line v1", key="k")
+    assert again.seq > first.seq and again.rev == 0  # a new line, at the end
+    assert s.lines("web")[-1] is again
+
+
+def test_updates_keep_the_key_index_and_bytes_bounded() -> None:
+    cap = 64 * 1024
+    s = LogStore(max_bytes=cap)
+    for i in range(50_000):
+        s.append("web", f"event {i % 3000} (x{i // 3000 + 1})", key=f"e{i % 3000}")
+        s.append("web", f"plain line {i}")
+    assert s.total_bytes <= cap
+    keyed = [ln for ln in s.lines("web") if ln.key]
+    assert keyed and len(keyed) == len({ln.key for ln in keyed})  # one line per key
+    assert len(s._logs["web"].keyed) == len(keyed)  # the index holds only stored lines
+
+
+@pytest.mark.parametrize(
+    ("rev", "printed"),
+    [(0, False), (1, True), (2, True), (3, False), (4, True), (7, False), (8, True), (1024, True)],
+)
+def test_prints_update_at_doublings_of_the_revision(rev: int, printed: bool) -> None:
+    assert prints_update(rev) is printed

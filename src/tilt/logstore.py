@@ -13,11 +13,24 @@ service cannot push a quiet one's logs out. The resource's log then starts with
 a marker line ``... N lines dropped ...`` (span ``"system"``) whose count goes
 up as more lines go: one marker per resource, never one per dropped line.
 
+A *keyed* line (``append(..., key=k)``) can be updated in place: a later append
+with the same resource and key replaces its text and time, keeps its sequence
+number (its place in the log) and raises its ``rev``; listeners get the new
+version. A reader that follows by sequence number recognises an update by
+``line.seq`` being one it has seen and ``line.rev > 0``: the TUI redraws the
+line where it is, the API sends it again, and an append-only output (the
+stream printer) reprints it only when `prints_update` says so (the 1st, 2nd,
+4th, 8th, ... update), never once per update. The key index costs one entry
+per keyed line still stored: a line that is dropped under the cap takes its key
+with it (a later append with that key starts a new line), so keys stay within
+the byte cap like everything else.
+
 The store is not thread-safe: it belongs to the engine's event loop.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import heapq
 import time
@@ -25,7 +38,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["LINE_OVERHEAD_BYTES", "SPANS", "LogLine", "LogStore"]
+__all__ = ["LINE_OVERHEAD_BYTES", "SPANS", "LogLine", "LogStore", "prints_update"]
 
 #: What one stored line costs beyond its text, for the cap: the line object, its
 #: number, time and string headers, and its deque slot (measured on CPython 3.11).
@@ -51,6 +64,9 @@ class LogLine:
         resource: The resource the line belongs to (``""`` for tilt itself).
         text: The line, without a trailing newline.
         span: ``"build"``, ``"runtime"``, ``"event"``, ``"tiltfile"`` or ``"system"``.
+        key: For a keyed line, its key within the resource (``""`` otherwise).
+        rev: How many times a keyed line was updated in place (0: as first appended);
+            ``ts`` is then the time of the latest update.
     """
 
     seq: int
@@ -58,6 +74,17 @@ class LogLine:
     resource: str
     text: str
     span: str = "runtime"
+    key: str = ""
+    rev: int = 0
+
+
+def prints_update(rev: int) -> bool:
+    """Whether an append-only output reprints a keyed line at this revision.
+
+    The 1st, 2nd, 4th, 8th, ... update: a line updated n times is printed at most
+    ``1 + log2(n) + 1`` times, however often it changes.
+    """
+    return rev > 0 and rev & (rev - 1) == 0
 
 
 # A fast constructor for the hot path: a frozen dataclass's __init__ goes through
@@ -68,28 +95,35 @@ _set_ts = vars(LogLine)["ts"].__set__
 _set_resource = vars(LogLine)["resource"].__set__
 _set_text = vars(LogLine)["text"].__set__
 _set_span = vars(LogLine)["span"].__set__
+_set_key = vars(LogLine)["key"].__set__
+_set_rev = vars(LogLine)["rev"].__set__
 
 
-def _make_line(seq: int, ts: float, resource: str, text: str, span: str) -> LogLine:
+def _make_line(  # noqa: PLR0917 (the hot path: positional is the cheap call)
+    seq: int, ts: float, resource: str, text: str, span: str, key: str = "", rev: int = 0
+) -> LogLine:
     line: LogLine = _new(LogLine)
     _set_seq(line, seq)
     _set_ts(line, ts)
     _set_resource(line, resource)
     _set_text(line, text)
     _set_span(line, span)
+    _set_key(line, key)
+    _set_rev(line, rev)
     return line
 
 
 class _ResourceLog:
     """One resource's lines, oldest first, and what has been dropped."""
 
-    __slots__ = ("bytes", "dropped", "lines", "marker")
+    __slots__ = ("bytes", "dropped", "keyed", "lines", "marker")
 
     def __init__(self) -> None:
         self.lines: deque[LogLine] = deque()
         self.bytes = 0
         self.dropped = 0
         self.marker: LogLine | None = None
+        self.keyed: dict[str, int] = {}  # key -> seq of the stored keyed line
 
 
 class LogStore:
@@ -130,24 +164,57 @@ class LogStore:
         """Names of the resources that have logged, in first-log order."""
         return list(self._logs)
 
-    def append(self, resource: str, text: str, *, span: str = "runtime") -> LogLine:
-        """Store one line and hand it to every listener.
+    def append(
+        self, resource: str, text: str, *, span: str = "runtime", key: str | None = None
+    ) -> LogLine:
+        """Store one line (or update a keyed one) and hand it to every listener.
 
         Args:
             resource: The resource the line belongs to.
             text: One line, without its trailing newline.
             span: What produced the line (see `LogLine.span`).
+            key: Makes the line keyed: when the resource still holds a line with
+                this key, that line is updated in place (same ``seq`` and span, new
+                text and time, ``rev`` + 1) instead of a line being added. The
+                same text again is no update (nothing is passed to listeners).
 
         Returns:
-            The stored line, with its sequence number.
+            The stored line: new, or the updated version of the keyed one.
         """
-        self._seq += 1
-        line = _make_line(self._seq, time.time(), resource, text, span)
         log = self._logs.get(resource)
+        if key and log is not None:
+            seq = log.keyed.get(key)
+            if seq is not None:
+                updated = self._update(log, seq, text)
+                if updated is not None:
+                    return updated
+                del log.keyed[key]  # not found: cannot happen, but never lose the line
+        self._seq += 1
+        line = _make_line(self._seq, time.time(), resource, text, span, key or "")
         if log is None:
             log = self._logs[resource] = _ResourceLog()
         log.lines.append(line)
-        cost = len(text) + LINE_OVERHEAD_BYTES
+        if key:
+            log.keyed[key] = self._seq
+        self._stored(log, line, len(text) + LINE_OVERHEAD_BYTES)
+        return line
+
+    def _update(self, log: _ResourceLog, seq: int, text: str) -> LogLine | None:
+        """Replace the keyed line ``seq`` of ``log`` with ``text``; None if it is not there."""
+        lines = log.lines
+        i = bisect.bisect_left(lines, seq, key=lambda ln: ln.seq)
+        if i >= len(lines) or lines[i].seq != seq:
+            return None
+        old = lines[i]
+        if old.text == text:
+            return old
+        line = _make_line(seq, time.time(), old.resource, text, old.span, old.key, old.rev + 1)
+        lines[i] = line
+        self._stored(log, line, len(text) - len(old.text))
+        return line
+
+    def _stored(self, log: _ResourceLog, line: LogLine, cost: int) -> None:
+        """Count ``cost`` more bytes, tell the listeners about ``line``, keep the cap."""
         log.bytes += cost
         self._total += cost
         for fn in self._listeners:
@@ -157,7 +224,6 @@ class LogStore:
                 self._listener_failed(fn, e)
         if self._total > self._max_bytes:
             self._evict()
-        return line
 
     def _listener_failed(self, fn: Callable[[LogLine], None], err: Exception) -> None:
         """Report a failing listener once; the line is stored whatever it does."""
@@ -187,6 +253,8 @@ class LogStore:
             _, n, last_seq = touched.get(name, (log, 0, 0))
             while self._total > self._low_water and len(log.lines) > 1:
                 old = log.lines.popleft()
+                if old.key and log.keyed.get(old.key) == old.seq:
+                    del log.keyed[old.key]
                 cost = len(old.text) + LINE_OVERHEAD_BYTES
                 log.bytes -= cost
                 self._total -= cost
@@ -298,7 +366,8 @@ class LogStore:
         """Call ``fn`` synchronously for every line appended from now on.
 
         Drop markers are passed too, when they are created or their count goes
-        up. Listeners run in registration order, in append order.
+        up, and so are keyed lines updated in place (``rev`` > 0, a ``seq`` passed
+        before). Listeners run in registration order, in append order.
 
         Args:
             fn: Called with each line; it must not raise.

@@ -1,6 +1,8 @@
 """The streaming printer: `tilt up --stream` and `tilt ci` output.
 
-Every log line goes out once, whole, in the order the log store numbered it,
+Every log line goes out once, whole, in the order the log store numbered it
+(a keyed line the store updates in place is printed again at its 1st, 2nd, 4th,
+... update: output already written cannot change),
 prefixed with its resource as Tilt does (``name`` right-aligned in 13 columns,
 longer names cut with ``…``, then `` │ ``; the Tiltfile's and tilt's own lines
 have no prefix). On a terminal each resource gets a colour of its own.
@@ -37,7 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import BinaryIO
 
-from tilt.logstore import LogLine
+from tilt.logstore import LogLine, prints_update
 
 __all__ = ["PREFIX_WIDTH", "StreamPrinter", "source_prefix", "terminal_safe"]
 
@@ -166,9 +168,14 @@ class StreamPrinter:
         """Accept one line (a log store listener)."""
         if line.seq <= self._last_seq:
             # A "lines dropped" marker of the store re-uses an old number: the
-            # stream printed those lines already, so there is nothing to say.
-            return
-        self._last_seq = line.seq
+            # stream printed those lines already, so there is nothing to say. A
+            # keyed line updated in place (a repeated Kubernetes event's count)
+            # cannot be rewritten here: it is printed again at its 1st, 2nd, 4th,
+            # 8th, ... update, never once per update.
+            if not prints_update(line.rev):
+                return
+        else:
+            self._last_seq = line.seq
         text = self._prefix(line.resource) + terminal_safe(line.text) + "\n"
         self._buf.append(text)
         self._buf_len += len(text)

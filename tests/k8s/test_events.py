@@ -11,6 +11,7 @@ import datetime
 import itertools
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from tests.k8s.test_session import target
 from tilt.k8s.events import EventsView, status_line
 from tilt.k8s.monitor import PodsView
 from tilt.k8s.session import K8sSession
+from tilt.logstore import LogStore
 from tilt.model import Settings
 
 Obj = dict[str, Any]
@@ -33,18 +35,33 @@ _n = itertools.count(1)
 
 
 class User:
-    """What reaches the screen: log lines, pod views and events views, per resource."""
+    """What reaches the screen: log lines, pod views and events views, per resource.
+
+    The log is a real `LogStore`, as in `tilt up`: an event's keyed line is updated in place.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.lines: list[tuple[str, str]] = []
+        self.store = LogStore()
+        self.seen: list[str] = []  # every text ever logged, each version of a keyed line
         self.pods: dict[str, PodsView] = {}
         self.events: dict[str, EventsView] = {}
         self.changed: queue.Queue[None] = queue.Queue()
 
     def log(self, resource: str, line: str) -> None:
         with self.lock:
-            self.lines.append((resource, line))
+            self.seen.append(line)
+            self.store.append(resource, line)
+
+    def event_log(self, resource: str, line: str, key: str) -> None:
+        with self.lock:
+            self.seen.append(line)
+            self.store.append(resource, line, span="event", key=key or None)
+
+    @property
+    def lines(self) -> list[tuple[str, str]]:
+        with self.lock:
+            return [(ln.resource, ln.text) for ln in self.store.lines()]
 
     def view(self, resource: str, v: PodsView) -> None:
         with self.lock:
@@ -56,7 +73,7 @@ class User:
 
     def log_of(self, resource: str) -> list[str]:
         with self.lock:
-            return [line for r, line in self.lines if r == resource]
+            return [ln.text for ln in self.store.lines(resource)]
 
     def event_lines(self, resource: str) -> list[str]:
         return [line for line in self.log_of(resource) if line.startswith("[event]")]
@@ -89,6 +106,7 @@ def up(kubeconfig: Path) -> Iterator[Callable[..., tuple[K8sSession, User]]]:
             on_view=user.view,
             on_log=user.log,
             on_events=user.on_events,
+            on_event_log=user.event_log,
             kubeconfig=str(kubeconfig),
         )
         made.append(s)
@@ -229,12 +247,12 @@ def test_a_failing_probe_is_one_line_with_a_count_and_the_reason_clears_when_rea
         lambda: bool(user.records("web").events) and user.records("web").events[0].count == 9,
         "nine probe failures folded into one record",
     )
-    lines = user.event_lines("web")
-    # One line, then one when the count doubles: 1, 2, 4, 8 -- not nine lines.
-    assert len(lines) == 4, lines
-    assert lines[0] == f"[event] Unhealthy: {msg}"
-    assert [ln.split(" (x")[1].split(",")[0] for ln in lines[1:]] == ["2", "4", "8"]
     (rec,) = user.records("web").events
+    # One line, updated in place at each repeat: not nine lines, not one per doubling.
+    last = time.strftime("%H:%M:%S", time.localtime(rec.last_seen))
+    assert user.event_lines("web") == [f"[event] Unhealthy: {msg} (x9, last {last})"]
+    (line,) = [ln for ln in user.store.lines("web") if ln.text.startswith("[event]")]
+    assert line.rev == 8 and line.span == "event"  # the first line, updated eight times
     assert rec.summary(now=rec.last_seen + 3) == f"Unhealthy: {msg} (x9, last 3s ago)"
     assert user.status("web").startswith(f"Running — Unhealthy: {msg} (x9, last ")
     view = user.records("web")
@@ -315,7 +333,10 @@ def test_old_rollout_events_are_marked_and_never_the_reason(emu: Emulator, up: A
     user.until(
         lambda: any(r.count == 2 for r in user.records("web").events), "the old pod crashes again"
     )
-    assert user.event_lines("web")[-1].startswith(f"[event] pod {oname} (old rollout): BackOff:")
+    # The crash's line, updated in place: now marked as the old rollout's, with its count.
+    lines = user.event_lines("web")
+    assert lines[0].startswith(f"[event] pod {oname} (old rollout): BackOff: {crash} (x2, last ")
+    assert sum("BackOff" in ln for ln in lines) == 1
     old_rec = next(r for r in user.records("web").events if r.reason == "BackOff")
     assert not old_rec.current
     assert user.records("web").reason == ""
@@ -437,7 +458,7 @@ def test_quiet_rules_replaced_after_a_reload_and_secrets_scrubbed(emu: Emulator,
     assert user.records("web").reason == (
         "Unhealthy: Readiness probe failed: body was [redacted secret db:password]"
     )
-    assert not any("s3cr3t" in line for _, line in user.lines)
+    assert not any("s3cr3t" in line for line in user.seen)
 
 
 def test_api_server_away_and_back_loses_nothing_and_repeats_nothing(emu: Emulator, up: Any) -> None:
@@ -450,13 +471,12 @@ def test_api_server_away_and_back_loses_nothing_and_repeats_nothing(emu: Emulato
     event(emu, pod, "FailedMount", msg, name=name, count=2)
     event(emu, pod, "FailedSync", "error determining status: rpc error")
     emu.start(emu.port)
-    user.until(lambda: len(user.event_lines("web")) == 3, "what happened while away")
+    user.until(lambda: len(user.event_lines("web")) == 2, "what happened while away")
     event(emu, pod, "Pulled", "sentinel", type="Normal")
     user.until(lambda: user.event_lines("web")[-1].endswith("sentinel"), "the watch is live")
     lines = user.event_lines("web")
-    assert lines[0] == f"[event] FailedMount: {msg}"
-    assert lines[1].startswith(f"[event] FailedMount: {msg} (x2, first ")
-    assert lines[2:] == [
+    assert lines[0].startswith(f"[event] FailedMount: {msg} (x2, last ")  # updated in place
+    assert lines[1:] == [
         "[event] FailedSync: error determining status: rpc error",
         "[event] Pulled: sentinel",
     ]

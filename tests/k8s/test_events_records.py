@@ -1,4 +1,4 @@
-"""Pure parts of tilt.k8s.events: parsing, rendering, the doubling rule, registries."""
+"""Pure parts of tilt.k8s.events: parsing, rendering, line keys, registries."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tilt.k8s.events import (
     EventRecord,
     EventsView,
     QuietRules,
-    _doubled,
+    line_key,
     parse_event,
     registry_of,
     status_line,
@@ -34,14 +34,27 @@ def test_registry_of(ref: str, registry: str) -> None:
     assert registry_of(ref) == registry
 
 
-def test_doubling_rule_logs_log2_lines() -> None:
-    logged, lines = 0, []
-    for count in range(1, 101):
-        if _doubled(logged, count):
-            logged = count
-            lines.append(count)
-    assert lines == [1, 2, 4, 8, 16, 32, 64]
-    assert _doubled(4, 9)  # a jump over several powers is one line
+def test_line_keys_are_short_stable_and_distinct() -> None:
+    a = line_key(("uid-1", "", "Warning", "BackOff", "m" * 5000))
+    assert a == line_key(("uid-1", "", "Warning", "BackOff", "m" * 5000))
+    assert len(a) < 40
+    assert a != line_key(("uid-1", "", "Warning", "BackOff", "m" * 4999))
+    assert a != line_key(("uid-1", "app", "Warning", "BackOff", "m" * 5000))
+
+
+def test_an_append_only_sink_gets_a_keyed_line_first_then_at_doublings() -> None:
+    from tilt.k8s.session import AppendOnlyEventLog
+
+    out: list[tuple[str, str]] = []
+    log = AppendOnlyEventLog(lambda r, line: out.append((r, line)))
+    for n in range(1, 101):
+        log("web", f"x{n}", "k")
+    log("web", "explanation", "")
+    log("db", "x1", "k")  # another resource's key is another line
+    assert out == [("web", f"x{n}") for n in (1, 2, 3, 5, 9, 17, 33, 65)] + [
+        ("web", "explanation"),
+        ("db", "x1"),
+    ]
 
 
 def test_parse_core_v1_and_events_k8s_io() -> None:

@@ -135,7 +135,11 @@ class ApiClient:
         since: int = 0,
         tail: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Log lines (dicts with seq, ts, resource, span, text), oldest first."""
+        """Log lines (dicts with seq, ts, resource, span, text, rev), oldest first.
+
+        A keyed line the server updated in place (``rev`` > 0) comes again when
+        following, with the seq it had and its new text.
+        """
         q: list[tuple[str, str]] = [("resource", r) for r in resources]
         q.append(("since", str(since)))
         if tail is not None:

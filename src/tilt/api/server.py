@@ -349,8 +349,13 @@ class ApiServer:
         if not follow:
             return
         wake = asyncio.Event()
+        # Keyed lines updated in place (a repeated event's count) since the last write,
+        # newest version per line: sent again, with the same seq and a higher rev.
+        updated: dict[int, LogLine] = {}
 
-        def on_line(_: LogLine) -> None:
+        def on_line(line: LogLine) -> None:
+            if line.rev and line.seq <= last and wanted(line):
+                updated[line.seq] = line
             if not wake.is_set():
                 wake.set()
 
@@ -360,8 +365,10 @@ class ApiServer:
                 await wake.wait()
                 wake.clear()
                 new = [ln for ln in logs.lines(None, since_seq=last) if wanted(ln)]
+                changed = sorted(updated.values(), key=lambda ln: ln.seq)
+                updated.clear()
                 last = logs.last_seq
-                await self._write_lines(writer, new)
+                await self._write_lines(writer, changed + new)
         finally:
             unsubscribe()
 
@@ -377,6 +384,7 @@ class ApiServer:
                     "resource": ln.resource,
                     "span": ln.span,
                     "text": ln.text,
+                    "rev": ln.rev,
                 }
             )
             + "\n"

@@ -341,12 +341,23 @@ def get(port: int, names: Sequence[str], output: str) -> int:
 
 
 def logs(port: int, names: Sequence[str], *, follow: bool, tail: int | None) -> int:
-    """Print the log (of the named resources), prefixed as `tilt up --stream` does."""
+    """Print the log (of the named resources), prefixed as `tilt up --stream` does.
+
+    A line updated in place (a repeated event's count) is printed with its current
+    text; when following, its updates are printed as the stream printer does (the
+    1st, 2nd, 4th, ... one).
+    """
+    from tilt.logstore import prints_update
     from tilt.stream import source_prefix, terminal_safe
 
     out = sys.stdout
+    printed = 0  # the highest seq printed: a line seen again is an update of it
     try:
         for line in ApiClient(port).logs(names, follow=follow, tail=tail):
+            seq = int(line.get("seq") or 0)
+            if seq and seq <= printed and not prints_update(int(line.get("rev") or 0)):
+                continue
+            printed = max(printed, seq)
             text = terminal_safe(line["text"])
             out.write(terminal_safe(source_prefix(line["resource"])) + text + "\n")
             if follow:

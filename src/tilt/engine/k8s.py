@@ -263,12 +263,13 @@ class K8sRunner(RunnerBase):
     def _on_events(self, resource: str, view: EventsView) -> None:  # worker threads
         self._from_thread(self._events_changed, resource, view)
 
-    def _on_event_log(self, resource: str, line: str) -> None:  # worker threads
+    def _on_event_log(self, resource: str, line: str, key: str) -> None:  # worker threads
         if resource:
-            self._from_thread(self._append_event_log, resource, line)
+            self._from_thread(self._append_event_log, resource, line, key)
 
-    def _append_event_log(self, resource: str, line: str) -> None:
-        self._logs.append(resource, line, span="event")
+    def _append_event_log(self, resource: str, line: str, key: str = "") -> None:
+        # A keyed line (a repeated event) is updated in place: its count, not a new line.
+        self._logs.append(resource, line, span="event", key=key or None)
 
     def _pods_changed(self, resource: str, view: PodsView, pull_why: str = "") -> None:
         self._pods_views[resource] = view

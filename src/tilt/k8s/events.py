@@ -20,12 +20,15 @@ What the user sees (:class:`EventMonitor`):
 
 - **log lines** ``[event] Reason: message`` for Warnings and for the Normal events a user
   waits on (Scheduled, Pulling, Pulled); the object is named when it is not the resource's
-  main pod, and a pod of an older rollout is marked ``(old rollout)``. The log is append-only
-  (lines already printed by ``--stream`` cannot change), so a repeat does *not* add a line per
-  occurrence: the first occurrence is logged, then one line each time the count doubles
-  (``(x2, ...)``, ``(x4, ...)``, ``(x8, ...)``): at most log2(n) lines for n repeats. The
-  updating count (``(x7, last 3s ago)``) lives in the event's record, which the events view and
-  the status reason show.
+  main pod, and a pod of an older rollout is marked ``(old rollout)``. A repeat does *not* add
+  a line: each event (the record's key: object, container, type, reason, message) is one
+  *keyed* line (``on_log(resource, line, key)``; the log store updates a keyed line in place),
+  rewritten at each repeat with its count and when it was last seen: ``[event] Reason: message
+  (x7, last 14:03:05)``. The time of day, not an age: the line is rewritten only when the event
+  repeats, so an age in it would always read ``0s ago`` and then go stale; the events view and
+  the status show the live age (``(x7, last 3s ago)``). Append-only outputs (``--stream``)
+  reprint the line only at its 1st, 2nd, 4th, ... update
+  (:func:`tilt.logstore.prints_update`).
 - **records** (:class:`EventRecord`), every event of the resource newest first, with type,
   reason, object, count, age, message, whether it is of the current rollout and whether it is
   quiet: the events view's data (snapshot, `tilt get -o json`, API, TUI ``e``).
@@ -45,6 +48,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+import hashlib
 import re
 import threading
 import time
@@ -445,7 +449,9 @@ class EventMonitor:
 
     Args:
         kube: The client.
-        on_log: ``(resource, line)`` for each line to append to the resource's log.
+        on_log: ``(resource, line, key)`` for each line of the resource's log: with a key
+            (an event's line), create the line with that key or replace its text; with
+            ``""``, append a line (an explanation, a skipped event).
         on_view: ``(resource, EventsView)`` whenever a resource's events or reason change.
         quiet: Silenced reasons (:meth:`set_quiet` replaces them after a Tiltfile reload).
         scrub: Applied to messages kept in records (the log lines go through ``on_log``,
@@ -459,7 +465,7 @@ class EventMonitor:
         self,
         kube: KubeClient,
         *,
-        on_log: Callable[[str, str], None],
+        on_log: Callable[[str, str, str], None],
         on_view: Callable[[str, EventsView], None],
         quiet: QuietRules | None = None,
         resolver: OwnerResolver | None = None,
@@ -635,7 +641,7 @@ class EventMonitor:
                 self._handle_watch(ns, ev)
             except Exception as e:  # one odd event must not end the watch
                 name = (ev.object.get("metadata") or {}).get("name", "")
-                self.on_log("", f"Kubernetes events: event {ns}/{name} skipped: {e!r}")
+                self.on_log("", f"Kubernetes events: event {ns}/{name} skipped: {e!r}", "")
 
     def _handle_watch(self, ns: str, wev: WatchEvent) -> None:
         live = self._live[ns]
@@ -858,14 +864,16 @@ class EventMonitor:
             if explanation and not slot.rec.explanation:
                 slot.rec = replace(slot.rec, explanation=self.scrub(explanation))
             current_rec = self._with_current(res, slot.rec)
-            log_it = self._loggable(current_rec) and _doubled(slot.logged_count, total)
+            log_it = self._loggable(current_rec) and total > slot.logged_count
             first = slot.logged_count == 0
             if log_it:
                 slot.logged_count = total
             main = res.main_pod_uid
         if log_it:
-            for line in self._render(current_rec, main, first=first):
-                self.on_log(resource, line)
+            head, *explained = self._render(current_rec, main, first=first)
+            self.on_log(resource, head, line_key(key))
+            for line in explained:
+                self.on_log(resource, line, "")
 
     @staticmethod
     def _loggable(rec: EventRecord) -> bool:
@@ -880,10 +888,9 @@ class EventMonitor:
             )
         )
 
-    def _render(
-        self, rec: EventRecord, main_pod_uid: str, *, first: bool, now: float | None = None
-    ) -> list[str]:
-        now = time.time() if now is None else now
+    def _render(self, rec: EventRecord, main_pod_uid: str, *, first: bool) -> list[str]:
+        """The event's line (its count and last time when repeated), then, the first time,
+        the explanation's lines."""
         who = ""
         if rec.object_kind != "Pod" or (main_pod_uid and rec.object_uid != main_pod_uid):
             who = rec.object + (" (old rollout)" if not rec.current else "") + ": "
@@ -893,7 +900,7 @@ class EventMonitor:
             who = f"[{rec.container}] "  # the main pod, one of its containers
         suffix = ""
         if rec.count > 1:
-            suffix = f" (x{rec.count}, first {_ago(now - rec.first_seen)} ago)"
+            suffix = f" (x{rec.count}, last {_clock(rec.last_seen)})"
         lines = [f"[event] {who}{rec.reason}: {rec.message}{suffix}"]
         if rec.explanation and first:
             lines += [f"[event]   {part}" for part in rec.explanation.split("\n")]
@@ -1049,11 +1056,12 @@ class EventMonitor:
         self.on_view(resource, self.view(resource))
 
 
-def _doubled(logged: int, total: int) -> bool:
-    """Log the first occurrence, then each time the count reaches the next power of two."""
-    if logged == 0:
-        return True
-    nxt = 1
-    while nxt <= logged:
-        nxt *= 2
-    return total >= nxt
+def line_key(key: tuple[str, ...]) -> str:
+    """The log store key of a record's line (a digest of its record key: short, fixed size)."""
+    digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=12).hexdigest()
+    return f"k8s-event:{digest}"
+
+
+def _clock(epoch: float) -> str:
+    """``14:03:05``, local time: when a repeated event was last seen."""
+    return time.strftime("%H:%M:%S", time.localtime(epoch))

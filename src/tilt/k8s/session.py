@@ -15,6 +15,7 @@ pods here.
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -35,6 +36,7 @@ from tilt.k8s.logs import LogLine, ResourceLogs
 from tilt.k8s.monitor import PodMonitor, PodsView
 from tilt.k8s.portforward import PortForwarder, PortInUse
 from tilt.k8s.scrub import SecretScrubber
+from tilt.logstore import prints_update
 from tilt.model import K8sTarget, Settings
 
 __all__ = ["K8sSession", "Link", "parse_apply_output", "pod_created", "pod_section_header"]
@@ -110,6 +112,34 @@ def parse_apply_output(text: str) -> list[Obj]:
     return out
 
 
+class AppendOnlyEventLog:
+    """Keyed event lines into a sink that can only append (``tilt alpha`` output, a test).
+
+    A keyed line is passed on when it is new and at its 1st, 2nd, 4th, ... update, as the
+    stream printer reprints a line the log store updated in place; the revisions of the last
+    4,096 keys are remembered (an older key starts over: one more line, no growth).
+    """
+
+    _MAX_KEYS = 4096
+
+    def __init__(self, sink: Callable[[str, str], None]) -> None:
+        self._sink = sink
+        self._revs: collections.OrderedDict[tuple[str, str], int] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, resource: str, line: str, key: str) -> None:
+        if key:
+            with self._lock:
+                rev = self._revs.get((resource, key), -1) + 1
+                self._revs[(resource, key)] = rev
+                self._revs.move_to_end((resource, key))
+                while len(self._revs) > self._MAX_KEYS:
+                    self._revs.popitem(last=False)
+            if rev and not prints_update(rev):
+                return
+        self._sink(resource, line)
+
+
 class K8sSession:
     """Deploys resources and follows them; see the module docstring."""
 
@@ -123,15 +153,17 @@ class K8sSession:
         server_side: str = "",
         context: ClusterContext | None = None,
         on_events: Callable[[str, EventsView], None] | None = None,
-        on_event_log: Callable[[str, str], None] | None = None,
+        on_event_log: Callable[[str, str, str], None] | None = None,
     ) -> None:
         settings = settings or Settings()
         self.kube = kube
         self.context = context
         self._on_view = on_view
         self._on_log = on_log
-        # The ``[event]`` lines: their own log span when the caller asks (else with pod logs).
-        self._on_event_log = on_event_log or on_log
+        # The ``[event]`` lines, ``(resource, line, key)``: a keyed line is created or updated
+        # in place (a repeated event's count). Without a sink that can do that, they go with
+        # the pod logs, as an append-only output prints them (first, then some updates).
+        self._on_event_log = on_event_log or AppendOnlyEventLog(on_log)
         self.scrubber = SecretScrubber(disabled=settings.secrets_disable_scrub)
         self.upsert_timeout_s = float(settings.k8s_upsert_timeout_secs)
         #: Tilt's k8s_server_side_apply: the argument, else the Tiltfile's update_settings()
@@ -161,7 +193,7 @@ class K8sSession:
         on_view: Callable[[str, PodsView], None],
         on_log: Callable[[str, str], None],
         on_events: Callable[[str, EventsView], None] | None = None,
-        on_event_log: Callable[[str, str], None] | None = None,
+        on_event_log: Callable[[str, str, str], None] | None = None,
         context: str = "",
         namespace: str = "",
         kubeconfig: str | None = None,
@@ -191,8 +223,8 @@ class K8sSession:
     def log(self, resource: str, text: str) -> None:
         self._on_log(resource, self.scrubber.scrub(text))
 
-    def _event_log(self, resource: str, text: str) -> None:
-        self._on_event_log(resource, self.scrubber.scrub(text))
+    def _event_log(self, resource: str, text: str, key: str) -> None:
+        self._on_event_log(resource, self.scrubber.scrub(text), key)
 
     # ---- deploy
     async def deploy(

@@ -144,12 +144,16 @@ class TiltApp(App[int]):
         self._render_state()
 
     def on_log_batch(self, msg: LogBatch) -> None:
-        """New log lines: append those the pane shows (or re-read after an overflow)."""
+        """New log lines: append those the pane shows (or re-read after an overflow); redraw
+        updated keyed lines in place."""
         pane = self._log_pane
-        if msg.overflowed and (pane.scope is not None or pane.view != "all" or pane.search):
+        if msg.reread or (
+            msg.overflowed and (pane.scope is not None or pane.view != "all" or pane.search)
+        ):
             pane.reload(self.controller.logs)
         else:
             pane.add_lines(msg.lines)
+            pane.update_lines(msg.updated)
         self.frames += 1
 
     def _render_state(self) -> None:

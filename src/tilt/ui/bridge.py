@@ -46,12 +46,26 @@ class LogBatch(Message):
         lines: The newest lines (at most the bridge's ``max_lines``).
         overflowed: More lines arrived than the batch holds: the view should
             re-read what it shows from the log store.
+        updated: Keyed lines the store updated in place since the last batch (the
+            newest version of each, in sequence order): to redraw where they are,
+            after ``lines`` are added.
+        reread: More updates arrived than the batch holds: the view re-reads what
+            it shows from the log store, whatever it shows.
     """
 
-    def __init__(self, lines: list[LogLine], *, overflowed: bool) -> None:
+    def __init__(
+        self,
+        lines: list[LogLine],
+        *,
+        overflowed: bool,
+        updated: list[LogLine] | None = None,
+        reread: bool = False,
+    ) -> None:
         super().__init__()
         self.lines = lines
         self.overflowed = overflowed
+        self.updated = updated or []
+        self.reread = reread
 
 
 class Bridge:
@@ -76,6 +90,8 @@ class Bridge:
         self._target = target
         self._frame_s = frame_s
         self._lines: deque[LogLine] = deque(maxlen=max_lines)
+        self._updated: dict[int, LogLine] = {}  # seq -> newest version (keyed lines)
+        self._reread = False
         self._overflowed = False
         self._state_dirty = True  # the first frame always carries a snapshot
         self._wake = asyncio.Event()
@@ -108,7 +124,16 @@ class Bridge:
 
     def _on_line(self, line: LogLine) -> None:
         if line.seq <= self._last_seq:
-            return  # a "lines dropped" marker: re-read when the view reloads
+            if line.rev:  # a keyed line updated in place: redrawn where it is
+                if (
+                    len(self._updated) >= (self._lines.maxlen or 0)
+                    and line.seq not in self._updated
+                ):
+                    self._reread = True  # too many to redraw one by one: re-read
+                else:
+                    self._updated[line.seq] = line
+                self._wake.set()
+            return  # else a "lines dropped" marker: re-read when the view reloads
         self._last_seq = line.seq
         if len(self._lines) == self._lines.maxlen:
             self._overflowed = True
@@ -120,11 +145,15 @@ class Bridge:
         if self._state_dirty:
             self._state_dirty = False
             self._target.post_message(StateChanged(self._controller.snapshot()))
-        if self._lines:
+        if self._lines or self._updated or self._reread:
             batch = list(self._lines)
             self._lines.clear()
-            self._target.post_message(LogBatch(batch, overflowed=self._overflowed))
-            self._overflowed = False
+            updated = sorted(self._updated.values(), key=lambda ln: ln.seq)
+            self._updated.clear()
+            self._target.post_message(
+                LogBatch(batch, overflowed=self._overflowed, updated=updated, reread=self._reread)
+            )
+            self._overflowed = self._reread = False
         self.batches += 1
 
     async def run(self) -> None:

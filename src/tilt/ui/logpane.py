@@ -7,6 +7,7 @@ lines, not the lines that arrived, so a flood of output stays cheap.
 
 from __future__ import annotations
 
+import bisect
 import re
 import zlib
 from collections import deque
@@ -127,6 +128,27 @@ class LogPane(ScrollView, can_focus=True):
             return
         dropped = max(0, before + added - self._window)
         self._after_change(dropped=dropped, reset=False)
+
+    def update_lines(self, lines: Iterable[LogLine]) -> None:
+        """Redraw keyed lines the store updated in place, where the pane holds them.
+
+        An update keeps its line's sequence number, so it replaces the held line with
+        that number (the pane's lines are in sequence order); a line the pane does not
+        hold (filtered out, or gone from the window) stays out.
+        """
+        held = self._lines
+        changed = False
+        for ln in lines:
+            i = bisect.bisect_left(held, ln.seq, key=lambda h: h.seq)
+            if i < len(held) and held[i].seq == ln.seq and held[i].rev < ln.rev:
+                held[i] = ln
+                self._ansi_cache.pop(ln.seq, None)
+                extra = 0 if self.scope is not None else PREFIX_WIDTH + 3
+                self._max_width = max(self._max_width, len(ln.text) + extra)
+                changed = True
+        if changed:
+            self.virtual_size = Size(self._max_width, len(self._lines))
+            self.refresh()
 
     def _add(self, lines: Iterable[LogLine]) -> int:
         n = 0
