@@ -158,3 +158,41 @@ def test_trigger_cancel_and_logs_through_the_api(
         assert any(ln["text"].startswith("run-") for ln in lines)
 
     serve(tmp_path, monkeypatch, body)
+
+
+def test_logs_give_a_keyed_lines_current_text_and_followers_get_its_updates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def body(eng: Engine, port: int, token: str) -> None:
+        eng.logs.append("web", "[event] BackOff: crash", span="event", key="k")
+        eng.logs.append("web", "serving")
+        eng.logs.append("web", "[event] BackOff: crash (x2, last 14:03:05)", key="k")
+        lines = await asyncio.to_thread(lambda: list(ApiClient(port).logs(["web"])))
+        assert [(ln["text"], ln["rev"]) for ln in lines] == [
+            ("[event] BackOff: crash (x2, last 14:03:05)", 1),
+            ("serving", 0),
+        ]
+
+        seen: list[tuple[int, int, str]] = []
+        first_read = threading.Event()
+
+        def follow() -> None:
+            for ln in ApiClient(port).logs(["web"], follow=True):
+                seen.append((ln["seq"], ln["rev"], ln["text"]))
+                if ln["text"] == "serving":
+                    first_read.set()
+                if ln["text"] == "done":
+                    return
+
+        follower = asyncio.create_task(asyncio.to_thread(follow))
+        assert await asyncio.to_thread(first_read.wait, 10)
+        eng.logs.append("web", "[event] BackOff: crash (x3, last 14:03:09)", key="k")
+        eng.logs.append("web", "done")
+        await asyncio.wait_for(follower, 10)
+        seq = lines[0]["seq"]
+        assert seen[2:] == [
+            (seq, 2, "[event] BackOff: crash (x3, last 14:03:09)"),  # same seq: an update
+            (seq + 2, 0, "done"),
+        ]
+
+    serve(tmp_path, monkeypatch, body)

@@ -45,6 +45,30 @@ def test_printer_in_order_with_colour_and_without_store_markers() -> None:
     assert [ln.rsplit(" ", 1)[1] for ln in lines] == [str(i) for i in range(100)]
 
 
+def test_printer_reprints_a_keyed_line_at_its_1st_2nd_4th_update_not_at_each() -> None:
+    out = io.BytesIO()
+    printer = StreamPrinter(out)
+    store = LogStore()
+    store.add_listener(printer.on_line)
+    store.append("web", "[event] Unhealthy: probe failed", key="k")
+    store.append("web", "serving")
+    for n in range(2, 11):  # nine updates in place
+        store.append("web", f"[event] Unhealthy: probe failed (x{n})", key="k")
+    printer.flush()
+    assert out.getvalue().decode().splitlines() == [
+        "          web │ [event] Unhealthy: probe failed",
+        "          web │ serving",
+        "          web │ [event] Unhealthy: probe failed (x2)",  # update 1
+        "          web │ [event] Unhealthy: probe failed (x3)",  # update 2
+        "          web │ [event] Unhealthy: probe failed (x5)",  # update 4
+        "          web │ [event] Unhealthy: probe failed (x9)",  # update 8
+    ]
+    assert [ln.text for ln in store.lines("web")] == [
+        "[event] Unhealthy: probe failed (x10)",
+        "serving",
+    ]
+
+
 def test_printer_without_terminal_has_no_colour() -> None:
     out = io.BytesIO()
     printer = StreamPrinter(out)

@@ -345,12 +345,13 @@ class ApiServer:
         else:
             first = [ln for ln in logs.lines(None, since_seq=since) if wanted(ln)]
         last = logs.last_seq
-        await self._write_lines(writer, first)
         if not follow:
+            await self._write_lines(writer, first)
             return
         wake = asyncio.Event()
-        # Keyed lines updated in place (a repeated event's count) since the last write,
-        # newest version per line: sent again, with the same seq and a higher rev.
+        # Keyed lines updated in place (a repeated event's count) since they were read,
+        # newest version per line: sent again, with the same seq and a higher rev. Listening
+        # from before the first write, so an update made while it is sent is not missed.
         updated: dict[int, LogLine] = {}
 
         def on_line(line: LogLine) -> None:
@@ -361,6 +362,7 @@ class ApiServer:
 
         unsubscribe = logs.add_listener(on_line)
         try:
+            await self._write_lines(writer, first)
             while True:
                 await wake.wait()
                 wake.clear()
