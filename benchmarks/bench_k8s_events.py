@@ -2,14 +2,24 @@
 
 - event -> reason: a Warning Event POSTed to the API until the resource's EventsView (through
   K8sSession: watch, owner-chain attribution, record, reason) names it; median and p95 of 40.
-- memory under churn: 10,000 Events on 20 pods of one resource, each with its own message (no
-  folding: the worst case), the API keeping the newest 500 as its TTL would; this process's
-  traced memory (client, informer cache, monitor) after each 2,000.
+- memory over an hour of churn, in simulated time: 10,000 Events spread over 3,600 simulated
+  seconds (timestamps, the event monitor's clock and the API's event TTL all on that clock),
+  a rollout every 10 simulated minutes (a redeploy with a new image: new ReplicaSet, 20 new
+  pods, the old 20 deleted), 2 events in 5 new with a message of their own (no folding: the
+  worst case), 3 in 5 a repeat of a pod's probe failure (the same Event, count raised). The
+  API expires Events whose last time is older than its TTL (``--event-ttl``, 1 h by
+  default). The ``[event]`` lines go into a real LogStore (keyed: a repeat updates its line).
+  Every 6 simulated minutes: this process's traced memory (client, informer cache, monitor,
+  log store), the informer's cached Events, the records and log lines kept. Simulated time
+  because an hour of wall time does not fit a benchmark run; nothing in the monitor ages by
+  wall time once its clock is injected, and the requests are the same ones an hour would make.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import datetime
 import gc
 import itertools
 import queue
@@ -17,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -200,35 +211,209 @@ def bench_event_to_reason() -> None:
         proc.wait(10)
 
 
-def bench_churn_memory(total: int = 10_000, api_keeps: int = 500) -> None:
-    proc, session, views, pods = _setup(20)
+class SimClock:
+    """Simulated epoch seconds: starts at the real now, moved by the benchmark."""
+
+    def __init__(self) -> None:
+        self.t = time.time()
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _stamp(t: float) -> str:
+    return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sim_event(kube: Any, pod: dict[str, Any], reason: str, message: str, t: float) -> str:
+    name = f"{pod['metadata']['name']}.{next(_n):x}"
+    _post(
+        kube,
+        "/api/v1/namespaces/default/events",
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": "default"},
+            "involvedObject": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": pod["metadata"]["name"],
+                "namespace": "default",
+                "uid": pod["metadata"]["uid"],
+            },
+            "reason": reason,
+            "message": message,
+            "type": "Warning",
+            "count": 1,
+            "firstTimestamp": _stamp(t),
+            "lastTimestamp": _stamp(t),
+        },
+    )
+    return name
+
+
+def _rollout(session: Any, kube: Any, k: int, n_pods: int) -> list[dict[str, Any]]:
+    """Redeploy with image ``web:tilt-k``: a new ReplicaSet and its pods (as the controller)."""
+    from tilt.model import K8sObject, K8sTarget
+
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "app", "image": "web"}]},
+            },
+        },
+    }
+    target = K8sTarget(
+        objects=(K8sObject(api_version="apps/v1", kind="Deployment", name="web", body=dep),)
+    )
+    applied = asyncio.run(session.deploy("web", target, {"web": f"web:tilt-{k}"})).objects[0]
+    rs = _post(
+        kube,
+        "/apis/apps/v1/namespaces/default/replicasets",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": f"web-r{k}",
+                "namespace": "default",
+                "ownerReferences": [_ref(applied)],
+            },
+            "spec": {"template": applied["spec"]["template"]},
+        },
+    )
+    return [
+        _post(
+            kube,
+            "/api/v1/namespaces/default/pods",
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": f"web-r{k}-{i:05x}",
+                    "namespace": "default",
+                    "labels": applied["spec"]["template"]["metadata"]["labels"],
+                    "ownerReferences": [_ref(rs)],
+                },
+                "spec": applied["spec"]["template"]["spec"],
+            },
+        )
+        for i in range(n_pods)
+    ]
+
+
+def bench_churn_memory(  # noqa: PLR0917 (one scenario, top to bottom)
+    total: int = 10_000,
+    sim_s: float = 3600.0,
+    ttl_s: float = 3600.0,
+    rollout_s: float = 600.0,
+    n_pods: int = 20,
+    mark_s: float = 360.0,
+) -> None:
+    from tilt.logstore import LogStore
+
+    proc, session, views, _ = _setup(0)
     kube = session.kube
+    clock = SimClock()
+    session.events.clock = clock  # the monitor's "now": readiness, ages, OOM times
+    t0 = clock.t
+    store = LogStore()
+    store_lock = threading.Lock()
+
+    def keyed(resource: str, line: str, key: str) -> None:  # as the engine's _append_event_log
+        with store_lock:
+            store.append(resource, line, span="event", key=key or None)
+
+    session._on_event_log = keyed
     try:
-        live: list[str] = []
+        # The API's side: event name -> (count, last time); expiry in order of last time.
+        alive: dict[str, tuple[int, float]] = {}
+        expiry: collections.deque[tuple[float, str]] = collections.deque()
+        probe_of: dict[str, str] = {}  # pod uid -> its probe-failure Event
+        expired = rollouts = deleted_pods = 0
+        pods: list[dict[str, Any]] = []
         tracemalloc.start()
-        marks = []
-        t0 = time.perf_counter()
+        marks: list[tuple[float, int, int, int, int, int]] = []
+        next_mark = mark_s
+        next_rollout = 0.0
+        wall0 = time.perf_counter()
         for i in range(total):
-            live.append(_event(kube, pods[i % len(pods)], "Unhealthy", f"probe failed #{i}"))
-            if len(live) > api_keeps:  # the API's event TTL
-                kube.request("DELETE", f"/api/v1/namespaces/default/events/{live.pop(0)}")
-            if (i + 1) % 2000 == 0:
+            sim = i * sim_s / total
+            clock.t = t0 + sim
+            if sim >= next_rollout:
+                old = pods
+                pods = _rollout(session, kube, rollouts + 1, n_pods)
+                for p in old:
+                    path = f"/api/v1/namespaces/default/pods/{p['metadata']['name']}"
+                    kube.request("DELETE", path)
+                    probe_of.pop(p["metadata"]["uid"], None)
+                rollouts += 1
+                deleted_pods += len(old)
+                next_rollout += rollout_s
+            pod = pods[i % len(pods)]
+            uid = pod["metadata"]["uid"]
+            if i % 5 < 2:  # a message of its own
+                name = _sim_event(kube, pod, "BackOff", f"Back-off restarting #{i}", clock.t)
+                alive[name] = (1, clock.t)
+            elif uid not in probe_of:
+                name = _sim_event(kube, pod, "Unhealthy", "Readiness probe failed: 503", clock.t)
+                probe_of[uid] = name
+                alive[name] = (1, clock.t)
+            else:
+                name = probe_of[uid]
+                count = alive[name][0] + 1
+                kube.request(
+                    "PATCH",
+                    f"/api/v1/namespaces/default/events/{name}",
+                    body={"count": count, "lastTimestamp": _stamp(clock.t)},
+                    content_type="application/merge-patch+json",
+                )
+                alive[name] = (count, clock.t)
+            expiry.append((clock.t, name))
+            sent = i + 1
+            # The API's TTL: an Event goes once its last time is older than the TTL.
+            while expiry and expiry[0][0] < clock.t - ttl_s:
+                _, gone = expiry.popleft()
+                if gone in alive and alive[gone][1] < clock.t - ttl_s:
+                    del alive[gone]
+                    kube.request("DELETE", f"/api/v1/namespaces/default/events/{gone}")
+                    expired += 1
+            if sim + sim_s / total >= next_mark or i == total - 1:
+                next_mark += mark_s
+                deadline = time.monotonic() + 60
+                while session.events.received < sent and time.monotonic() < deadline:
+                    time.sleep(0.01)
                 while not views.empty():
                     views.get_nowait()
-                deadline = time.monotonic() + 10
-                while session.events.received < i + 1 and time.monotonic() < deadline:
-                    time.sleep(0.01)
                 gc.collect()
                 cur, _ = tracemalloc.get_traced_memory()
+                cached = sum(len(inf.cache) for inf in list(session.events._informers.values()))
                 recs = len(session.events.view("web").events)
-                marks.append((i + 1, cur, recs))
-        elapsed = time.perf_counter() - t0
+                with store_lock:
+                    lines = len(store.lines("web"))
+                marks.append((sim + sim_s / total, cur, cached, recs, lines, len(alive)))
+        elapsed = time.perf_counter() - wall0
+        _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        for n, cur, recs in marks:
-            print(f"after {n:>6} events: traced {cur / 1e6:6.2f} MB, records kept {recs}")
+        print("simulated  traced MB  informer Events  records  log lines  API Events")
+        for sim, cur, cached, recs, lines, api in marks:
+            print(
+                f"{sim / 60:6.0f} min  {cur / 1e6:9.2f}  {cached:15d}  {recs:7d}  "
+                f"{lines:9d}  {api:10d}"
+            )
+        curs = [m[1] for m in marks]
+        half = len(curs) // 2
         print(
-            f"churn of {total} events ({total / elapsed:.0f}/s, API keeps {api_keeps}): "
-            f"growth 2k->10k {(marks[-1][1] - marks[0][1]) / 1e6:+.2f} MB"
+            f"churn: {total} events (received {session.events.received}) over "
+            f"{sim_s / 60:.0f} simulated min in {elapsed:.0f} s wall (API TTL "
+            f"{ttl_s / 60:.0f} min, {rollouts} rollouts, {deleted_pods} pods deleted, "
+            f"{expired} events expired); traced peak {peak / 1e6:.2f} MB, last "
+            f"{curs[-1] / 1e6:.2f} MB, second half {min(curs[half:]) / 1e6:.2f}-"
+            f"{max(curs[half:]) / 1e6:.2f} MB; log store {store.total_bytes / 1e6:.2f} MB"
         )
     finally:
         session.close()
@@ -242,4 +427,13 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    run()
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Kubernetes events benchmarks")
+    parser.add_argument("--churn-only", action="store_true")
+    parser.add_argument("--ttl-min", type=float, default=60.0, help="the API's event TTL")
+    args = parser.parse_args()
+    if args.churn_only:
+        bench_churn_memory(ttl_s=args.ttl_min * 60)
+    else:
+        run()

@@ -459,6 +459,8 @@ class EventMonitor:
         started_at: Events last seen before this (epoch s) are history; default now.
         max_events: Records kept per resource (least recently seen dropped first).
         max_pending: Unattributed events kept for a later deploy.
+        clock: Epoch seconds now (``time.time``): the session's start, when pods became
+            ready, ages in the view. Injected by the churn benchmark to simulate an hour.
     """
 
     def __init__(
@@ -475,14 +477,16 @@ class EventMonitor:
         extra_namespaces: Sequence[str] = ("default",),
         informer_factory: Callable[[str], Informer] | None = None,
         scrub: Callable[[str], str] = lambda text: text,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.kube = kube
+        self.clock = clock
         self.scrub = scrub
         self.on_log = on_log
         self.on_view = on_view
         self.quiet = quiet or QuietRules()
         self.resolver = resolver or OwnerResolver(kube)
-        self.started_at = time.time() if started_at is None else started_at
+        self.started_at = clock() if started_at is None else started_at
         self.max_events = max_events
         self.extra_namespaces = tuple(extra_namespaces)
         self._informer_factory = informer_factory or (
@@ -560,7 +564,7 @@ class EventMonitor:
 
     def pods_changed(self, resource: str, view: PodsView) -> None:
         """The pod monitor's view of ``resource``: current pods, readiness (any thread)."""
-        now = time.time()
+        now = self.clock()
         synthetic: list[tuple[EventRecord, str]] = []
         with self._lock:
             res = self._resources.get(resource)
@@ -602,7 +606,7 @@ class EventMonitor:
         self._publish(resource)
 
     def view(self, resource: str, now: float | None = None) -> EventsView:
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         with self._lock:
             res = self._resources.get(resource)
             if res is None:
@@ -1025,7 +1029,7 @@ class EventMonitor:
                         if limit
                         else "no memory limit: the node ran out of memory"
                     )
-                    when = _parse_time(term.get("finishedAt")) or time.time()
+                    when = _parse_time(term.get("finishedAt")) or self.clock()
                     out.append(
                         (
                             EventRecord(
