@@ -337,7 +337,7 @@ def bench_churn_memory(  # noqa: PLR0917 (one scenario, top to bottom)
         expired = rollouts = deleted_pods = 0
         pods: list[dict[str, Any]] = []
         tracemalloc.start()
-        marks: list[tuple[float, int, int, int, int, int]] = []
+        marks: list[tuple[float, int, int, int, int, int, int]] = []
         next_mark = mark_s
         next_rollout = 0.0
         wall0 = time.perf_counter()
@@ -390,20 +390,24 @@ def bench_churn_memory(  # noqa: PLR0917 (one scenario, top to bottom)
                 while not views.empty():
                     views.get_nowait()
                 gc.collect()
-                cur, _ = tracemalloc.get_traced_memory()
+                cur, top = tracemalloc.get_traced_memory()  # top: the interval's peak
+                tracemalloc.reset_peak()
                 cached = sum(len(inf.cache) for inf in list(session.events._informers.values()))
                 recs = len(session.events.view("web").events)
                 with store_lock:
                     lines = len(store.lines("web"))
-                marks.append((sim + sim_s / total, cur, cached, recs, lines, len(alive)))
+                marks.append((sim + sim_s / total, cur, top, cached, recs, lines, len(alive)))
         elapsed = time.perf_counter() - wall0
-        _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        print("simulated  traced MB  informer Events  records  log lines  API Events")
-        for sim, cur, cached, recs, lines, api in marks:
+        peak = max(m[2] for m in marks)
+        print(
+            "simulated  traced MB  (peak since last)  informer Events  records  log lines  "
+            "API Events"
+        )
+        for sim, cur, top, cached, recs, lines, api in marks:
             print(
-                f"{sim / 60:6.0f} min  {cur / 1e6:9.2f}  {cached:15d}  {recs:7d}  "
-                f"{lines:9d}  {api:10d}"
+                f"{sim / 60:6.0f} min  {cur / 1e6:9.2f}  {top / 1e6:17.2f}  {cached:15d}  "
+                f"{recs:7d}  {lines:9d}  {api:10d}"
             )
         curs = [m[1] for m in marks]
         half = len(curs) // 2

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tilt.logstore import LINE_OVERHEAD_BYTES, LogLine, LogStore, prints_update
+from tilt.logstore import (
+    KEY_OVERHEAD_BYTES,
+    LINE_OVERHEAD_BYTES,
+    LogLine,
+    LogStore,
+    prints_update,
+)
 
 
 def cost(text: str) -> int:
@@ -192,7 +198,8 @@ def test_a_keyed_line_is_updated_in_place_and_listeners_see_the_update() -> None
         ("other", 0),
         ("Unhealthy (x2)", 1),
     ]
-    assert s.total_bytes == cost("Unhealthy (x2)") + cost("other")
+    keyed_cost = cost("Unhealthy (x2)") + len("k") + KEY_OVERHEAD_BYTES  # the key counts too
+    assert s.total_bytes == keyed_cost + cost("other")
     # The same text again is no update; another resource's key is another line.
     assert s.append("web", "Unhealthy (x2)", key="k") is b
     c = s.append("db", "Unhealthy (x1)", key="k")

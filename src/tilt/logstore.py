@@ -6,9 +6,10 @@ increasing sequence number, and handed synchronously to every listener (the
 stream printer, the API's log followers, the TUI worker).
 
 The cap (``max_bytes``, 16 MiB by default) counts each line as
-``len(text) + LINE_OVERHEAD_BYTES``, an approximation of what the line costs in
-memory. When the store goes over the cap it drops the *oldest* lines of the
-*noisiest* resource (the one holding the most bytes) first, so one chatty
+``len(text) + LINE_OVERHEAD_BYTES`` (a keyed line also ``len(key) +
+KEY_OVERHEAD_BYTES``), an approximation of what the line costs in memory.
+When the store goes over the cap it drops the *oldest* lines of the *noisiest*
+resource (the one holding the most bytes) first, so one chatty
 service cannot push a quiet one's logs out. The resource's log then starts with
 a marker line ``... N lines dropped ...`` (span ``"system"``) whose count goes
 up as more lines go: one marker per resource, never one per dropped line.
@@ -38,11 +39,22 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["LINE_OVERHEAD_BYTES", "SPANS", "LogLine", "LogStore", "prints_update"]
+__all__ = [
+    "KEY_OVERHEAD_BYTES",
+    "LINE_OVERHEAD_BYTES",
+    "SPANS",
+    "LogLine",
+    "LogStore",
+    "prints_update",
+]
 
 #: What one stored line costs beyond its text, for the cap: the line object, its
 #: number, time and string headers, and its deque slot (measured on CPython 3.11).
 LINE_OVERHEAD_BYTES = 160
+
+#: What a keyed line costs beyond that and its key's text: the key's string header and its
+#: entry in the resource's key index.
+KEY_OVERHEAD_BYTES = 120
 
 #: The spans a line can belong to.
 SPANS = ("build", "runtime", "event", "tiltfile", "system")
@@ -196,7 +208,19 @@ class LogStore:
         log.lines.append(line)
         if key:
             log.keyed[key] = self._seq
-        self._stored(log, line, len(text) + LINE_OVERHEAD_BYTES)
+        cost = len(text) + LINE_OVERHEAD_BYTES
+        if key:
+            cost += len(key) + KEY_OVERHEAD_BYTES
+        # As `_stored`, inline: this is the hot path (a method call more per line shows).
+        log.bytes += cost
+        self._total += cost
+        for fn in self._listeners:
+            try:
+                fn(line)
+            except Exception as e:  # an observer's failure never reaches the producer
+                self._listener_failed(fn, e)
+        if self._total > self._max_bytes:
+            self._evict()
         return line
 
     def _update(self, log: _ResourceLog, seq: int, text: str) -> LogLine | None:
@@ -256,6 +280,8 @@ class LogStore:
                 if old.key and log.keyed.get(old.key) == old.seq:
                     del log.keyed[old.key]
                 cost = len(old.text) + LINE_OVERHEAD_BYTES
+                if old.key:
+                    cost += len(old.key) + KEY_OVERHEAD_BYTES
                 log.bytes -= cost
                 self._total -= cost
                 n += 1
