@@ -165,6 +165,28 @@ def test_410_gone_relists_and_reports_what_changed_while_away(
     assert c.informer.relists == 2
 
 
+def test_a_metadata_only_cache_keeps_identities_and_still_reports_everything(
+    emu: Emulator, collector: Any
+) -> None:
+    emu.put(cm("a"))
+    emu.put(cm("b"))
+    c = collector(cache_metadata_only=True)
+    assert sorted(c.take(2)) == [("ADDED", "a", "1"), ("ADDED", "b", "1")]  # whole objects
+    emu.put(cm("a", "2"))
+    assert c.take(1) == [("MODIFIED", "a", "2")]
+    cached = c.informer.cache[("default", "a")]
+    assert set(cached) == {"apiVersion", "kind", "metadata"}  # no data: identity only
+    assert set(cached["metadata"]) == {"name", "namespace", "uid", "resourceVersion"}
+    # A replay is still recognised, and a relist still finds what went while away.
+    emu.stop()
+    emu.remove("v1", "ConfigMap", "b")
+    emu.put(cm("c"))
+    emu.compact()
+    emu.start(emu.port)
+    assert sorted(c.take(2)) == [("ADDED", "c", "1"), ("DELETED", "b", "")]
+    assert c.nothing_more()
+
+
 def test_api_server_unreachable_then_back(emu: Emulator, collector: Any) -> None:
     emu.put(cm("a"))
     c = collector()

@@ -490,7 +490,9 @@ class EventMonitor:
         self.max_events = max_events
         self.extra_namespaces = tuple(extra_namespaces)
         self._informer_factory = informer_factory or (
-            lambda ns: Informer(kube, "v1", "Event", namespace=ns)
+            # The monitor keeps what it needs of an event (its records): the informer only
+            # its identity, so its cache costs little however many Events the API holds.
+            lambda ns: Informer(kube, "v1", "Event", namespace=ns, cache_metadata_only=True)
         )
         self._lock = threading.RLock()
         self._resources: dict[str, _Res] = {}
