@@ -409,6 +409,11 @@ def bench_churn_memory(  # noqa: PLR0917 (one scenario, top to bottom)
         elapsed = time.perf_counter() - wall0
         tracemalloc.stop()
         peak = max(m[2] for m in marks)
+        infs = list(session.events._informers.values())
+        print(
+            f"event informers: {sum(i.relists for i in infs)} relists, "
+            f"{sum(i.reconnects for i in infs)} reconnects"
+        )
         print(
             "simulated  traced MB  (peak since last)  tilt's MB  informer Events  records  "
             "log lines  API Events"
