@@ -33,7 +33,8 @@ UNSCHEDULABLE = "0/1 nodes are available: 1 Insufficient cpu."
 TILTFILE = "k8s_yaml('app.yaml')\nk8s_resource('web')\n"
 
 
-def k8s_event(emu: Emulator, pod: Obj, reason: str, typ: str, msg: str) -> None:
+def k8s_event(emu: Emulator, pod: Obj, reason: str, typ: str, msg: str, *, count: int = 1) -> None:
+    """Write an Event (again, with a higher ``count``: a repeat, as the kubelet does)."""
     emu.put(
         {
             "apiVersion": "v1",
@@ -49,7 +50,7 @@ def k8s_event(emu: Emulator, pod: Obj, reason: str, typ: str, msg: str) -> None:
             "reason": reason,
             "type": typ,
             "message": msg,
-            "count": 1,
+            "count": count,
             "lastTimestamp": now_rfc3339(),
         }
     )
@@ -199,6 +200,36 @@ def test_reason_events_list_and_clearing(
     assert any(ln.text.startswith("[event] FailedScheduling") for ln in logs.lines("web")), (
         "the Warning is logged"
     )
+
+
+def test_a_repeated_event_is_one_line_in_the_engines_log_with_the_latest_count(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    store: list[LogStore] = []
+
+    def scheduling_lines() -> list[str]:
+        return [ln.text for ln in store[0].lines("web") if "FailedScheduling" in ln.text]
+
+    async def body(eng: Engine, ctl: Scheduler) -> None:
+        store.append(eng.logs)
+        await until(eng, has_reason, timeout=30)
+        for count in range(2, 8):  # the scheduler retries: the same Event, count raised
+            k8s_event(emu, ctl.pods[-1], "FailedScheduling", "Warning", UNSCHEDULABLE, count=count)
+        await until(
+            eng,
+            lambda s: (
+                web(s)["events"][0]["count"] == 7 and any("(x7, " in t for t in scheduling_lines())
+            ),
+            timeout=30,
+        )
+
+    logs = up(tmp_path, emu, body)
+    lines = [ln for ln in logs.lines("web") if "FailedScheduling" in ln.text]
+    assert len(lines) == 1, [ln.text for ln in lines]  # not seven, not one per doubling
+    (line,) = lines
+    assert line.text.startswith(f"[event] FailedScheduling: {UNSCHEDULABLE} (x7, last ")
+    assert line.span == "event" and line.rev >= 1
 
 
 def test_quiet_events_on_reload_stay_listed(
