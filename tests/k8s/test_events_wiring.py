@@ -166,9 +166,10 @@ def test_reason_events_list_and_clearing(
     logs = up(tmp_path, emu, body)
 
     failing = seen["failing"]
+    # Unschedulable is an error (no node fits), the pod still in Kubernetes' Pending phase.
     assert failing["runtime"]["message"].startswith(f"Pending — FailedScheduling: {UNSCHEDULABLE}")
     assert failing["runtime"]["reason"].startswith(f"FailedScheduling: {UNSCHEDULABLE}")
-    assert failing["runtime"]["status"] == "pending"
+    assert failing["runtime"]["status"] == "error"
     # The TUI's row: the status line as its detail, the Warning in its badge.
     row = resource_row(failing, now=failing["events"][0]["last_seen"])
     assert row.details.startswith("Pending — FailedScheduling: 0/1 nodes are available")
@@ -188,7 +189,9 @@ def test_reason_events_list_and_clearing(
     assert ev["age_s"] >= 0 and ev["last_seen"] >= ev["first_seen"]
     assert ev["current"] is True and ev["quiet"] is False
 
+    # Scheduled later (the autoscaler added a node): the watch went on, the error cleared.
     recovered = seen["recovered"]
+    assert recovered["runtime"]["status"] == "ok"
     assert "FailedScheduling" not in recovered["runtime"]["message"]
     assert recovered["runtime"]["reason"] == ""
     # Newest first; the old Warning stays listed.
@@ -250,6 +253,29 @@ def test_quiet_events_on_reload_stay_listed(
 
     quiet = seen["quiet"]
     assert quiet["runtime"]["reason"] == ""
-    assert quiet["runtime"]["status"] == "pending"
+    assert quiet["runtime"]["status"] == "error"  # the pod is Unschedulable, event quiet or not
+    assert quiet["runtime"]["message"].endswith(f": Unschedulable: {UNSCHEDULABLE}")
     (ev,) = quiet["events"]
     assert (ev["reason"], ev["type"], ev["quiet"]) == ("FailedScheduling", "Warning", True)
+
+
+def test_ci_fails_on_an_unschedulable_pod_naming_the_reason(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    write_tree(tmp_path, {"Tiltfile": TILTFILE, "app.yaml": APP.replace("IMAGE", IMAGE)})
+    eng = Engine(
+        str(tmp_path / "Tiltfile"),
+        logs=LogStore(),
+        watch=False,
+        ci=True,
+        ci_timeout_s=30,
+        runners=standard_runners,
+    )
+    with Scheduler(emu):
+        code = asyncio.run(asyncio.wait_for(eng.run(), 60))
+    assert code != 0
+    outcome = eng.ci_outcome
+    assert outcome is not None and outcome.resource == "web", outcome
+    assert "Unschedulable" in outcome.message or "FailedScheduling" in outcome.message, outcome
+    assert UNSCHEDULABLE in outcome.message, outcome

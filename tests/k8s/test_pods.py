@@ -76,8 +76,37 @@ CASES = [
                 }
             ],
         },
+        PodPhase.ERROR,
+        "Unschedulable",
+    ),
+    (
+        "waiting for a volume to bind",
+        {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "0/1 nodes are available: pod has unbound immediate "
+                    "PersistentVolumeClaims. preemption: 0/1 nodes are available: 1 "
+                    "Preemption is not helpful for scheduling.",
+                }
+            ],
+        },
         PodPhase.PENDING,
         "Unschedulable",
+    ),
+    (
+        "scheduling gated",
+        {
+            "phase": "Pending",
+            "conditions": [
+                {"type": "PodScheduled", "status": "False", "reason": "SchedulingGated"}
+            ],
+        },
+        PodPhase.PENDING,
+        "SchedulingGated",
     ),
     (
         "creating",
@@ -261,10 +290,19 @@ def test_status_details_restarts_init_and_several_containers() -> None:
 
 
 def test_resource_readiness_modes() -> None:
-    ready = pod_status(pod(CASES[12][1]))
-    done = pod_status(pod(CASES[13][1]))
-    crash = pod_status(pod(CASES[6][1]))
-    pending = pod_status(pod(CASES[0][1]))
+    by_name = {c[0]: c[1] for c in CASES}
+    ready = pod_status(pod(by_name["ready"]))
+    done = pod_status(pod(by_name["completed"]))
+    crash = pod_status(pod(by_name["crash loop after OOM"]))
+    pending = pod_status(pod(by_name["scheduling"]))
+    unschedulable = pod_status(pod(by_name["unschedulable"]))
+    binding = pod_status(pod(by_name["waiting for a volume to bind"]))
+    # No node fits: a failure naming the scheduler's message; a volume binding: waiting.
+    assert resource_readiness("wait", [unschedulable]) == (
+        Readiness.FAILED,
+        "pod p: Unschedulable: 0/1 nodes are available: 1 Insufficient cpu.",
+    )
+    assert resource_readiness("wait", [binding])[0] is Readiness.WAITING
     assert resource_readiness("wait", [ready])[0] is Readiness.READY
     assert resource_readiness("wait", [])[0] is Readiness.WAITING
     assert resource_readiness("wait", [pending]) == (Readiness.WAITING, "pod p: Scheduling")

@@ -307,6 +307,8 @@ def status_line(pods: PodsView | None, events: EventsView | None) -> str:
     pod's own reason.
     """
     phase = pods.pods[0].phase.value.capitalize() if pods and pods.pods else "Pending"
+    if pods and pods.pods and pods.pods[0].reason == "Unschedulable":
+        phase = "Pending"  # an error status (no node fits), in Kubernetes' Pending phase
     if events is not None and events.reason:
         return f"{phase} — {events.reason}"
     if pods and pods.pods and pods.pods[0].reason:
@@ -588,7 +590,7 @@ class EventMonitor:
                 res.recovered_at = now
             res.ready = ready
             res.unschedulable = any(
-                p.phase is PodPhase.PENDING and p.reason == "Unschedulable" for p in view.pods
+                p.phase is not PodPhase.READY and p.reason == "Unschedulable" for p in view.pods
             )
             res.nodes = {
                 n for p in view.objects if (n := (p.get("spec") or {}).get("nodeName") or "")

@@ -135,6 +135,12 @@ def _termination_reason(reason: str, exit_code: int | None) -> str:
     return reason
 
 
+def _waits_for_volume_binding(message: str) -> bool:
+    """The scheduler's "unbound immediate PersistentVolumeClaims": a claim the provisioner
+    is still binding (it heals in seconds), not a pod no node can take."""
+    return "unbound immediate persistentvolumeclaims" in message.lower()
+
+
 def pod_status(pod: Obj) -> PodStatus:
     """The user-facing status of one pod (see docs/kubernetes.md for the meanings)."""
     meta = pod.get("metadata") or {}
@@ -201,11 +207,17 @@ def pod_status(pod: Obj) -> PodStatus:
     if phase == "Pending":
         for cond in status.get("conditions") or []:
             if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+                reason = cond.get("reason") or "Unschedulable"
+                message = cond.get("message", "")
+                # No node fits: an error the user must act on (Kubernetes keeps retrying, and
+                # the watch goes on: once scheduled, the status moves on). A claim still being
+                # bound, a scheduling gate: waiting, not an error.
+                failing = reason == "Unschedulable" and not _waits_for_volume_binding(message)
                 return PodStatus(
                     **base,
-                    phase=PodPhase.PENDING,
-                    reason=cond.get("reason") or "Unschedulable",
-                    message=cond.get("message", ""),
+                    phase=PodPhase.ERROR if failing else PodPhase.PENDING,
+                    reason=reason,
+                    message=message,
                 )
         n_init = len(spec.get("initContainers") or []) or len(inits)
         done = sum(1 for c in inits if c.state == "terminated" and not c.exit_code)
@@ -259,7 +271,10 @@ def resource_readiness(
         return Readiness.READY, ""
     if failing:
         p = failing[0]
-        return Readiness.FAILED, f"pod {p.name}: {p.reason}"
+        why = f"pod {p.name}: {p.reason}"
+        if p.reason == "Unschedulable" and p.message:
+            why += f": {p.message}"  # the scheduler's word: which resource no node has
+        return Readiness.FAILED, why
     if not live:
         return Readiness.WAITING, "waiting for pods"
     if mode == "succeeded":
