@@ -59,6 +59,17 @@ def test_ci_deploys_and_waits_for_ready(
     (res,) = [r for r in eng.snapshot()["resources"] if r["name"] == "web"]
     assert res["runtime"]["status"] == "ok"
     assert res["runtime"]["state"].startswith("pod web-") and "1/1 ready" in res["runtime"]["state"]
+    # The same pod as fields (the table, `tilt get` and the API read these).
+    pod = res["runtime"]["pod"]
+    assert pod is not None and res["runtime"]["state"].startswith(f"pod {pod['name']}: ")
+    assert {k: v for k, v in pod.items() if k != "name"} == {
+        "phase": "Running",
+        "status": "ready",
+        "reason": "Ready",
+        "restarts": 0,
+        "ready_containers": 1,
+        "total_containers": 1,
+    }
     lines = [ln.text for ln in eng.logs.lines("web")]
     assert any(t.startswith("Applying 1 object(s) to context kind-tilt") for t in lines)
 

@@ -170,6 +170,9 @@ def test_reason_events_list_and_clearing(
     assert failing["runtime"]["message"].startswith(f"Pending — FailedScheduling: {UNSCHEDULABLE}")
     assert failing["runtime"]["reason"].startswith(f"FailedScheduling: {UNSCHEDULABLE}")
     assert failing["runtime"]["status"] == "error"
+    pod = failing["runtime"]["pod"]
+    assert (pod["phase"], pod["status"], pod["reason"]) == ("Pending", "error", "Unschedulable")
+    assert (pod["ready_containers"], pod["total_containers"], pod["restarts"]) == (0, 1, 0)
     # The TUI's row: the status line as its detail, the Warning in its badge.
     row = resource_row(failing, now=failing["events"][0]["last_seen"])
     assert row.details.startswith("Pending — FailedScheduling: 0/1 nodes are available")
@@ -182,6 +185,7 @@ def test_reason_events_list_and_clearing(
     assert [e["reason"] for e in events] == ["FailedScheduling"]
     (ev,) = events
     pod = got["runtime"]["state"].split(":")[0].removeprefix("pod ")
+    assert got["runtime"]["pod"]["name"] == pod  # `tilt get -o json` has the pod's fields
     assert ev["type"] == "Warning"
     assert ev["object"] == f"pod {pod}"
     assert ev["count"] == 1
@@ -192,6 +196,8 @@ def test_reason_events_list_and_clearing(
     # Scheduled later (the autoscaler added a node): the watch went on, the error cleared.
     recovered = seen["recovered"]
     assert recovered["runtime"]["status"] == "ok"
+    assert recovered["runtime"]["pod"]["phase"] == "Running"
+    assert recovered["runtime"]["pod"]["status"] == "ready"
     assert "FailedScheduling" not in recovered["runtime"]["message"]
     assert recovered["runtime"]["reason"] == ""
     # Newest first; the old Warning stays listed.

@@ -327,6 +327,15 @@ def kubernetes() -> ScriptedController:
                 runtime_status="ok",
                 runtime_state="pod web-7d9f8c6b5-x2k4p: Running, 1/1 ready, 2 restarts",
                 port_forwards=[(8080, 80), (9090, 9090)],
+                pod={
+                    "name": "web-7d9f8c6b5-x2k4p",
+                    "phase": "Running",
+                    "status": "ready",
+                    "reason": "Ready",
+                    "restarts": 2,
+                    "ready_containers": 1,
+                    "total_containers": 1,
+                },
             ),
             resource(
                 "api",
@@ -340,6 +349,15 @@ def kubernetes() -> ScriptedController:
                 runtime_message="ImagePullBackOff: the cluster pulls kind-registry:5000/api:tilt-"
                 "3f2a but tilt pushed localhost:5001/api:tilt-3f2a",
                 runtime_state="pod api-5c9d7-q8z2m: Pending, 0/1 ready",
+                pod={
+                    "name": "api-5c9d7-q8z2m",
+                    "phase": "Pending",
+                    "status": "error",
+                    "reason": "ImagePullBackOff",
+                    "restarts": 0,
+                    "ready_containers": 0,
+                    "total_containers": 1,
+                },
             ),
         ],
         tiltfile="/project/Tiltfile",

@@ -93,6 +93,17 @@ def test_scripted_resource_has_the_engines_snapshot_shape() -> None:
         assert set(fake[part]) == set(real[part])
 
 
+POD = {
+    "name": "web-7d9f-abc12",
+    "phase": "Running",
+    "status": "ready",
+    "reason": "Ready",
+    "restarts": 2,
+    "ready_containers": 1,
+    "total_containers": 1,
+}
+
+
 def test_k8s_row_shows_the_pod_and_port_forwards() -> None:
     res = resource(
         "web",
@@ -101,11 +112,27 @@ def test_k8s_row_shows_the_pod_and_port_forwards() -> None:
         runtime_status="ok",
         runtime_state="pod web-7d9f-abc12: Running, 1/1 ready, 2 restarts",
         port_forwards=[(8080, 80), (9000, 9000)],
+        pod=POD,
     )
     row = resource_row(res, NOW)
-    assert row.runtime == "✔ ready"
+    assert row.runtime == "✔ 1/1 ↻2"  # ready containers and restarts in the runtime cell
     assert row.details == "pod web-7d9f-abc12: Running, 1/1 ready, 2 restarts"
     assert row.links == ":8080→80, :9000"
+    # No restarts: none shown; a failing pod keeps its mark and the reason in the details.
+    failing = resource(
+        "web",
+        kind="k8s",
+        runtime_status="error",
+        runtime_message="pod web-7d9f-abc12: ImagePullBackOff",
+        pod={**POD, "status": "error", "restarts": 0, "ready_containers": 0},
+    )
+    row = resource_row(failing, NOW)
+    assert (row.runtime, row.runtime_tone) == ("✖ 0/1", "error")
+    assert row.details == "pod web-7d9f-abc12: ImagePullBackOff"
+    # A resource without a pod (yet): the status word as before.
+    assert resource_row(resource("web", kind="k8s", runtime_status="pending"), NOW).runtime == (
+        "… pending"
+    )
 
 
 def test_engine_snapshot_lists_declared_port_forwards() -> None:
@@ -134,9 +161,20 @@ def test_tilt_get_table_shows_the_pod_and_port_forwards() -> None:
         runtime_status="ok",
         runtime_state="pod web-7d9f-abc12: Running, 1/1 ready, 2 restarts",
         port_forwards=[(8080, 80)],
+        pod=POD,
     )
     snap = cast(EngineSnapshot, {"resources": [res], "tiltfile": {"status": "ok"}})
-    (_, line) = _table(snap, []).splitlines()
+    (head, line) = _table(snap, []).splitlines()
     assert line.endswith(
         "pod web-7d9f-abc12: Running, 1/1 ready, 2 restarts [localhost:8080→80]"
     ), line
+    # The pod's name, ready containers and restarts in their own columns (as kubectl's).
+    assert head.split()[:7] == ["NAME", "STATUS", "UPDATE", "RUNTIME", "POD", "READY", "RESTARTS"]
+    assert line.split()[4:7] == ["web-7d9f-abc12", "1/1", "2"], line
+    # Another resource without a pod: dashes there; no pod anywhere: no such columns.
+    local = resource("lint", update_status="ok")
+    snap = cast(EngineSnapshot, {"resources": [res, local], "tiltfile": {"status": "ok"}})
+    (_, _, other) = _table(snap, []).splitlines()
+    assert other.split()[4:7] == ["-", "-", "-"], other
+    snap = cast(EngineSnapshot, {"resources": [local], "tiltfile": {"status": "ok"}})
+    assert "POD" not in _table(snap, []).splitlines()[0]

@@ -276,10 +276,14 @@ def _table(snap: EngineSnapshot, names: Sequence[str]) -> str:
     from tilt.stream import terminal_safe
 
     now = time.time()
-    rows = [["NAME", "STATUS", "UPDATE", "RUNTIME", "TRIGGER", "DIRTY", "LAST UPDATE", "WHY"]]
-    for r in snap["resources"]:
-        if names and r["name"] not in names:
-            continue
+    shown = [r for r in snap["resources"] if not names or r["name"] in names]
+    # Kubernetes pods get their columns (as kubectl's): only when one of the rows has a pod.
+    pods = any(r["runtime"].get("pod") for r in shown)
+    head = ["NAME", "STATUS", "UPDATE", "RUNTIME", "TRIGGER", "DIRTY", "LAST UPDATE", "WHY"]
+    if pods:
+        head[4:4] = ["POD", "READY", "RESTARTS"]
+    rows = [head]
+    for r in shown:
         trig = r["trigger_mode"] + ("" if r["auto_init"] else " (no init)")
         dirty = str(r["pending_file_count"]) + " file(s)" if r["pending_file_count"] else ""
         if not dirty and r["pending_reasons"]:
@@ -305,6 +309,13 @@ def _table(snap: EngineSnapshot, names: Sequence[str]) -> str:
                 why.splitlines()[0] if why else "",
             ]
         )
+        if pods:
+            p = r["runtime"].get("pod")
+            rows[-1][4:4] = (
+                [p["name"], f"{p['ready_containers']}/{p['total_containers']}", str(p["restarts"])]
+                if p
+                else ["-", "-", "-"]
+            )
         # Messages can carry a child's or the Tiltfile's text: no control sequences.
         rows[-1] = [terminal_safe(c) for c in rows[-1]]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]

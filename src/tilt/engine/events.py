@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tilt.engine.runtime import PodEvent, RuntimeStatus
+from tilt.engine.runtime import PodEvent, PodSummary, RuntimeStatus
 
 if TYPE_CHECKING:
     from tilt.model import TiltfileResult, TriggerMode
@@ -217,6 +217,7 @@ class RuntimeChanged:
         state: The runtime's own word (``healthy``, ``exited (code 3)``...).
         container_id: The instance it is about ("" when unknown).
         exit_code: How it ended, when it did.
+        pod: A Kubernetes resource's current pod as fields (None: none, or no pods).
     """
 
     name: str
@@ -226,6 +227,7 @@ class RuntimeChanged:
     state: str = ""
     container_id: str = ""
     exit_code: int | None = None
+    pod: PodSummary | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

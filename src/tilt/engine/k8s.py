@@ -44,7 +44,7 @@ from tilt.engine.events import (
     TriggerRequested,
 )
 from tilt.engine.runner import RunnerBase, UpdateRequest
-from tilt.engine.runtime import PodEvent, PodRuntime, RuntimeStatus
+from tilt.engine.runtime import PodEvent, PodRuntime, PodSummary, RuntimeStatus
 
 if TYPE_CHECKING:
     from tilt.engine.images import ImageBuilds
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from tilt.model import Resource, Settings
     from tilt.process import ProcessSupervisor
 
-__all__ = ["K8sRunner", "pod_events_of", "runtime_of"]
+__all__ = ["K8sRunner", "pod_events_of", "pod_summary_of", "runtime_of"]
 
 #: How `tilt.k8s.client` words a cluster that does not answer.
 UNREACHABLE = "cannot reach the Kubernetes API"
@@ -80,6 +80,22 @@ def runtime_of(view: PodsView) -> tuple[RuntimeStatus, str, str]:
     if view.readiness is Readiness.FAILED:
         return RuntimeStatus.ERROR, view.reason, state
     return RuntimeStatus.PENDING, view.reason, state
+
+
+def pod_summary_of(view: PodsView) -> PodSummary | None:
+    """The resource's main pod (the newest current one) as the engine's fields."""
+    if not view.pods:
+        return None
+    p = view.pods[0]
+    return PodSummary(
+        name=p.name,
+        phase=p.k8s_phase,
+        status=p.phase.value,
+        reason=p.reason,
+        restarts=p.restarts,
+        ready_containers=p.ready_containers,
+        total_containers=p.total_containers,
+    )
 
 
 def pod_events_of(view: EventsView) -> tuple[PodEvent, ...]:
@@ -306,6 +322,7 @@ class K8sRunner(RunnerBase):
                 state=state,
                 at=time.time(),
                 container_id=view.pods[0].name if view.pods else "",
+                pod=pod_summary_of(view),
             )
         )
 

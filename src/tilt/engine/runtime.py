@@ -31,6 +31,7 @@ __all__ = [
     "LocalRuntime",
     "PodEvent",
     "PodRuntime",
+    "PodSummary",
     "RuntimeState",
     "RuntimeStatus",
     "runtime_for",
@@ -198,6 +199,30 @@ class PodEvent:
     container: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class PodSummary:
+    """A Kubernetes resource's pod shown in the table, `tilt get` and the API.
+
+    Attributes:
+        name: The pod's name.
+        phase: Kubernetes' phase (``Pending``, ``Running``, ``Succeeded``, ``Failed``).
+        status: What it means to the user (`tilt.k8s.pods.PodPhase` value: ``pending``,
+            ``running``, ``ready``, ``completed``, ``error``, ``terminating``).
+        reason: Why (``ContainerCreating``, ``CrashLoopBackOff (exit code 1)``, ``Ready``).
+        restarts: Restarts of all its containers (init containers too).
+        ready_containers: Its (non-init) containers that are ready.
+        total_containers: Its (non-init) containers.
+    """
+
+    name: str
+    phase: str
+    status: str
+    reason: str = ""
+    restarts: int = 0
+    ready_containers: int = 0
+    total_containers: int = 0
+
+
 @dataclass
 class PodRuntime(RuntimeState):
     """Kubernetes workloads: the pods the Kubernetes runner (`tilt.engine.k8s`) reports.
@@ -205,6 +230,7 @@ class PodRuntime(RuntimeState):
     Attributes:
         pod: The resource's current pod shown ("" before one exists).
         state: Its status in words (``pod web-1: Ready, 1/1 ready, 2 restarts``).
+        summary: The same pod as fields (None before one exists).
         restarts_at_sync: The live-updated container's restart count right after the
             last sync (a higher count later means it crashed since).
         events: Its Kubernetes events, newest first (`PodEventsChanged`).
@@ -216,6 +242,7 @@ class PodRuntime(RuntimeState):
 
     pod: str = ""
     state: str = ""
+    summary: PodSummary | None = None
     restarts_at_sync: int | None = None
     events: tuple[PodEvent, ...] = ()
     problem: str = ""

@@ -13,6 +13,7 @@ __all__ = [
     "EngineSnapshot",
     "EventSnapshot",
     "LinkSnapshot",
+    "PodSnapshot",
     "PortForwardSnapshot",
     "ResourceSnapshot",
     "RuntimeSnapshot",
@@ -51,12 +52,25 @@ class UpdateSnapshot(TypedDict):
     exit_code: int | None
 
 
+class PodSnapshot(TypedDict):
+    """A Kubernetes resource's current pod (`tilt.engine.runtime.PodSummary`)."""
+
+    name: str
+    phase: str  # Kubernetes' phase: Pending, Running, Succeeded, Failed, Unknown
+    status: str  # pending, running, ready, completed, error, terminating
+    reason: str
+    restarts: int
+    ready_containers: int
+    total_containers: int
+
+
 class RuntimeSnapshot(TypedDict):
     """A resource's runtime (`tilt.engine.runtime.RuntimeState`): the common face, then detail.
 
     ``pid`` is a local serve_cmd's; ``container_id`` (12 characters), ``state``
     (Docker's word), ``reason`` (the newest problem its events reported) and
-    ``live_updated`` a container's; empty/None for other runtimes.
+    ``live_updated`` a container's; ``pod`` a Kubernetes resource's current pod (``state`` is
+    that pod in words); empty/None for other runtimes.
     """
 
     status: str  # `tilt.engine.runtime.RuntimeStatus` value
@@ -68,6 +82,7 @@ class RuntimeSnapshot(TypedDict):
     state: str
     reason: str
     live_updated: bool
+    pod: PodSnapshot | None
 
 
 class EventSnapshot(TypedDict):

@@ -52,7 +52,7 @@ from tilt.engine.runtime import (
     RuntimeStatus,
     runtime_for,
 )
-from tilt.engine.snapshot import EngineSnapshot, EventSnapshot, ResourceSnapshot
+from tilt.engine.snapshot import EngineSnapshot, EventSnapshot, PodSnapshot, ResourceSnapshot
 from tilt.model import Resource, Settings, TiltfileResult, TriggerMode
 
 __all__ = [
@@ -368,6 +368,22 @@ class ResourceState:
         """A Kubernetes resource's newest applying Warning event (``Reason: message``)."""
         return self.runtime.problem if isinstance(self.runtime, PodRuntime) else ""
 
+    def _pod_snapshot(self) -> PodSnapshot | None:
+        """A Kubernetes resource's current pod as fields (None: no pod, or no Kubernetes)."""
+        rt = self.runtime
+        p = rt.summary if isinstance(rt, PodRuntime) else None
+        if p is None:
+            return None
+        return {
+            "name": p.name,
+            "phase": p.phase,
+            "status": p.status,
+            "reason": p.reason,
+            "restarts": p.restarts,
+            "ready_containers": p.ready_containers,
+            "total_containers": p.total_containers,
+        }
+
     def _pod_events_snapshot(self) -> list[EventSnapshot]:
         """A Kubernetes resource's events, newest first, with their age and flags."""
         if not isinstance(self.runtime, PodRuntime):
@@ -439,6 +455,7 @@ class ResourceState:
                 "state": container.state if container else self._pod_state(),
                 "reason": container.problem if container else self._pod_problem(),
                 "live_updated": container.live_updated if container else False,
+                "pod": self._pod_snapshot(),
             },
             "events": [
                 EventSnapshot(
@@ -785,7 +802,7 @@ class EngineState:
             rt.container_id = rt.container_id or ev.container_id
             rt.state = ev.state
         elif isinstance(rt, PodRuntime):
-            rt.pod, rt.state = ev.container_id, ev.state
+            rt.pod, rt.state, rt.summary = ev.container_id, ev.state, ev.pod
         rt.exit_code = ev.exit_code
         if ev.status is RuntimeStatus.OK:
             rt.set_ready()

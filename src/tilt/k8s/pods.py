@@ -93,6 +93,8 @@ class PodStatus:
     created: str = ""
     containers: tuple[ContainerState, ...] = ()
     template_hash: str = ""
+    #: Kubernetes' own phase (``Pending``, ``Running``, ``Succeeded``, ``Failed``, ``Unknown``)
+    k8s_phase: str = ""
 
     @property
     def ready_display(self) -> str:
@@ -161,6 +163,7 @@ def pod_status(pod: Obj) -> PodStatus:
         "created": meta.get("creationTimestamp", ""),
         "containers": (*inits, *mains),
         "template_hash": (meta.get("labels") or {}).get(POD_TEMPLATE_HASH_LABEL, ""),
+        "k8s_phase": status.get("phase") or "Pending",
     }
     phase = status.get("phase", "Pending")
 

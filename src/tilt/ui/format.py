@@ -6,6 +6,7 @@ Kept free of Textual so it is cheap to test table-driven and to reuse.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ __all__ = [
     "age",
     "duration",
     "failure_line",
+    "pod_cell",
     "resource_row",
     "test_counts",
     "warning_count",
@@ -74,7 +76,8 @@ class ResourceRow:
         kind: ``local``, ``k8s``, ``docker_compose``...
         update: Update status with its duration (``✔ ok 1.2s``).
         update_tone: ``ok``, ``error``, ``busy``, ``pending`` or ``none``.
-        runtime: Runtime status (``✔ ready``, ``✖ exited 1``, ``-``).
+        runtime: Runtime status (``✔ ready``, ``✖ exited 1``, ``-``); a Kubernetes
+            resource's pod: its mark, ready containers and restarts (``✔ 1/1 ↻2``).
         runtime_tone: As ``update_tone``.
         dirty: ``● 3`` when files changed since the last update, else ``""``.
         trigger: ``auto`` / ``manual`` (``*`` when overridden from the UI).
@@ -178,6 +181,14 @@ def failure_line(f: dict[str, Any]) -> str:
     return f"{where}{f.get('name', '')}{msg}"
 
 
+def pod_cell(mark: str, pod: Mapping[str, Any]) -> str:
+    """A Kubernetes resource's runtime cell: ``✔ 1/1``, ``✖ 0/1 ↻3`` (ready containers, then
+    restarts when there were any)."""
+    cell = f"{mark} {int(pod.get('ready_containers') or 0)}/{int(pod.get('total_containers') or 0)}"
+    restarts = int(pod.get("restarts") or 0)
+    return f"{cell} ↻{restarts}" if restarts else cell
+
+
 def resource_row(res: ResourceSnapshot, now: float) -> ResourceRow:
     """Turn one resource of an engine snapshot into table cells.
 
@@ -205,6 +216,11 @@ def resource_row(res: ResourceSnapshot, now: float) -> ResourceRow:
     rword, rtone = _RUNTIME_WORDS.get(rstatus, (rstatus, "none"))
     if rstatus == "error" and rt.get("exit_code") is not None:
         rword = f"✖ exited {rt['exit_code']}"
+    pod = rt.get("pod")
+    if pod and rstatus not in ("not_applicable", "none"):
+        # Kubernetes: the status's mark, ready containers, restarts (the pod's name and its
+        # reason are in the details).
+        rword = pod_cell(rword.split(" ", 1)[0], pod)
     count = int(res.get("pending_file_count") or 0)
     reasons = list(res.get("pending_reasons") or ())
     dirty = ""

@@ -57,6 +57,7 @@ def resource(
     serve_cmd: str = "",
     events: Sequence[dict[str, Any]] = (),
     test: dict[str, Any] | None = None,
+    pod: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One resource as the engine's snapshot shows it (`ResourceState.snapshot`).
 
@@ -65,7 +66,8 @@ def resource(
             the same name (``update``/``runtime`` fields flattened, ``links`` as
             ``(url, name)`` pairs, ``port_forwards`` as ``(local, container)`` pairs,
             ``runtime_state`` the pod line of a Kubernetes resource, ``events`` as the
-            runtime events' dicts, ``test`` as a test resource's ``test`` part).
+            runtime events' dicts, ``test`` as a test resource's ``test`` part, ``pod`` a
+            Kubernetes resource's pod fields: `tilt.engine.snapshot.PodSnapshot`).
 
     Returns:
         The snapshot dict, with the same keys as the engine's.
@@ -124,6 +126,7 @@ def resource(
             "state": runtime_state,
             "reason": "",
             "live_updated": False,
+            "pod": dict(pod) if pod is not None else None,
         },
         "dirty": bool(pending_files or pending_reasons),
         "pending_files": list(pending_files),
