@@ -277,3 +277,45 @@ def test_ephemeral_containers_forbidden_is_one_clear_error(
     )
     with pytest.raises(NoCopyTool, match=r"refused an ephemeral helper container: .*forbidden"):
         up.copy_tar(tar_of(FILES))
+
+
+def test_the_helper_image_is_asked_for_only_when_nothing_else_works(
+    emu: Emulator, kube: KubeClient, tmp_path: Path
+) -> None:
+    """The runner's ``helper`` makes the helper image on demand: not for an image with tar;
+    for one without tools it is asked once, and when it cannot be made the error says what
+    the image lacks and why there is no helper."""
+    asked: list[str] = []
+
+    def helper(log: Any) -> str:
+        asked.append("helper")
+        raise RuntimeError("no statically linked busybox on this machine")
+
+    root = container_root(tmp_path, ("sh", "tar", "rm", "cat", "mkdir", "chmod"))
+    emu.exec_handler = chroot_exec(root)
+    running_pod(emu)
+    up = ExecUpdater(kube, namespace="default", pod="web-1", container="app", helper=helper)
+    up.copy_tar(tar_of(FILES))
+    assert up.strategy == "tar" and asked == []
+
+    bare = container_root(tmp_path / "bare", (), busybox_name="server")
+    emu.exec_handler = ephemeral_aware(bare)
+    up = ExecUpdater(kube, namespace="default", pod="web-1", container="app", helper=helper)
+    with pytest.raises(NoCopyTool) as err:
+        up.copy_tar(tar_of(FILES))
+    assert str(err.value) == (
+        "cannot copy files into pod web-1 container app: the image has neither tar, busybox "
+        "nor sh and cat (tried tar, busybox tar, sh + cat), and the helper image for an "
+        "ephemeral container could not be made: no statically linked busybox on this machine"
+    )
+    assert asked == ["helper"]
+    assert not emu.get("v1", "Pod", "web-1")["spec"].get("ephemeralContainers")
+
+    # Made: its ref is the ephemeral container's image.
+    up = ExecUpdater(
+        kube, namespace="default", pod="web-1", container="app", helper=lambda log: "reg/h:1"
+    )
+    up.copy_tar(tar_of(FILES))
+    assert (bare / "app/index.html").read_bytes() == b"<h1>v2</h1>\n"
+    (eph,) = emu.get("v1", "Pod", "web-1")["spec"]["ephemeralContainers"]
+    assert eph["image"] == "reg/h:1"

@@ -49,11 +49,13 @@ from tilt.engine.runtime import PodEvent, PodRuntime, PodSummary, RuntimeStatus
 if TYPE_CHECKING:
     from tilt.engine.images import ImageBuilds
     from tilt.engine.k8s_delivery import ClusterDelivery
+    from tilt.engine.k8s_helper import HelperImage
+    from tilt.image_build import BuildResult
     from tilt.k8s.events import EventsView
     from tilt.k8s.monitor import PodsView
     from tilt.k8s.session import K8sSession
     from tilt.logstore import LogStore
-    from tilt.model import Resource, Settings
+    from tilt.model import ImageTarget, Resource, Settings
     from tilt.process import ProcessSupervisor
 
 __all__ = ["K8sRunner", "pod_events_of", "pod_summary_of", "runtime_of"]
@@ -199,6 +201,7 @@ class K8sRunner(RunnerBase):
         self._events_views: dict[str, EventsView] = {}
         self._quiet: tuple[tuple[str, str], ...] = ()
         self._pull_why: dict[str, str] = {}  # the delivery's explanation of a pull failure
+        self._helper: HelperImage | None = None  # the live_update helper image, once needed
 
     # ---- the session (created on the first update: `tilt up` with no k8s needs no cluster)
     async def _get_session(self) -> K8sSession:
@@ -219,7 +222,24 @@ class K8sRunner(RunnerBase):
             on_events=self._on_events,
             on_event_log=self._on_event_log,
         )
+        self._install_helper(self._session)
         return self._session
+
+    # ---- the live_update helper image (built only when a container has no copy tool)
+    def _install_helper(self, session: K8sSession) -> None:
+        from tilt.engine.k8s_helper import HelperImage
+
+        assert self._loop is not None
+        self._helper = HelperImage(self._build_helper, self._loop)
+        session.helper = self._helper.ref_for_cluster
+
+    async def _build_helper(self, target: ImageTarget, log: Callable[[str], None]) -> BuildResult:
+        """Build ``target`` with the engine's image builder and deliver it to the cluster the
+        way the Tiltfile's images go (`tilt.engine.k8s_helper`)."""
+        assert self._session is not None
+        await self._ensure_delivery(self._session, log)
+        self._cluster_refs.add(target.ref)  # the delivery's chooser: to the cluster
+        return await self._images._get_builder().build(target, on_output=log)
 
     async def _ensure_delivery(self, session: K8sSession, log: Callable[[str], None]) -> None:
         """Once per `tilt up`: decide how built images reach this cluster (issue 13)."""
@@ -421,6 +441,8 @@ class K8sRunner(RunnerBase):
             t.cancel()
         if self._session is not None:
             await asyncio.to_thread(self._session.close)
+        if self._helper is not None:
+            self._helper.close()
 
     # ---- one update
     async def _update(self, spec: Resource, req: UpdateRequest) -> None:

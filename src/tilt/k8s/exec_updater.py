@@ -96,6 +96,7 @@ class ExecUpdater:
         timeout_s: float = 60,
         helper_image: str = "",
         strategies: dict[tuple[str, str, str], str] | None = None,
+        helper: Callable[[Log], str] | None = None,
     ) -> None:
         self.kube = kube
         self.namespace, self.pod, self.container = namespace, pod, container
@@ -111,6 +112,10 @@ class ExecUpdater:
         #: an image with a static busybox at /bin/busybox the cluster can pull: for images
         #: with no tools, an ephemeral container of it writes into the app's filesystem
         self.helper_image = helper_image
+        #: makes the helper image when it is first needed (blocking; given the log): the ref
+        #: the cluster pulls; raises with the reason when it cannot (the runner builds and
+        #: delivers it, `tilt.engine.k8s_helper`)
+        self.helper = helper
         self._ephemeral = ""  # the ephemeral container's name, once started
 
     # ---- the exec primitive
@@ -242,14 +247,17 @@ class ExecUpdater:
 
     def copy_tar(self, data: bytes, dest: str = "/") -> None:
         """Unpack the tar stream ``data`` at ``dest``; the way used is logged (``strategy``)."""
+        helper_possible = bool(self.helper_image or self.helper)
         order = (
             [self.strategy]
             if self.strategy
-            else [s for s in _STRATEGIES if s != "an ephemeral container" or self.helper_image]
+            else [s for s in _STRATEGIES if s != "an ephemeral container" or helper_possible]
         )
         tried: list[str] = []
         for strategy in order:
             assert strategy is not None
+            if strategy == "an ephemeral container" and not self.helper_image:
+                self._get_helper_image(tried)
             ok, why = self._copy_with(strategy, data, dest)
             if ok:
                 if self.strategy != strategy:
@@ -266,6 +274,19 @@ class ExecUpdater:
             f"cannot copy files into {self._where}: the image has neither tar, busybox nor "
             f"sh and cat{helper}"
         )
+
+    def _get_helper_image(self, tried: Sequence[str]) -> None:
+        """Have the runner make the helper image now (the image lacks every other way)."""
+        assert self.helper is not None
+        try:
+            self.helper_image = self.helper(self.log)
+        except Exception as e:  # the runner's reason: no static busybox, a failed build...
+            lacks = ", ".join(tried) or "tar, busybox tar, sh + cat"
+            raise NoCopyTool(
+                f"cannot copy files into {self._where}: the image has neither tar, busybox nor "
+                f"sh and cat (tried {lacks}), and the helper image for an ephemeral container "
+                f"could not be made: {e}"
+            ) from None
 
     def restart(self) -> None:
         # Tilt's ExecUpdater refuses restart_container() the same way (no container runtime

@@ -3,7 +3,8 @@
 `tilt.k8s.exec_updater.ExecUpdater` starts it as an ephemeral container targeting the app
 container and unpacks files through ``/proc/1/root``. It is an image target like any other: the
 runner builds it with the engine's builder and delivers it the way the cluster gets images
-(issue 13), then sets ``K8sSession.helper_image`` to the ref the cluster pulls.
+(issue 13), only when a container first needs it: ``K8sSession.helper`` (set by the runner,
+`tilt.engine.k8s_helper`) gives the updater the ref the cluster pulls.
 """
 
 from __future__ import annotations

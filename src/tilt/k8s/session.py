@@ -184,6 +184,8 @@ class K8sSession:
         self._copy_strategies: dict[tuple[str, str, str], str] = {}
         #: the helper image for containers without tools (set once it is built and delivered)
         self.helper_image = ""
+        #: or what makes it when a container first needs it (blocking; the runner's)
+        self.helper: Callable[[Callable[[str], None]], str] | None = None
 
     @classmethod
     def connect(
@@ -335,6 +337,7 @@ class K8sSession:
                             log=lambda line: self.log(resource, line),
                             helper_image=self.helper_image,
                             strategies=self._copy_strategies,
+                            helper=self.helper,
                         )
                     )
         return out
