@@ -172,9 +172,7 @@ def test_live_update_by_exec_and_fall_back_outside_sync(
         await until(lambda: (root / "app/index.html").read_text() == "v2\n", "file synced with v2")
         await until((root / "app/ran.txt").exists, "run step ran")
         await until(
-            lambda: (
-                res(eng)["update"]["count"] == count + 1 and res(eng)["update"]["status"] == "ok"
-            ),
+            lambda: res(eng)["update"]["count"] > count and res(eng)["update"]["status"] == "ok",
             "live update finished",
         )
         assert (root / "app/ran.txt").read_text() == "ran\n"
@@ -188,7 +186,7 @@ def test_live_update_by_exec_and_fall_back_outside_sync(
 
         # A change in the build context outside every sync: a rebuild and a new rollout.
         (proj / "app/notes.txt").write_text("changed\n")
-        await until(lambda: builds(eng) == built + 1, "image rebuilt")
+        await until(lambda: builds(eng) > built, "image rebuilt")
         await until(
             lambda: (
                 res(eng)["runtime"]["pod"] is not None
@@ -236,9 +234,7 @@ def test_an_image_without_tools_gets_the_delivered_helper(
         (proj / "app/src/index.html").write_text("v2\n")
         await until((root / "app/index.html").exists, "file synced")
         await until(
-            lambda: (
-                res(eng)["update"]["count"] == count + 1 and res(eng)["update"]["status"] == "ok"
-            ),
+            lambda: res(eng)["update"]["count"] > count and res(eng)["update"]["status"] == "ok",
             "live update finished",
         )
         assert (root / "app/index.html").read_text() == "v2\n"
