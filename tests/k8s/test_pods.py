@@ -98,6 +98,24 @@ CASES = [
         "Unschedulable",
     ),
     (
+        "waiting for the node to start",
+        {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "0/1 nodes are available: 1 node(s) had untolerated taint "
+                    "{node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 "
+                    "Preemption is not helpful for scheduling.",
+                }
+            ],
+        },
+        PodPhase.PENDING,
+        "Unschedulable",
+    ),
+    (
         "scheduling gated",
         {
             "phase": "Pending",

@@ -137,10 +137,19 @@ def _termination_reason(reason: str, exit_code: int | None) -> str:
     return reason
 
 
-def _waits_for_volume_binding(message: str) -> bool:
-    """The scheduler's "unbound immediate PersistentVolumeClaims": a claim the provisioner
-    is still binding (it heals in seconds), not a pod no node can take."""
-    return "unbound immediate persistentvolumeclaims" in message.lower()
+#: What an Unschedulable message names when it heals by itself in seconds: a claim the
+#: provisioner is still binding, a node still starting (a fresh kind/k3d cluster in CI).
+_TRANSIENT_UNSCHEDULABLE = (
+    "unbound immediate persistentvolumeclaims",
+    "node.kubernetes.io/not-ready",
+    "node.cloudprovider.kubernetes.io/uninitialized",
+)
+
+
+def _transient_unschedulable(message: str) -> bool:
+    """Whether the scheduler's message names only a wait, not a pod no node can take."""
+    text = message.lower()
+    return any(t in text for t in _TRANSIENT_UNSCHEDULABLE)
 
 
 def pod_status(pod: Obj) -> PodStatus:
@@ -214,8 +223,8 @@ def pod_status(pod: Obj) -> PodStatus:
                 message = cond.get("message", "")
                 # No node fits: an error the user must act on (Kubernetes keeps retrying, and
                 # the watch goes on: once scheduled, the status moves on). A claim still being
-                # bound, a scheduling gate: waiting, not an error.
-                failing = reason == "Unschedulable" and not _waits_for_volume_binding(message)
+                # bound, a node still starting, a scheduling gate: waiting, not an error.
+                failing = reason == "Unschedulable" and not _transient_unschedulable(message)
                 return PodStatus(
                     **base,
                     phase=PodPhase.ERROR if failing else PodPhase.PENDING,
