@@ -76,15 +76,26 @@ def builds(eng: Engine) -> int:
     return sum(1 for b in eng.images.history if not b.skipped)
 
 
+#: The engine under test, for what a timeout reports.
+_current: list[Engine] = []
+
+
 async def until(cond: Callable[[], bool], what: str, timeout_s: float = 45) -> None:
     deadline = time.monotonic() + timeout_s
     while not cond():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
+            state = ""
+            if _current:
+                eng = _current[-1]
+                tail = "\n".join(log_text(eng).splitlines()[-40:])
+                state = f"\nweb: {res(eng)}\nlog tail:\n{tail}"
+            raise AssertionError(f"timed out waiting for: {what}{state}")
         await asyncio.sleep(0.05)
 
 
 def drive(eng: Engine, body: Callable[[Engine], Awaitable[None]], timeout_s: float = 110) -> None:
+    _current[:] = [eng]
+
     async def main() -> None:
         task = asyncio.create_task(eng.run())
         try:

@@ -194,3 +194,66 @@ def test_the_test_controller_rolls_out_and_fails_by_image(
         m.track("web", applied.objects)
         v = views.until("web", lambda v: v.readiness is Readiness.FAILED, "the bad image")
         assert "ImagePullBackOff" in v.reason
+
+
+def test_a_view_computed_earlier_never_arrives_last() -> None:
+    """`track` (after an apply) and the pod watch both publish: the view `track` computed
+    with the pod still Pending must not be delivered after the watch's Running one."""
+    import threading
+    from types import SimpleNamespace
+
+    from tilt.k8s.watch import WatchEvent
+
+    feed: queue.Queue[WatchEvent | None] = queue.Queue()
+
+    class FakeInformer:
+        def events(self) -> Iterator[WatchEvent]:
+            while (ev := feed.get()) is not None:
+                yield ev
+
+        def stop(self) -> None:
+            feed.put(None)
+
+    def pod(phase: str) -> Obj:
+        ready = phase == "Running"
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "default", "uid": "u1"},
+            "spec": {"containers": [{"name": "app"}]},
+            "status": {"phase": phase, **(running() if ready else {})},
+        }
+
+    delivered: list[str] = []
+    got = threading.Condition()
+    stall_main = threading.Event()
+
+    def on_change(resource: str, view: PodsView) -> None:
+        word = view.pods[0].phase.value if view.pods else "none"
+        if stall_main.is_set() and threading.current_thread() is threading.main_thread():
+            stall_main.clear()
+            # Give the watch every chance to deliver its newer view before this one lands.
+            feed.put(WatchEvent(type="MODIFIED", object=pod("Running")))
+            with got:
+                got.wait_for(lambda: "ready" in delivered, timeout=2)
+        with got:
+            delivered.append(word)
+            got.notify_all()
+
+    m = PodMonitor(
+        SimpleNamespace(namespace="default"),  # type: ignore[arg-type]
+        on_change,
+        informer_factory=lambda ns: FakeInformer(),  # type: ignore[arg-type,return-value]
+    )
+    try:
+        m.track("web", [pod("Pending")])
+        feed.put(WatchEvent(type="ADDED", object=pod("Pending")))
+        with got:
+            assert got.wait_for(lambda: "pending" in delivered, timeout=10), delivered
+        stall_main.set()
+        m.track("web", [pod("Pending")])  # re-tracked after an apply; computes "pending"
+        with got:
+            assert got.wait_for(lambda: delivered.count("ready") == 1, timeout=10), delivered
+        assert delivered[-1] == "ready", delivered
+    finally:
+        m.close()

@@ -76,6 +76,10 @@ class PodMonitor:
         self._informers: dict[str, Informer] = {}
         self._connected: dict[str, tuple[bool, str]] = {}
         self._closed = False
+        # Views are computed and delivered one at a time: `track` (the runner's thread) and
+        # the watch threads both publish, and a view computed earlier must never arrive last
+        # (a pod's Running seen by the watch, then the stale Pending from `track`, would stay).
+        self._publishing = threading.RLock()
 
     # ---- resources
     def track(
@@ -171,8 +175,9 @@ class PodMonitor:
                 self._publish(r)
 
     def _publish(self, resource: str) -> None:
-        try:
-            view = self.view(resource)
-        except KeyError:
-            return
-        self.on_change(resource, view)
+        with self._publishing:
+            try:
+                view = self.view(resource)
+            except KeyError:
+                return
+            self.on_change(resource, view)
