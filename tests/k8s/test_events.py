@@ -422,12 +422,19 @@ def test_job_events_and_pods_claimed_by_extra_selectors(emu: Emulator, up: Any) 
         },
     )
     event(emu, applied, "BackoffLimitExceeded", "Job has reached the specified backoff limit")
-    # A pod no owner chain reaches, claimed by extra_pod_selectors.
+    # A pod no owner chain reaches, claimed by extra_pod_selectors. It is older than the
+    # Job's pod, so the Job's pod stays the main (newest) pod whatever the timing:
+    # creationTimestamp has whole seconds, and two pods made in the same second tie.
     helper = emu.put(
         {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": "helper-1", "namespace": "default", "labels": {"app": "helper"}},
+            "metadata": {
+                "name": "helper-1",
+                "namespace": "default",
+                "labels": {"app": "helper"},
+                "creationTimestamp": "2020-01-01T00:00:00Z",
+            },
             "spec": {"containers": [{"name": "h", "image": "helper"}]},
             "status": {"phase": "Pending"},
         }

@@ -257,3 +257,40 @@ def test_a_view_computed_earlier_never_arrives_last() -> None:
         assert delivered[-1] == "ready", delivered
     finally:
         m.close()
+
+
+def test_of_two_pods_made_in_the_same_second_the_later_reported_is_newest(
+    emu: Emulator, kube: KubeClient, monitor: Any
+) -> None:
+    """creationTimestamp has whole seconds: a tie goes to the pod the watch reported later
+    (a rollout's new pod), not to whichever the cache happened to list first."""
+    from tests.k8s.cluster import owner_ref
+
+    m, views = monitor
+    applied = run(Applier(kube).apply(prepare_objects([deployment()], {"web": "web:tilt-1"})))
+    m.track("web", applied.objects)
+    rs, _ = rollout(emu, applied.objects[0], pods=0)
+    tmpl = rs["spec"]["template"]
+
+    def pod(name: str) -> None:
+        emu.put(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": name,
+                    "namespace": "default",
+                    "labels": dict(tmpl["metadata"]["labels"]),
+                    "ownerReferences": [owner_ref(rs)],
+                    "creationTimestamp": "2026-01-01T00:00:00Z",
+                },
+                "spec": tmpl["spec"],
+                "status": {"phase": "Pending"},
+            }
+        )
+
+    pod("web-first")
+    views.until("web", lambda v: [p.name for p in v.pods] == ["web-first"], "the first pod")
+    pod("web-second")
+    v = views.until("web", lambda v: len(v.pods) == 2, "both pods")
+    assert [p.name for p in v.pods] == ["web-second", "web-first"]

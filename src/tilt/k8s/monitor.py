@@ -113,8 +113,15 @@ class PodMonitor:
             t = self._resources[resource]
             pods = [p for ns in t.namespaces for p in self._pods.get(ns, {}).values()]
             conn = [self._connected.get(ns, (True, "")) for ns in t.namespaces]
-        mine = [p for p in pods if t.attribution.belongs(p) and t.attribution.is_current(p)]
-        mine.sort(key=lambda p: p["metadata"].get("creationTimestamp", ""), reverse=True)
+        seen = [p for p in pods if t.attribution.belongs(p) and t.attribution.is_current(p)]
+        # Newest first. creationTimestamp has whole seconds: of two pods made in the same
+        # second, the one the watch reported later (a rollout's new pod) counts as newer.
+        order = sorted(
+            range(len(seen)),
+            key=lambda i: (seen[i]["metadata"].get("creationTimestamp", ""), i),
+            reverse=True,
+        )
+        mine = [seen[i] for i in order]
         statuses = tuple(pod_status(p) for p in mine)
         readiness, reason = resource_readiness(t.readiness, statuses)
         down = [err for ok, err in conn if not ok]
