@@ -627,17 +627,11 @@ def _translate(image: ImageTarget, exc: Exception) -> Exception:
     """The SDK's exceptions as ours: engine gone mid-build, or an API error as a BuildError."""
     import docker.errors
 
-    from tilt.docker.client import (
-        DockerUnavailableError,
-        _short_reason,
-        docker_host,
-        is_unavailable_error,
-    )
+    from tilt.docker.client import as_unavailable
 
-    if isinstance(exc, DockerUnavailableError):
-        return exc
-    if is_unavailable_error(exc):
-        return DockerUnavailableError(docker_host(), _short_reason(exc))
+    unavailable = as_unavailable(exc)
+    if unavailable is not None:
+        return unavailable
     if isinstance(exc, docker.errors.APIError):
         return BuildError(image.ref, str(exc.explanation or exc), step="docker build")
     return exc

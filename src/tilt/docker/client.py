@@ -21,6 +21,7 @@ from typing import Any
 __all__ = [
     "DEFAULT_DOCKER_HOST",
     "DockerUnavailableError",
+    "as_unavailable",
     "docker_host",
     "get_client",
     "is_unavailable_error",
@@ -70,6 +71,15 @@ def _short_reason(exc: BaseException) -> str:
         return "timed out"
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return first[:200]
+
+
+def as_unavailable(exc: BaseException) -> DockerUnavailableError | None:
+    """``exc`` as the one "engine not reachable" error when it means that, else None."""
+    if isinstance(exc, DockerUnavailableError):
+        return exc
+    if is_unavailable_error(exc):
+        return DockerUnavailableError(docker_host(), _short_reason(exc))
+    return None
 
 
 def is_unavailable_error(exc: BaseException) -> bool:

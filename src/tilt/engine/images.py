@@ -319,9 +319,11 @@ class ImageBuilds:
             first = failures[0]
             if isinstance(first, BuildError):
                 raise ImageBuildFailedError(str(first)) from first
-            unavailable = _unavailable(first)
-            if unavailable:
-                raise ImageBuildFailedError(unavailable) from first
+            from tilt.docker.client import as_unavailable
+
+            unavailable = as_unavailable(first)
+            if unavailable is not None:
+                raise ImageBuildFailedError(str(unavailable)) from first
             raise first
         return done
 
@@ -357,22 +359,6 @@ def image_built(result: BuildResult, resource: str) -> ImageBuilt:
         duration_s=result.duration_s,
         at=time.time(),
     )
-
-
-def _unavailable(exc: BaseException) -> str:
-    """The one message for a Docker engine that cannot be reached ("" for other errors)."""
-    from tilt.docker.client import (
-        DockerUnavailableError,
-        _short_reason,
-        docker_host,
-        is_unavailable_error,
-    )
-
-    if isinstance(exc, DockerUnavailableError):
-        return str(exc)
-    if is_unavailable_error(exc):
-        return str(DockerUnavailableError(docker_host(), _short_reason(exc)))
-    return ""
 
 
 def _compose_build_watch(spec: Resource) -> WatchSpec | None:
