@@ -238,7 +238,19 @@ class ImageBuilds:
         chosen = with_dependents(images, chosen)
         return [i for i in images if i.ref in chosen]
 
+    @property
+    def settings(self) -> Settings:
+        """The Tiltfile's settings as of the last load (registry, parallelism, k8s options)."""
+        return self._settings
+
     # ---- building --------------------------------------------------------------------------
+
+    async def build_unlisted(
+        self, target: ImageTarget, on_output: Callable[[str], None]
+    ) -> BuildResult:
+        """Build an image no resource declares (the live_update helper) with the same builder
+        and destinations; it is not kept as any image's build nor posted."""
+        return await self._get_builder().build(target, on_output=on_output)
 
     def _get_builder(self) -> Builder:
         if self._builder is None:

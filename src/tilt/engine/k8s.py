@@ -210,7 +210,7 @@ class K8sRunner(RunnerBase):
         from tilt.k8s.session import K8sSession
 
         self._loop = asyncio.get_running_loop()
-        settings = self._images._settings  # the Tiltfile's settings (ImageBuilds keeps them)
+        settings = self._images.settings
         self._quiet = settings.k8s_quiet_events
         self._session = await asyncio.to_thread(
             K8sSession.connect,
@@ -239,7 +239,7 @@ class K8sRunner(RunnerBase):
         assert self._session is not None
         await self._ensure_delivery(self._session, log)
         self._cluster_refs.add(target.ref)  # the delivery's chooser: to the cluster
-        return await self._images._get_builder().build(target, on_output=log)
+        return await self._images.build_unlisted(target, log)
 
     async def _ensure_delivery(self, session: K8sSession, log: Callable[[str], None]) -> None:
         """Once per `tilt up`: decide how built images reach this cluster (issue 13)."""
@@ -249,7 +249,7 @@ class K8sRunner(RunnerBase):
 
         context = session.context.name if session.context else self._context
         delivery = await ClusterDelivery.probe(
-            self._images._settings, context=context, supervisor=self._sup
+            self._images.settings, context=context, supervisor=self._sup
         )
         if self._delivery is None:  # another update may have probed meanwhile
             self._delivery = delivery
