@@ -308,9 +308,8 @@ async def _delete_and_wait(
             log(f"Job/{name}: deleted (a test reruns as a new Job)")
     if not await watch.gone(jobs, _DELETE_TIMEOUT_S):
         left = [n for n, ns in jobs if (n, ns) in watch.jobs]
-        raise TimeoutError(
-            f"Job/{left[0] if left else jobs[0][0]} is still being deleted after 60s"
-        )
+        job = left[0] if left else jobs[0][0]
+        raise TimeoutError(f"Job/{job} is still being deleted after {_DELETE_TIMEOUT_S:g}s")
 
 
 async def run_job_test(runner: K8sRunner, spec: Resource, req: UpdateRequest) -> None:

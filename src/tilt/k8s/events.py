@@ -47,7 +47,6 @@ would count repeats twice).
 from __future__ import annotations
 
 import collections
-import datetime
 import hashlib
 import re
 import threading
@@ -58,7 +57,7 @@ from typing import Any
 
 from tilt.k8s.client import ApiError, KubeClient
 from tilt.k8s.monitor import PodsView
-from tilt.k8s.pods import OwnerResolver, PodAttribution, PodPhase, Readiness
+from tilt.k8s.pods import OwnerResolver, PodAttribution, PodPhase, Readiness, parse_time
 from tilt.k8s.watch import Informer, WatchEvent
 
 __all__ = [
@@ -122,16 +121,6 @@ _MAX_PREVIOUS_LINES = 5
 _MAX_KNOWN_PODS = 512
 
 
-def _parse_time(value: object) -> float:
-    if not isinstance(value, str) or not value:
-        return 0.0
-    text = value.replace("Z", "+00:00")
-    try:
-        return datetime.datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return 0.0
-
-
 def _ago(seconds: float) -> str:
     s = max(0, int(seconds))
     if s < 60:
@@ -183,13 +172,13 @@ def parse_event(obj: Obj) -> K8sEvent | None:
     if not involved.get("name"):
         return None
     series = obj.get("series") or {}
-    first = _parse_time(obj.get("firstTimestamp")) or _parse_time(obj.get("eventTime"))
+    first = parse_time(obj.get("firstTimestamp")) or parse_time(obj.get("eventTime"))
     last = (
-        _parse_time(series.get("lastObservedTime"))
-        or _parse_time(obj.get("lastTimestamp"))
-        or _parse_time(obj.get("eventTime"))
+        parse_time(series.get("lastObservedTime"))
+        or parse_time(obj.get("lastTimestamp"))
+        or parse_time(obj.get("eventTime"))
         or first
-        or _parse_time(meta.get("creationTimestamp"))
+        or parse_time(meta.get("creationTimestamp"))
     )
     count = int(series.get("count") or obj.get("count") or obj.get("deprecatedCount") or 1)
     return K8sEvent(
@@ -1033,7 +1022,7 @@ class EventMonitor:
                         if limit
                         else "no memory limit: the node ran out of memory"
                     )
-                    when = _parse_time(term.get("finishedAt")) or self.clock()
+                    when = parse_time(term.get("finishedAt")) or self.clock()
                     out.append(
                         (
                             EventRecord(

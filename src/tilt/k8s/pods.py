@@ -11,6 +11,7 @@ applies Tilt's ``pod_readiness`` (``wait``/``ignore``/``succeeded``) to a resour
 
 from __future__ import annotations
 
+import datetime
 import enum
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,11 +29,22 @@ __all__ = [
     "PodPhase",
     "PodStatus",
     "Readiness",
+    "parse_time",
     "pod_status",
     "resource_readiness",
 ]
 
 Obj = dict[str, Any]
+
+
+def parse_time(value: object) -> float:
+    """An API timestamp (RFC 3339, e.g. ``creationTimestamp``) as epoch seconds; 0.0 if none."""
+    if not isinstance(value, str) or not value:
+        return 0.0
+    try:
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
 
 
 class PodPhase(enum.Enum):

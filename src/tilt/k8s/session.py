@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import datetime
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from tilt.k8s.events import EventMonitor, EventsView, QuietRules
 from tilt.k8s.exec_updater import ExecUpdater
 from tilt.k8s.logs import LogLine, ResourceLogs
 from tilt.k8s.monitor import PodMonitor, PodsView
+from tilt.k8s.pods import parse_time
 from tilt.k8s.portforward import PortForwarder, PortInUse
 from tilt.k8s.scrub import SecretScrubber
 from tilt.logstore import prints_update
@@ -68,12 +68,7 @@ class _Resource:
 def pod_created(pod: Obj) -> tuple[float, str]:
     """A sort key: when the pod was created (oldest first), then its name."""
     meta = pod.get("metadata") or {}
-    ts = str(meta.get("creationTimestamp") or "")
-    try:
-        when = datetime.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        when = 0.0
-    return when, str(meta.get("name") or "")
+    return parse_time(meta.get("creationTimestamp")), str(meta.get("name") or "")
 
 
 def _owner_uid(pod: Obj) -> str:
