@@ -109,7 +109,7 @@ def results_from_log(
             )
         return found
     if fmt is ResultsFormat.PYTEST:
-        return _pytest(lines, label)
+        return _pytest(lines, label, _junit(lines, label))
     # auto
     go = _gotest(lines)
     if go.status is ResultsStatus.PARSED:
@@ -117,15 +117,13 @@ def results_from_log(
     junit = _junit(lines, label)
     if junit is not None and junit.status is ResultsStatus.PARSED:
         return junit
-    parser = PytestLogParser()
-    for line in lines:
-        parser.feed(line)
+    parser = _pytest_parser(lines)
     if parser.seen:
         return _with_junit_note(parser.result(), junit)
     if junit is not None:
         return junit  # malformed or cut: say so
     if is_pytest_command(command):
-        return _pytest(lines, label)
+        return _pytest(lines, label, None, parser)
     if is_gotest_command(command):
         return go
     return TestResults(status=ResultsStatus.NONE)
@@ -161,13 +159,24 @@ def _junit(lines: Sequence[str], label: str) -> TestResults | None:
     return parts[0] if len(parts) == 1 else merge(parts)
 
 
-def _pytest(lines: Sequence[str], label: str) -> TestResults:
-    junit = _junit(lines, label)
-    if junit is not None and junit.status is ResultsStatus.PARSED:
-        return junit
+def _pytest_parser(lines: Sequence[str]) -> PytestLogParser:
     parser = PytestLogParser()
     for line in lines:
         parser.feed(line)
+    return parser
+
+
+def _pytest(
+    lines: Sequence[str],
+    label: str,
+    junit: TestResults | None,
+    parser: PytestLogParser | None = None,
+) -> TestResults:
+    """pytest's results: the JUnit document it printed (``junit``), else its output (read
+    by ``parser`` when the caller has read it already)."""
+    if junit is not None and junit.status is ResultsStatus.PARSED:
+        return junit
+    parser = parser or _pytest_parser(lines)
     res = parser.result()
     if res.status is ResultsStatus.MISSING and not parser.seen:
         res = replace(
