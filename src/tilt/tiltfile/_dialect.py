@@ -333,17 +333,7 @@ def _rewrite_sets(src: str) -> tuple[str, tuple[tuple[int, int, int], ...]]:
         tree = ast.parse(src)
     except (SyntaxError, ValueError):
         return src, ()  # the Starlark parser reports it
-    lines = src.splitlines(keepends=True)
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line))
-
-    def off(lineno: int | None, col: int | None) -> int:
-        assert lineno is not None and col is not None
-        line = lines[lineno - 1] if lineno <= len(lines) else ""
-        # ast columns count UTF-8 bytes.
-        chars = col if line.isascii() else len(line.encode()[:col].decode(errors="replace"))
-        return starts[lineno - 1] + chars
+    off = _offsets(src)  # ast columns count UTF-8 bytes
 
     def start(node: ast.AST) -> int:
         return off(getattr(node, "lineno", None), getattr(node, "col_offset", None))
