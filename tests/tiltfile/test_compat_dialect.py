@@ -49,7 +49,7 @@ CASES = {
     "file": ["main file Tiltfile", "lib lib/Tiltfile lib"],
     "load_dynamic": [
         "api loaded",
-        'keys ["PORT", "declare", "labels"]',
+        'keys ["PORT", "_hidden", "declare", "labels"]',
         'values 8080 {"app": "api", "port": "8080"}',
         "same 8080",
     ],
@@ -163,11 +163,54 @@ def test_load_dynamic_at_the_top_level_returns_the_files_own_values(tmp_path: Pa
     )
     result = load_tiltfile(str(tmp_path / "Tiltfile"))
     assert list(result.logs) == [
-        '["N", "S", "T", "apply", "pair"] struct 1 tf',
+        '["N", "S", "T", "_private", "apply", "pair"] struct 1 tf',
         '3 (struct(k=1), "struct")',
         '((1, 2), "tuple") (set([3]), "set")',
     ]
     assert not result.warnings
+
+
+def test_load_dynamic_returns_private_globals_too(tmp_path: Path) -> None:
+    # Tilt's load_dynamic returns every global of the file, `_`-prefixed ones included
+    # (load() cannot import those); one bound only on a branch not taken is absent.
+    (tmp_path / "lib.star").write_text(
+        "_base = 40\n"
+        "PUBLIC = 1\n"
+        "def _add(x):\n"
+        "    return x + _base\n"
+        "if False:\n"
+        "    _never = 1\n"
+        "for _i in [1, 2]:\n"
+        "    pass\n"
+        "a, (_b, c) = 1, (2, 3)\n"
+        "_s = struct(f=_add)\n"
+    )
+    (tmp_path / "Tiltfile").write_text(
+        "d = load_dynamic('lib.star')\n"
+        "print(sorted(d.keys()))\n"
+        "print(d['_add'](2), d['_base'], d['_i'], d['_b'], d['_s'].f(1))\n"
+        "def f():\n"
+        "    e = load_dynamic('lib.star')\n"
+        "    return sorted(e.keys()), e['_add'](3)\n"
+        "print(f())\n"
+        "_mine = 1\n"
+    )
+    result = load_tiltfile(str(tmp_path / "Tiltfile"))
+    logs = [line for line in result.logs if not line.startswith("WARNING")]
+    assert logs == [
+        '["PUBLIC", "_add", "_b", "_base", "_i", "_s", "a", "c"]',
+        "42 40 2 2 41",
+        # Inside a function the values cross as data: the struct of a function stays out.
+        '(["PUBLIC", "_add", "_b", "_base", "_i", "a", "c"], 43)',
+    ]
+    (warning,) = result.warnings
+    assert "'_s'" in warning.message
+
+
+def test_a_private_global_is_still_private_to_load(tmp_path: Path) -> None:
+    # The alias that lets load_dynamic see `_x` does not make load('f', '_x') work.
+    msg = _error(tmp_path, {"lib.star": "_x = 1\n", "Tiltfile": "load('lib.star', '_x')\n"})
+    assert "_x" in msg.splitlines()[0]
 
 
 def test_load_dynamic_returns_a_frozen_dict(tmp_path: Path) -> None:

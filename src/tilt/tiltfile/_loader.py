@@ -711,6 +711,7 @@ class _Run:
                 if self.exited:
                     return mod.freeze()
                 raise
+            self._alias_private_globals(mod, code.text)
             frozen = mod.freeze()
         except sl.StarlarkError as e:  # a parse error
             raise _better_parse_error(_convert_error(e, self), src) from None
@@ -718,6 +719,23 @@ class _Run:
             self.loading.pop()
         self.cache[path] = frozen
         return frozen
+
+    @staticmethod
+    def _alias_private_globals(mod: sl.Module, text: str) -> None:
+        """Give each bound ``_name`` global a public alias, so load_dynamic can read it.
+
+        Tilt's load_dynamic returns all of a file's globals, ``_``-prefixed ones too, but a
+        Starlark ``load()`` cannot import those. The alias is bound after the file has run,
+        in its own module; a name bound only on a branch not taken gets none.
+        """
+        if not _MAYBE_PRIVATE.search(text):
+            return
+        for name in _global_names(text, private=True):
+            src = f"{PRIVATE_ALIAS}{name} = {name}\n"
+            try:
+                sl.eval(mod, sl.parse("<load_dynamic>", src, _dialect()), _globals())
+            except sl.StarlarkError:
+                continue  # not bound on this run
 
     def load(self, spec: str, from_file: str) -> sl.FrozenModule:
         try:
@@ -763,11 +781,15 @@ class _Run:
         frozen = self.load(spec, path)
         key = self.shim_keys.get(target)
         if key is None:
-            names = self._bound_names(frozen, _global_names(self.sources.get(target, "")))
+            names = self._bound_names(frozen, _exported_names(self.sources.get(target, "")))
             src = ""
             if names:
-                src = "load('m', " + ", ".join(repr(n) for n in names) + ")\n"
-            src += "exports = {" + ", ".join(f"{n!r}: {n}" for n in names) + "}\n"
+                src = (
+                    "load('m', "
+                    + ", ".join(f"v{i}={_symbol(n)!r}" for i, n in enumerate(names))
+                    + ")\n"
+                )
+            src += "exports = {" + ", ".join(f"{n!r}: v{i}" for i, n in enumerate(names)) + "}\n"
             shim = sl.Module()
             sl.eval(
                 shim,
@@ -788,7 +810,7 @@ class _Run:
             try:
                 sl.eval(
                     probe,
-                    sl.parse("<load_dynamic>", f"load('m', v={name!r})\n", _dialect()),
+                    sl.parse("<load_dynamic>", f"load('m', v={_symbol(name)!r})\n", _dialect()),
                     _globals(),
                     sl.FileLoader(lambda _spec: frozen),
                 )
@@ -816,14 +838,14 @@ class _Run:
     def _exports(
         self, path: str, frozen: sl.FrozenModule
     ) -> tuple[list[str], list[str], dict[str, object]]:
-        names = _global_names(self.sources.get(path, ""))
+        names = _exported_names(self.sources.get(path, ""))
         functions: list[str] = []
         values: dict[str, object] = {}
         kept: list[str] = []
         loader = sl.FileLoader(lambda spec: _dialect_module() if spec == DIALECT_MODULE else frozen)
         for name in self._bound_names(frozen, names):
             probe = sl.Module()
-            src = f"load('m', v={name!r})\nkind = type(v)\n"
+            src = f"load('m', v={_symbol(name)!r})\nkind = type(v)\n"
             sl.eval(probe, sl.parse(PRELUDE, src, _dialect()), _globals(), loader)
             if probe["kind"] == "function":
                 kept.append(name)
@@ -868,7 +890,7 @@ def _call_shim(frozen: sl.FrozenModule, name: str) -> sl.FrozenModule:
     encoded, so tuples and structs cross as themselves.
     """
     src = (
-        f"load('m', __tilt_fn={name!r})\n"
+        f"load('m', __tilt_fn={_symbol(name)!r})\n"
         f"load({DIALECT_MODULE!r}, enc='tilt_enc', dec='tilt_dec')\n"
         "def call(name, args, kwargs):\n"
         "    return enc('the result of ' + name, __tilt_fn(*dec(args), **dec(kwargs)))\n"
@@ -879,8 +901,25 @@ def _call_shim(frozen: sl.FrozenModule, name: str) -> sl.FrozenModule:
     return mod.freeze()
 
 
-def _global_names(src: str) -> list[str]:
-    """The public names a file binds at its top level (what Tilt's load_dynamic returns)."""
+# The public alias of a file's ``_name`` global (see _Run._alias_private_globals).
+PRIVATE_ALIAS = "tilt_private_global"
+# A cheap test before parsing: can the file bind a ``_`` name at all?
+_MAYBE_PRIVATE = re.compile(r"(?<![\w.'\"])_\w")
+
+
+def _symbol(name: str) -> str:
+    """The name ``load()`` imports for a global of a file: private ones by their alias."""
+    return PRIVATE_ALIAS + name if name.startswith("_") else name
+
+
+def _exported_names(src: str) -> list[str]:
+    """The names Tilt's load_dynamic returns: all the file's top-level globals."""
+    return _global_names(src) + _global_names(src, private=True)
+
+
+def _global_names(src: str, *, private: bool = False) -> list[str]:
+    """The public (or, with ``private``, the ``_``-prefixed) names a file binds at its top
+    level."""
     import ast
 
     try:
@@ -908,12 +947,12 @@ def _global_names(src: str) -> list[str]:
             elif isinstance(stmt, ast.For):
                 targets(stmt.target)
                 walk(stmt.body)
-            elif isinstance(stmt, ast.If):
+            elif isinstance(stmt, ast.If | ast.While):
                 walk(stmt.body)
                 walk(stmt.orelse)
 
     walk(tree.body)
-    return [n for n in names if not n.startswith("_")]
+    return [n for n in names if n.startswith("_") == private and not n.startswith(PRIVATE_ALIAS)]
 
 
 def _constant_value(value: object, ctx: Ctx) -> object:
@@ -990,7 +1029,9 @@ error locations stay the file's own lines).
   never calls `set(` nor a set-only method gets the dict's own `-`, `&`, `^` and
   comparisons, which fail on sets (`remove`/`pop()` on a set there fail too).
 - **`load_dynamic(path)`** runs a file whose path is computed (once, like `load`; the path
-  relative to the calling file) and returns its public top-level names as a frozen dict.
+  relative to the calling file) and returns its top-level names as a frozen dict -- all of
+  them, `_`-prefixed ones included, as in Tilt (a name bound only on a branch not taken is
+  absent).
   Called in a top-level statement (`lib = load_dynamic(...)`, `x = load_dynamic(p)['f']`),
   the file is cut at that statement and the dict comes in through a `load()`, so its
   values are the loaded file's own: functions take any arguments (functions, structs,
@@ -1001,8 +1042,9 @@ error locations stay the file's own lines).
   dicts, sets, structs, None, values builtins return) but not as functions (an error names
   the call), and a top-level value holding functions is left out, with a warning. Either
   way, relative paths in the loaded file's functions resolve against the file whose load
-  is running (the caller's, for a call from the main Tiltfile). Names starting with `_`
-  are not in the dict (Tilt's has them).
+  is running (the caller's, for a call from the main Tiltfile). `load()` itself still
+  cannot import a `_` name: after a file runs, each of its bound `_name` globals gets a
+  public alias (`tilt_private_global_name`), which is what load_dynamic imports.
 """,
 )
 
@@ -1038,8 +1080,6 @@ where this tilt warns and Tilt says nothing:
 - `ci_settings()`: a negative duration (`timeout='-5m'`); Tilt parses it with Go's
   `time.ParseDuration`, which keeps the sign, and stores it. Here the setting is ignored
   (the default stays).
-- `local_resource(stdin_mode=, serve_stdin_mode=)`: Tilt's undocumented arguments are
-  accepted; a set one is ignored, with a warning (commands here run with stdin closed).
 - `live_update` of an image that no resource deploys: its `sync()` sources and
   `fall_back_on()` files are not checked against what the image watches (Tilt checks
   only deployed images; the image gets the "Image not used" warning).
