@@ -101,6 +101,30 @@ def test_env_adds_to_the_environment(tmp_path: Path) -> None:
     assert run(main()) == ["1", "x"]
 
 
+def test_stdin_is_dev_null_or_with_stdin_pty_a_terminal(tmp_path: Path) -> None:
+    # stdin_mode='pty': isatty(0) holds (docker run -it needs it); the pty is closed after.
+    script = "if [ -t 0 ]; then echo tty; else echo notty; fi; echo to-the-tty >&0; echo done"
+
+    async def main(pty: bool) -> list[str]:
+        out: list[str] = []
+        sup = ProcessSupervisor()
+        p = await sup.start(
+            ["sh", "-c", script], cwd=str(tmp_path), on_output=out.append, stdin_pty=pty
+        )
+        await p.wait()
+        # Released once the group is gone: the pty's end in tilt is closed by then.
+        for _ in range(200):
+            if not sup.processes:
+                break
+            await asyncio.sleep(0.01)
+        return out
+
+    before = set(os.listdir("/proc/self/fd"))
+    assert run(main(True)) == ["tty", "done"]
+    assert set(os.listdir("/proc/self/fd")) <= before  # no pty end left open
+    assert run(main(False))[0] == "notty"
+
+
 def test_child_has_its_own_process_group_and_session(tmp_path: Path) -> None:
     async def main() -> tuple[int, int, list[str]]:
         out: list[str] = []

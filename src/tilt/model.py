@@ -291,6 +291,9 @@ class LocalTarget:
     serve_cmd: Cmd | None = None
     serve_dir: str = ""
     serve_env: dict[str, str] = field(default_factory=dict)
+    # ``stdin_mode=``/``serve_stdin_mode=``: "" (stdin is /dev/null) or "pty".
+    stdin_mode: str = ""
+    serve_stdin_mode: str = ""
     readiness_probe: Probe | None = None
     allow_parallel: bool = False
     deps: tuple[str, ...] = ()

@@ -2,7 +2,8 @@
 
 `ProcessSupervisor.start` runs a command in a new session (so in a process
 group of its own, led by the child: ``pgid == pid``), with stdin from
-``/dev/null`` and stdout and stderr merged into one pipe. Output reaches
+``/dev/null`` (or a pty, for ``stdin_mode='pty'``) and stdout and stderr merged into
+one pipe. Output reaches
 ``on_output`` one line at a time (no trailing newline), decoded as UTF-8 with
 invalid bytes replaced, so binary output cannot break anything. A line longer
 than `MAX_LINE_CHARS` is delivered in pieces of that size rather than buffered
@@ -64,6 +65,12 @@ DRAIN_TIMEOUT_S = 0.5
 # Polling only happens while stopping a group whose leader is gone (there is
 # no event for "the last member of a process group exited").
 _GROUP_POLL_S = 0.02
+
+
+def _close_fds(*fds: int | None) -> None:
+    for fd in fds:
+        if fd is not None:
+            os.close(fd)
 
 
 class CommandNotFoundError(FileNotFoundError):
@@ -352,6 +359,35 @@ class ManagedProcess:
         self._stop_task: asyncio.Task[ExitStatus] | None = None
         self._output: _OutputProtocol | None = None
         self._released = False
+        self._pty: int | None = None
+
+    def _hold_pty(self, master: int) -> None:
+        """Keep the pty whose other end is the child's stdin, draining what it writes there.
+
+        Nothing is typed into it. What the child writes to its terminal through stdin is
+        discarded (its stdout and stderr are the pipe); the pty closes once no process
+        holds the other end, or when the group is released.
+        """
+        self._pty = master
+        os.set_blocking(master, False)
+
+        def drain() -> None:
+            try:
+                if os.read(master, 65536):
+                    return
+            except BlockingIOError:
+                return
+            except OSError:  # EIO: every holder of the other end has closed it
+                pass
+            self._close_pty()
+
+        self._loop.add_reader(master, drain)
+
+    def _close_pty(self) -> None:
+        master, self._pty = self._pty, None
+        if master is not None:
+            self._loop.remove_reader(master)
+            os.close(master)
 
     async def _attach(self, on_output: Callable[[str], None]) -> None:
         stdout = self._popen.stdout
@@ -389,6 +425,7 @@ class ManagedProcess:
     def _release(self) -> None:
         if not self._released:
             self._released = True
+            self._close_pty()
             self._supervisor._forget(self)
 
     @property
@@ -531,6 +568,7 @@ class ProcessSupervisor:
         env: Mapping[str, str] | None = None,
         on_output: Callable[[str], None],
         on_system: Callable[[str], None] | None = None,
+        stdin_pty: bool = False,
     ) -> ManagedProcess:
         """Start ``argv`` in a process group of its own.
 
@@ -544,6 +582,10 @@ class ProcessSupervisor:
             on_output: Called with each line of merged stdout/stderr.
             on_system: Called with tilt's own messages about the process
                 (the steps of a stop); ``on_output`` when not given.
+            stdin_pty: stdin is a pseudo-terminal instead of ``/dev/null``
+                (``stdin_mode='pty'``): ``isatty(0)`` holds, for commands that
+                refuse to run otherwise (``docker run -it``). Nothing is typed into
+                it, and it is not the child's controlling terminal.
 
         Returns:
             The running process.
@@ -565,12 +607,13 @@ class ProcessSupervisor:
         # registration below still finds it (see tilt._guardian).
         key, token = _guardian.marker(self.grace_period_s)
         full_env[key] = token
+        master, slave = os.openpty() if stdin_pty else (None, None)
         try:
             popen = subprocess.Popen(
                 list(argv),
                 cwd=cwd,
                 env=full_env,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if slave is None else slave,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -578,9 +621,15 @@ class ProcessSupervisor:
                 bufsize=0,
             )
         except FileNotFoundError as e:
+            _close_fds(master, slave)
             raise CommandNotFoundError(argv[0]) from e
         except PermissionError as e:
+            _close_fds(master, slave)
             raise PermissionError(13, f"permission denied: {argv[0]}", argv[0]) from e
+        except BaseException:
+            _close_fds(master, slave)
+            raise
+        _close_fds(slave)
         _guardian.register(popen.pid, self.grace_period_s)
         proc = ManagedProcess(
             popen=popen,
@@ -590,6 +639,8 @@ class ProcessSupervisor:
             grace_period_s=self.grace_period_s,
         )
         self._procs[proc.pgid] = proc
+        if master is not None:
+            proc._hold_pty(master)
         try:
             await proc._attach(on_output)
         except BaseException:

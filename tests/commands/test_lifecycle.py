@@ -175,3 +175,23 @@ def test_a_zombie_in_the_group_counts_as_gone(tmp_path: Path) -> None:
     # the whole 60 s grace and end in SIGKILL.
     assert "SIGKILL" not in r.stdout
     assert "stopped" in r.stdout
+
+
+def test_stdin_mode_pty_gives_cmd_and_serve_cmd_a_terminal_on_stdin(tmp_path: Path) -> None:
+    # `[ -t 0 ]` fails on /dev/null; with stdin_mode='pty' both commands see a terminal.
+    write_tree(
+        tmp_path,
+        {
+            "Tiltfile": (
+                "local_resource('tty', cmd='[ -t 0 ] && echo cmd-has-a-tty', stdin_mode='pty',\n"
+                "    serve_cmd='[ -t 0 ] && echo serve-has-a-tty && touch up && exec sleep 60',\n"
+                "    serve_stdin_mode='pty',\n"
+                "    readiness_probe=probe(exec=exec_action(['test', '-f', 'up'])))\n"
+                "local_resource('plain', cmd='[ -t 0 ] || echo cmd-has-no-tty')\n"
+            )
+        },
+    )
+    r = run_tilt("ci", "--port", str(free_port()), cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for line in ("cmd-has-a-tty", "serve-has-a-tty", "cmd-has-no-tty"):
+        assert line in r.stdout

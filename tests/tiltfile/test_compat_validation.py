@@ -239,19 +239,29 @@ def test_test_timeout_that_is_no_duration_is_a_warning(tiltfile: Any) -> None:
     }
 
 
-def test_local_resource_takes_tilts_hidden_stdin_mode(tiltfile: Any) -> None:
+def test_local_resource_takes_stdin_mode(tiltfile: Any) -> None:
+    # Tilt had stdin_mode='pty' briefly (May 2024, then reverted); kept here as an extra.
     data = tiltfile(
         "local_resource('a', 'true', stdin_mode=None)\n"
-        "local_resource('b', 'true', serve_cmd='sleep 1', serve_stdin_mode='tty')\n"
+        "local_resource('b', 'true', serve_cmd='sleep 1', serve_stdin_mode='pty')\n"
+        "test('t', 'true', stdin_mode='pty')\n"
     )
-    assert [r["name"] for r in data["resources"]] == ["a", "b"]
-    assert data["warnings"] == [
-        {
-            "message": "local_resource: serve_stdin_mode is not supported here and is ignored "
-            "(stdin stays closed)",
-            "location": {"file": "Tiltfile", "line": 2},
-        }
-    ]
+    got = {
+        r["name"]: (r["local"]["stdin_mode"], r["local"]["serve_stdin_mode"])
+        for r in data["resources"]
+    }
+    assert got == {"a": ("", ""), "b": ("", "pty"), "t": ("pty", "")}
+    assert [w for w in data["warnings"] if "stdin" in w["message"]] == []
+
+
+def test_a_stdin_mode_that_is_not_pty_is_an_error(tiltfile_error: Any) -> None:
+    msg = tiltfile_error(
+        "x = 1\nlocal_resource('b', 'true', serve_cmd='s', serve_stdin_mode='tty')\n"
+    )
+    assert msg.splitlines()[0] == (
+        "Error: Tiltfile:2:1: local_resource: serve_stdin_mode must be '' (stdin is /dev/null) "
+        "or 'pty' (stdin is a pseudo-terminal), got 'tty'"
+    )
 
 
 def test_live_update_paths_of_an_image_nothing_deploys_are_not_checked(tiltfile: Any) -> None:

@@ -61,6 +61,8 @@ def test_defaults(tiltfile, tmp_path: Path) -> None:  # type: ignore[no-untyped-
             "serve_cmd": None,
             "serve_dir": str(tmp_path),
             "serve_env": {},
+            "stdin_mode": "",
+            "serve_stdin_mode": "",
             "readiness_probe": None,
             "allow_parallel": False,
             "deps": [],

@@ -122,7 +122,12 @@ class LocalRunner(RunnerBase):
         cwd = local.dir or self._base_dir
         try:
             proc = await self._sup.start(
-                cmd.argv, cwd=cwd, env=dict(local.env), on_output=build_log, on_system=build_log
+                cmd.argv,
+                cwd=cwd,
+                env=dict(local.env),
+                on_output=build_log,
+                on_system=build_log,
+                stdin_pty=local.stdin_mode == "pty",
             )
         except asyncio.CancelledError:
             build_log("Update cancelled")
@@ -236,7 +241,12 @@ class LocalRunner(RunnerBase):
         run_log(f"Running serve cmd: {cmd.display}")
         start = asyncio.ensure_future(
             self._sup.start(
-                cmd.argv, cwd=cwd, env=dict(local.serve_env), on_output=run_log, on_system=run_log
+                cmd.argv,
+                cwd=cwd,
+                env=dict(local.serve_env),
+                on_output=run_log,
+                on_system=run_log,
+                stdin_pty=local.serve_stdin_mode == "pty",
             )
         )
         cancelled = await _through_cancel(start)

@@ -268,7 +268,12 @@ async def _run_shards(
         try:
             procs.append(
                 await sup.start(
-                    cmd.argv, cwd=job.cwd, env=env, on_output=on_output, on_system=on_system
+                    cmd.argv,
+                    cwd=job.cwd,
+                    env=env,
+                    on_output=on_output,
+                    on_system=on_system,
+                    stdin_pty=local.stdin_mode == "pty",
                 )
             )
         except asyncio.CancelledError:

@@ -173,11 +173,20 @@ def _command(fn: str, arg: str, v: object, bat_arg: str, bat: object) -> Cmd | N
 # --- local_resource / test ---------------------------------------------------------------
 
 
-def _stdin_modes(ctx: Ctx, fn: str, stdin_mode: object, serve_stdin_mode: object) -> None:
-    """Tilt's hidden ``stdin_mode=`` arguments: accepted; a set one is ignored, with a warning."""
-    for arg, value in (("stdin_mode", stdin_mode), ("serve_stdin_mode", serve_stdin_mode)):
-        if as_str(fn, arg, value, allow_none=True):
-            ctx.warn(f"{fn}: {arg} is not supported here and is ignored (stdin stays closed)")
+#: ``stdin_mode=`` values: Tilt had this argument for a week in May 2024 (with ``'pty'``),
+#: then reverted it; kept here as an extra, meaning what it meant there.
+STDIN_MODES = ("", "pty")
+
+
+def _stdin_mode(fn: str, arg: str, value: object) -> str:
+    """``stdin_mode=``/``serve_stdin_mode=``: ``''`` (stdin is /dev/null) or ``'pty'``."""
+    mode = as_str(fn, arg, value, allow_none=True) or ""
+    if mode not in STDIN_MODES:
+        raise TiltfileError(
+            f"{fn}: {arg} must be '' (stdin is /dev/null) or 'pty' (stdin is a "
+            f"pseudo-terminal), got {mode!r}"
+        )
+    return mode
 
 
 def _declare(
@@ -204,6 +213,8 @@ def _declare(
     serve_dir: object,
     labels: object,
     update_on_dep_change: object,
+    stdin_mode: object = None,
+    serve_stdin_mode: object = None,
     test: TestSpec | None = None,
 ) -> None:
     st = ctx.state.family(LocalState)
@@ -237,6 +248,8 @@ def _declare(
         serve_cmd=long_cmd,
         serve_dir=_dir(ctx, fn, "serve_dir", serve_dir),
         serve_env=as_str_dict(fn, "serve_env", serve_env),
+        stdin_mode=_stdin_mode(fn, "stdin_mode", stdin_mode),
+        serve_stdin_mode=_stdin_mode(fn, "serve_stdin_mode", serve_stdin_mode),
         readiness_probe=probe_spec,
         allow_parallel=as_bool(fn, "allow_parallel", allow_parallel),
         deps=dep_paths,
@@ -343,12 +356,12 @@ def local_resource(  # noqa: PLR0917 (Tilt's positional parameters)
         update_on_dep_change: beyond Tilt: when True, the resource updates again
             after any of its ``resource_deps`` updates (in manual mode it is marked
             dirty instead).
-        stdin_mode: an undocumented Tilt argument (what ``cmd``'s stdin is);
-            accepted, and ignored with a warning when set: commands here always
-            run with stdin closed.
+        stdin_mode: what ``cmd``'s stdin is: ``''`` (``/dev/null``) or ``'pty'``, a
+            pseudo-terminal, for commands that want a terminal on stdin
+            (``docker run -it``); nothing is typed into it. Tilt had this argument
+            briefly (May 2024) and removed it; kept here as an extra.
         serve_stdin_mode: the same for ``serve_cmd``.
     """
-    _stdin_modes(ctx, "local_resource", stdin_mode, serve_stdin_mode)
     _declare(
         ctx,
         "local_resource",
@@ -367,6 +380,8 @@ def local_resource(  # noqa: PLR0917 (Tilt's positional parameters)
         tags=tags,
         env=env,
         serve_env=serve_env,
+        stdin_mode=stdin_mode,
+        serve_stdin_mode=serve_stdin_mode,
         readiness_probe=readiness_probe,
         dir=dir,
         serve_dir=serve_dir,
@@ -478,7 +493,6 @@ def test(  # noqa: PLR0917 (Tilt's positional parameters)
         command: beyond Tilt, with ``image``: the container's command (string:
             ``sh -c``; list: argv; empty: the image's entrypoint).
     """
-    _stdin_modes(ctx, "test", stdin_mode, serve_stdin_mode)
     spec = _test_spec(
         ctx,
         timeout=timeout,
@@ -527,6 +541,8 @@ def test(  # noqa: PLR0917 (Tilt's positional parameters)
         tags=tags,
         env=env,
         serve_env=serve_env,
+        stdin_mode=stdin_mode,
+        serve_stdin_mode=serve_stdin_mode,
         readiness_probe=readiness_probe,
         dir=dir,
         serve_dir=serve_dir,
