@@ -13,8 +13,10 @@ implements them on the standard library (ThreadingHTTPServer + a small RFC 6455 
 - server-side apply (``application/apply-patch+yaml``) with per-manager field ownership,
   409 conflicts naming the other manager, ``force``; removal of fields a manager stops applying;
 - JSON merge / strategic-merge patch (as merge: lists replaced), PUT with optimistic concurrency;
-- immutable fields (Service clusterIP, Job template/selector, Deployment/StatefulSet selector)
-  answered with 422 ``field is immutable``; annotations over 256 KiB answered with 422 ``Too long``;
+- immutable fields answered with 422 in the real server's words, echoing the new value: Job
+  template/selector and Deployment selector ``field is immutable``, Service clusterIP
+  ``may not change once set``, StatefulSet ``spec: Forbidden: updates to statefulset spec ...``;
+  annotations over 256 KiB answered with 422 ``Too long``;
 - owner-reference garbage collection on delete (Background/Foreground; Orphan keeps children),
   finalizers delay deletion;
 - CRDs become served resources when created; discovery for every served group/version;
@@ -225,26 +227,50 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- immutability
+def _go_value(value: Any) -> str:
+    """A value as the API server prints it in a validation error (Go's ``%#v``; JSON here)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+#: What a real API server says about an update of each kind's immutable fields. Messages
+#: echo the new value (``Invalid value: <the whole pod template>``), as the real ones do.
+_STATEFULSET_FORBIDDEN = (
+    "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', "
+    "'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and "
+    "'minReadySeconds' are forbidden"
+)
+
+
 def _immutable_violations(info: ResourceInfo, old: Obj, new: Obj) -> list[str]:
-    checks: list[tuple[str, ...]] = []
+    """The validation errors of an update that changes an immutable field (none: ``[]``)."""
     if info.kind == "Service":
-        if _get_path(old, ("spec", "clusterIP")) not in (_MISSING, "", None) and _get_path(
-            new, ("spec", "clusterIP")
-        ) not in (_MISSING, "", None):
-            checks.append(("spec", "clusterIP"))
-    elif info.kind == "Job":
+        # pkg/apis/core/validation: the primary cluster IP "may not change once set" (the
+        # server copies a changed spec.clusterIP into spec.clusterIPs before validating).
+        a, b = _get_path(old, ("spec", "clusterIP")), _get_path(new, ("spec", "clusterIP"))
+        if a not in (_MISSING, "", None, "None") and b not in (_MISSING, "", None) and a != b:
+            return [
+                f"spec.clusterIPs[0]: Invalid value: []string{{{_go_value(b)}}}: may not change once set"
+            ]
+        return []
+    if info.kind == "StatefulSet":
+        fixed = ("selector", "serviceName", "volumeClaimTemplates", "podManagementPolicy")
+        for f in fixed:
+            a, b = _get_path(old, ("spec", f)), _get_path(new, ("spec", f))
+            if a is not _MISSING and b is not _MISSING and a != b:
+                return [_STATEFULSET_FORBIDDEN]
+        return []
+    checks: list[tuple[str, ...]] = []
+    if info.kind == "Job":
         checks += [("spec", "template"), ("spec", "selector"), ("spec", "completions")]
     elif info.kind in ("Deployment", "ReplicaSet", "DaemonSet"):
         checks.append(("spec", "selector"))
-    elif info.kind == "StatefulSet":
-        checks += [("spec", "selector"), ("spec", "serviceName"), ("spec", "volumeClaimTemplates")]
     bad = []
     for path in checks:
         a, b = _get_path(old, path), _get_path(new, path)
         if a is _MISSING or b is _MISSING:
             continue
         if a != b:
-            bad.append(".".join(path))
+            bad.append(f"{'.'.join(path)}: Invalid value: {_go_value(b)}: field is immutable")
     return bad
 
 
@@ -499,7 +525,7 @@ class Emulator:
         if bad:
             name = old["metadata"]["name"]
             group = f".{info.group}" if info.group else ""
-            details = "; ".join(f"{p}: Invalid value: ...: field is immutable" for p in bad)
+            details = bad[0] if len(bad) == 1 else "[" + ", ".join(bad) + "]"
             raise ApiError(422, "Invalid", f'{info.kind}{group} "{name}" is invalid: {details}')
         self._check_annotations(new)
 

@@ -222,6 +222,85 @@ def test_immutable_field_deletes_and_recreates_and_says_so(emu: Emulator, kube: 
     assert out.recreated and emu.get("v1", "Service", "s")["spec"]["clusterIP"] == "10.96.0.11"
 
 
+def test_the_real_servers_immutable_field_messages_recreate(
+    emu: Emulator, kube: KubeClient
+) -> None:
+    # A real API server refuses a changed Service clusterIP with "spec.clusterIPs[0]: Invalid
+    # value: ...: may not change once set" and a StatefulSet's fixed fields with "spec:
+    # Forbidden: updates to statefulset spec ...": both are re-created, as a Job is.
+    log: list[str] = []
+    applier = Applier(kube, log=log.append)
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s"},
+        "spec": {"clusterIP": "10.96.0.10", "ports": [{"port": 80}]},
+    }
+    run(applier.apply([svc]))
+    with pytest.raises(Exception, match="may not change once set"):
+        kube.request(
+            "PATCH",
+            "/api/v1/namespaces/default/services/s",
+            query={"fieldManager": "other"},
+            body={"spec": {"clusterIP": "10.96.0.12"}},
+            content_type="application/merge-patch+json",
+        )
+    out = run(applier.apply([{**svc, "spec": {**svc["spec"], "clusterIP": "10.96.0.11"}}]))
+    assert out.recreated == ("Service/s (namespace default)",)
+    assert emu.get("v1", "Service", "s")["spec"]["clusterIP"] == "10.96.0.11"
+    assert any("spec.clusterIPs[0]: may not change once set" in line for line in log)
+
+    def sts(claim_size: str) -> Obj:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "db"},
+            "spec": {
+                "serviceName": "db",
+                "selector": {"matchLabels": {"app": "db"}},
+                "template": {
+                    "metadata": {"labels": {"app": "db"}},
+                    "spec": {"containers": [{"name": "db", "image": "db"}]},
+                },
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "data"},
+                        "spec": {"resources": {"requests": {"storage": claim_size}}},
+                    }
+                ],
+            },
+        }
+
+    run(applier.apply([sts("1Gi")]))
+    out = run(applier.apply([sts("2Gi")]))
+    assert out.recreated == ("StatefulSet/db (namespace default)",)
+    assert any("spec: updates to statefulset spec" in line for line in log)
+
+
+def test_recreate_log_names_the_field_not_the_echoed_template(
+    emu: Emulator, kube: KubeClient
+) -> None:
+    # The server's message for a changed Job template echoes the whole new template, env
+    # values included; the log line names the field only.
+    def job(image: str) -> Obj:
+        container = {"name": "m", "image": image, "env": [{"name": "TOKEN", "value": "t0ps3cret"}]}
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "migrate"},
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [container]}}},
+        }
+
+    log: list[str] = []
+    applier = Applier(kube, log=log.append)
+    run(applier.apply([job("m:1")]))
+    out = run(applier.apply([job("m:2")]))
+    assert out.recreated
+    line = next(line for line in log if "deleting and re-creating" in line)
+    assert "(spec.template: field is immutable)" in line
+    assert "t0ps3cret" not in line and "m:2" not in line
+
+
 def test_client_side_apply_when_ssa_is_off(emu: Emulator, kube: KubeClient) -> None:
     cm = {
         "apiVersion": "v1",

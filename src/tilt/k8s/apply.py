@@ -4,8 +4,9 @@ Server-side apply with field manager ``tilt`` (``force`` taken: a dev loop owns 
 as Tilt does), client-side three-way apply when SSA is turned off (Tilt's
 ``update_settings(k8s_server_side_apply="false")``) or, with ``"auto"``, when the server does not
 accept apply patches. An apply refused for an immutable field (``field is immutable``,
-``Forbidden:``) deletes the object and creates it again, and says so; annotations too large for
-the server fall back to replace; the whole upsert is bounded by ``k8s_upsert_timeout_secs``.
+``Forbidden:``, a Service's ``may not change once set``) deletes the object and creates it
+again, and says so (naming the fields, not the values the server echoes: a whole pod template
+with its env); annotations too large for the server fall back to replace; the whole upsert is bounded by ``k8s_upsert_timeout_secs``.
 """
 
 from __future__ import annotations
@@ -304,8 +305,36 @@ def display_name(obj: Obj) -> str:
     return f"{obj.get('kind', '?')}/{meta.get('name', '?')}" + (f" (namespace {ns})" if ns else "")
 
 
+#: How a real API server refuses a change only a re-creation can make: most kinds say
+#: ``field is immutable`` (Job template, selectors), a StatefulSet or Pod ``Forbidden:``, a
+#: Service whose clusterIP changed ``spec.clusterIPs[0]: ...: may not change once set`` (or
+#: ``primary clusterIP can not be unset``).
+_IMMUTABLE_MARKERS = (
+    "field is immutable",
+    "Forbidden:",
+    "may not change once set",
+    "can not be unset",
+)
+
+
 def _is_immutable_error(e: ApiError) -> bool:
-    return e.status == 422 and ("field is immutable" in e.message or "Forbidden:" in e.message)
+    return e.status == 422 and any(m in e.message for m in _IMMUTABLE_MARKERS)
+
+
+_FIELD_ERROR_RE = re.compile(r"([A-Za-z][\w.\[\]-]*): (?:Invalid value|Forbidden)")
+
+
+def _immutable_summary(message: str) -> str:
+    """``spec.template: field is immutable`` from the server's message.
+
+    The server's ``Invalid value:`` is the whole new value (``core.PodTemplateSpec{...}``,
+    thousands of characters with every env value): only the paths and the reason are kept.
+    """
+    marker = next((m for m in _IMMUTABLE_MARKERS if m in message), "")
+    paths = list(dict.fromkeys(_FIELD_ERROR_RE.findall(message)))
+    if marker == "Forbidden:":
+        marker = message.split("Forbidden: ", 1)[1].split("\n", 1)[0][:200]
+    return f"{', '.join(paths)}: {marker}" if paths else marker
 
 
 def _is_too_long(e: ApiError) -> bool:
@@ -415,10 +444,9 @@ class Applier:
             return self._upsert_custom(info, obj, ns, name, deadline)
         except ApiError as e:
             if _is_immutable_error(e):
-                first = e.message.split(": ", 1)[-1]
                 self.log(
-                    f"{display_name(obj)}: the apply changes an immutable field ({first}); "
-                    "deleting and re-creating it"
+                    f"{display_name(obj)}: the apply changes an immutable field "
+                    f"({_immutable_summary(e.message)}); deleting and re-creating it"
                 )
                 self._delete_and_wait(info, ns, name, deadline)
                 out = self._upsert(info, obj, ns, name)
