@@ -6,7 +6,8 @@ as Tilt does), client-side three-way apply when SSA is turned off (Tilt's
 accept apply patches. An apply refused for an immutable field (``field is immutable``,
 ``Forbidden:``, a Service's ``may not change once set``) deletes the object and creates it
 again, and says so (naming the fields, not the values the server echoes: a whole pod template
-with its env); annotations too large for the server fall back to replace; the whole upsert is bounded by ``k8s_upsert_timeout_secs``.
+with its env); annotations too large for the server fall back to replace; the whole upsert is
+bounded by ``k8s_upsert_timeout_secs``.
 """
 
 from __future__ import annotations
