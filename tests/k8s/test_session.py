@@ -18,6 +18,7 @@ from tests.k8s.emulator import Emulator
 from tests.k8s.test_apply import deployment
 from tests.k8s.test_logs import eventually
 from tests.k8s.test_portforward import Backend
+from tilt.k8s.apply import ApplyError
 from tilt.k8s.client import ContextRefused
 from tilt.k8s.monitor import PodsView
 from tilt.k8s.pods import Readiness
@@ -201,3 +202,21 @@ def test_update_settings_server_side_apply_false_applies_client_side(
         assert "kubectl.kubernetes.io/last-applied-configuration" in live["metadata"]["annotations"]
     finally:
         s.close()
+
+
+def test_an_apply_error_quoting_a_secret_value_is_scrubbed(emu: Emulator, session: Any) -> None:
+    # A Secret whose YAML left a value unquoted (a number): the real server's server-side
+    # apply refuses it and quotes the value. Neither the error nor the log may show it.
+    s, rec = session
+    pin = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "card"},
+        "stringData": {"pin": 86753091},
+    }
+    with pytest.raises(ApplyError) as e:
+        run(s.deploy("web", target(pin)))
+    assert "expected string" in str(e.value)
+    assert "86753091" not in str(e.value)
+    assert "[redacted secret card:pin]" in e.value.errors["Secret/card"]
+    assert not any("86753091" in line for _, line in rec.lines)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tilt.k8s.apply import Applier, ApplyResult, prepare_objects
+from tilt.k8s.apply import Applier, ApplyError, ApplyResult, prepare_objects
 from tilt.k8s.client import (
     ClusterContext,
     KubeClient,
@@ -248,7 +248,12 @@ class K8sSession:
             upsert_timeout_s=self.upsert_timeout_s,
             log=lambda line: self.log(resource, line),
         )
-        result = await applier.apply(prepared)
+        try:
+            result = await applier.apply(prepared)
+        except ApplyError as e:
+            # The server's refusal may quote what was applied (server-side apply echoes a
+            # value of the wrong type: ``.stringData.pin: expected string, got ...{Value:...}``).
+            raise ApplyError({k: self.scrubber.scrub(v) for k, v in e.errors.items()}) from None
         for name in result.replaced:
             self.log(resource, f"{name}: replaced")
         with self._lock:
