@@ -94,12 +94,15 @@ MAX_ANNOTATIONS_BYTES = 262144  # apimachinery's TotalAnnotationSizeLimitB
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, reason: str, message: str) -> None:
+    def __init__(
+        self, code: int, reason: str, message: str, causes: list[Obj] | None = None
+    ) -> None:
         super().__init__(message)
         self.code, self.reason, self.message = code, reason, message
+        self.causes = causes or []
 
     def status(self) -> Obj:
-        return {
+        status: Obj = {
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
@@ -108,6 +111,9 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if self.causes:
+            status["details"] = {"causes": self.causes}
+        return status
 
 
 def now_rfc3339(precise: bool = False) -> str:
@@ -410,6 +416,8 @@ class Emulator:
         self.exec_handler: ExecHandler | None = None
         self.port_handler: PortHandler | None = None
         self.requests: list[tuple[str, str]] = []  # (method, path?query) for assertions
+        #: the next watches each get one of these as an ERROR event, then end
+        self.watch_errors: list[ApiError] = []
         self.ssa_enabled = True
         #: ephemeral containers: refused (RBAC), and started by the "kubelet" at once
         self.ephemeral_forbidden = False
@@ -996,7 +1004,11 @@ class _Handler(BaseHTTPRequestHandler):
         with emu.cond:
             rv_s = _q(params, "resourceVersion")
             pending: list[tuple[str, Obj]] = []
-            if not rv_s or rv_s == "0":
+            if emu.watch_errors:
+                # A real server ends a watch it cannot serve with an ERROR event (HTTP 200).
+                pending = [("ERROR", emu.watch_errors.pop(0).status())]
+                last = -1
+            elif not rv_s or rv_s == "0":
                 # No resourceVersion: synthetic ADDED for every current object, then changes.
                 pending = [("ADDED", copy.deepcopy(o)) for o in self._matching(info, ns, params)]
                 last = emu.rv

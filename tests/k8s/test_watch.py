@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from tests.k8s.conftest import run
-from tests.k8s.emulator import Emulator
+from tests.k8s.emulator import ApiError, Emulator
+from tests.k8s.test_logs import eventually
 from tilt.k8s.client import KubeClient
 from tilt.k8s.watch import Informer, WatchEvent, watch_events
 
@@ -184,6 +185,45 @@ def test_a_metadata_only_cache_keeps_identities_and_still_reports_everything(
     emu.compact()
     emu.start(emu.port)
     assert sorted(c.take(2)) == [("ADDED", "c", "1"), ("DELETED", "b", "")]
+    assert c.nothing_more()
+
+
+def test_a_watch_error_event_is_a_lost_connection_then_a_rewatch(
+    emu: Emulator, collector: Any
+) -> None:
+    # A real server ends a watch it cannot serve with an ERROR event in an HTTP 200 stream.
+    emu.put(cm("a"))
+    emu.watch_errors.append(ApiError(500, "InternalError", "etcdserver: request timed out"))
+    c = collector()
+    assert c.take(1) == [("ADDED", "a", "1")]
+    assert c.take_connection().connected
+    down = c.take_connection()
+    assert not down.connected and "etcdserver: request timed out" in down.error
+    assert c.take_connection().connected
+    emu.put(cm("b"))
+    assert c.take(1) == [("ADDED", "b", "1")]
+    assert c.nothing_more()
+    assert c.informer.relists == 1  # the watch resumed from where it was
+
+
+def test_too_large_resource_version_relists(emu: Emulator, collector: Any) -> None:
+    # The server's watch cache is behind the version we hold (it restarted): 504 with cause
+    # ResourceVersionTooLarge. Waiting does not help for sure; a fresh list does (client-go).
+    emu.put(cm("a"))
+    c = collector()
+    assert c.take(1) == [("ADDED", "a", "1")]
+    emu.watch_errors.append(
+        ApiError(
+            504,
+            "Timeout",
+            "Too large resource version: 99, current: 3",
+            causes=[{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        )
+    )
+    emu.drop_streams()
+    eventually(lambda: c.informer.relists == 2, "a relist after ResourceVersionTooLarge")
+    emu.put(cm("a", "2"))
+    assert c.take(1) == [("MODIFIED", "a", "2")]
     assert c.nothing_more()
 
 

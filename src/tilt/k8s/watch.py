@@ -193,9 +193,16 @@ class Informer:
                     ev = json.loads(line)
                     etype, obj = ev.get("type"), ev.get("object") or {}
                     if etype == "ERROR":
-                        if obj.get("code") == 410:
-                            self.resource_version = ""  # compacted: relist
-                        break
+                        if _needs_relist(obj):
+                            self.resource_version = ""
+                            break
+                        # Anything else the server could not serve (etcd timing out ...):
+                        # said as a lost connection, and retried with backoff.
+                        raise ApiError(
+                            int(obj.get("code") or 500),
+                            str(obj.get("reason") or ""),
+                            str(obj.get("message") or "watch ended with an error"),
+                        )
                     rv = (obj.get("metadata") or {}).get("resourceVersion")
                     if rv:
                         self.resource_version = rv
@@ -229,6 +236,19 @@ class Informer:
             finally:
                 with self._lock:
                     self._stream = None
+
+
+def _needs_relist(status: Obj) -> bool:
+    """A watch ERROR that only a fresh list cures (client-go's reflector relists on both).
+
+    410 ``Expired``/``Gone``: the resourceVersion was compacted away. 504 with cause
+    ``ResourceVersionTooLarge``: the server's watch cache is behind the version we hold (an
+    API server restarted, an etcd restored).
+    """
+    if status.get("code") == 410:
+        return True
+    causes = (status.get("details") or {}).get("causes") or []
+    return any(isinstance(c, dict) and c.get("reason") == "ResourceVersionTooLarge" for c in causes)
 
 
 def _is_benign_cut(e: Exception) -> bool:
