@@ -40,6 +40,11 @@ from tilt.k8s.client import (
         ("admin@home", "home", "https://localhost:6443", "loopback"),
         ("gke_proj_us-central1_prod", "gke_proj_us-central1_prod", "https://34.1.2.3", "gke"),
         ("prod", "prod", "https://prod.example.com", "remote"),
+        # The cluster's name decides (Tilt's ProductFromContext), not a context's new name.
+        ("kind-dev", "gke_proj_us-central1_prod", "https://34.1.2.3", "gke"),
+        ("minikube", "prod", "https://prod.example.com", "remote"),
+        # kubeadm's admin context: a cluster named "kubernetes" (Tilt: unknown, refused)
+        ("kubernetes-admin@kubernetes", "kubernetes", "https://192.168.1.20:6443", "remote"),
     ],
 )
 def test_cluster_product(context: str, cluster: str, server: str, product: str) -> None:

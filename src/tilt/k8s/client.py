@@ -109,9 +109,12 @@ def _loopback(server: str) -> bool:
 def cluster_product(context: str, cluster: str, server: str) -> str:
     """The cluster product, from context and cluster names and the server address.
 
-    Follows Tilt's env detection (cluster-name prefixes), plus a loopback API server.
+    Follows Tilt's env detection (cluster-name prefixes), plus a loopback API server. As in
+    Tilt the cluster's name decides, not the context's: a context renamed ``kind-dev`` that
+    points at cluster ``gke_proj_zone_prod`` is GKE (the context name is used only when the
+    kubeconfig names no cluster).
     """
-    names = [n.lower() for n in (cluster, context) if n]
+    names = [(cluster or context).lower()] if cluster or context else []
     server_host = (urlsplit(server).hostname or "").lower()
 
     def any_prefix(*prefixes: str) -> bool:
