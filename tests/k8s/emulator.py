@@ -425,6 +425,10 @@ class Emulator:
         #: a new CRD's kind answers 404 this long (until "Established"), as on a real server
         self.crd_serving_delay_s = 0.0
         self.serving_from: dict[tuple[str, str, str], float] = {}
+        #: a new CRD's kind is missing from discovery this long (the discovery controller
+        #: lists it once the CRD is Established)
+        self.crd_discovery_delay_s = 0.0
+        self.discovered_from: dict[tuple[str, str, str], float] = {}
         #: websocket subprotocols the server accepts for exec/port-forward, preferred first
         self.ws_protocols = ("v5.channel.k8s.io", "v4.channel.k8s.io")
         self.latency_s = 0.0  # per-request delay (benchmarks)
@@ -578,6 +582,9 @@ class Emulator:
                 self.resources[(info.group, info.version, info.plural)] = info
                 self.serving_from[(info.group, info.version, info.plural)] = (
                     time.monotonic() + self.crd_serving_delay_s
+                )
+                self.discovered_from[(info.group, info.version, info.plural)] = (
+                    time.monotonic() + self.crd_discovery_delay_s
                 )
 
     def _store(self, info: ResourceInfo, obj: Obj, etype: str) -> Obj:
@@ -919,8 +926,13 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
     def _resource_list(self, group: str, version: str) -> Obj:
+        emu = self.emulator
         res = [
-            r for r in self.emulator.resources.values() if r.group == group and r.version == version
+            r
+            for r in emu.resources.values()
+            if r.group == group
+            and r.version == version
+            and emu.discovered_from.get((r.group, r.version, r.plural), 0) <= time.monotonic()
         ]
         if not res:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")

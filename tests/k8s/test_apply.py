@@ -408,6 +408,24 @@ def test_custom_resource_waits_for_its_crd_to_be_served(emu: Emulator, kube: Kub
     assert len(widget_patches) > 1  # refused while the kind was not served yet, then applied
 
 
+def test_a_kind_no_crd_defines_is_refused_at_once_with_why(emu: Emulator, kube: KubeClient) -> None:
+    # (Not after waiting out the upsert timeout for a CRD that will never come.)
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    typo = {"apiVersion": "v1", "kind": "ConfigMapp", "metadata": {"name": "c"}}
+    for obj, kind in ((widget, "Widget"), (typo, "ConfigMapp")):
+        with pytest.raises(ApplyError) as e:
+            run(Applier(kube, upsert_timeout_s=5).apply([obj]))
+        (why,) = e.value.errors.values()
+        assert f'no kind "{kind}" is registered' in why
+        assert "no CustomResourceDefinition defines it" in why
+    # A CRD applied with it, its kind not in discovery yet: waited for (being established).
+    emu.crd_discovery_delay_s = 0.5
+    result = run(Applier(kube).apply(prepare_objects([CRD, {**widget, "spec": {}}])))
+    assert [o["kind"] for o in result.objects] == ["CustomResourceDefinition", "Widget"]
+    discoveries = [p for m, p in emu.requests if m == "GET" and p == "/apis/example.com/v1"]
+    assert len(discoveries) > 2  # asked again until discovery listed it
+
+
 def test_unreachable_cluster_is_one_message(emu: Emulator, kube: KubeClient) -> None:
     kube.configuration.retries = 0
     objs = [

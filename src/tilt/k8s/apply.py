@@ -460,13 +460,47 @@ class Applier:
 
     def _resource(self, obj: Obj, deadline: float) -> ResourceInfo:
         # A custom resource right after its CRD: discovery may lag until the CRD is established.
+        # A kind no CRD defines will not come: said at once, not at the upsert timeout.
+        api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
+        coming: bool | None = None
         while True:
             try:
-                return self.kube.resource(obj.get("apiVersion", ""), obj.get("kind", ""))
+                return self.kube.resource(api_version, kind)
             except ApiError as e:
-                if not e.not_found or time.monotonic() + 0.2 > deadline:
+                if not e.not_found:
+                    raise
+                if coming is None:
+                    coming = self._crd_defines(api_version, kind)
+                if not coming:
+                    raise ApiError(
+                        404,
+                        "NotFound",
+                        f"{e.message}: the cluster does not serve it and no "
+                        "CustomResourceDefinition defines it (check apiVersion and kind, or "
+                        "apply its CRD first)",
+                    ) from None
+                if time.monotonic() + 0.2 > deadline:
                     raise
                 time.sleep(0.2)
+
+    def _crd_defines(self, api_version: str, kind: str) -> bool:
+        """Whether a CustomResourceDefinition in the cluster defines this kind and version."""
+        group, _, version = api_version.rpartition("/")
+        if not group:
+            return False  # the core group: no CRD can add to it
+        try:
+            crds = self.kube.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+        except ApiError:
+            return True  # cannot tell: wait as before
+        for crd in crds.get("items") or []:
+            spec = crd.get("spec") or {}
+            if (
+                spec.get("group") == group
+                and (spec.get("names") or {}).get("kind") == kind
+                and any(v.get("name") == version for v in spec.get("versions") or [])
+            ):
+                return True
+        return False
 
     def _upsert_custom(
         self, info: ResourceInfo, obj: Obj, ns: str, name: str, deadline: float
