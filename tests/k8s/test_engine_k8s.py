@@ -146,3 +146,50 @@ def test_cancel_during_the_engine_build_stops_it_and_deploys_nothing(
     assert lines[-1] == "Update cancelled", lines
     assert not (tmp_path / "ref.txt").exists()
     assert emu.find("apps/v1", "Deployment", "web") is None
+
+
+SECRETS_TILTFILE = """
+k8s_yaml(blob('''
+apiVersion: v1
+kind: Secret
+metadata: {name: db}
+stringData: {token: hunter2-very-secret}
+'''))
+k8s_resource(new_name='secrets', objects=['db:secret'])
+k8s_custom_deploy('cm', apply_cmd='echo "apply_cmd sees hunter2-very-secret" >&2; cat cm.yaml',
+                  delete_cmd='true', deps=[])
+k8s_resource('cm', resource_deps=['secrets'], pod_readiness='ignore')
+"""
+
+CM_OUTPUT = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm, namespace: default, uid: 0b7d6a52-1111-4222-8333-944455556666}
+data: {a: b}
+"""
+
+
+def test_the_runners_own_log_lines_are_scrubbed_of_secret_values(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not only pod logs and events: an update's lines (here an apply_cmd's stderr; as well
+    # apply errors and live_update run() output) never show a deployed Secret's value.
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    write_tree(tmp_path, {"Tiltfile": SECRETS_TILTFILE, "cm.yaml": CM_OUTPUT})
+    eng = Engine(
+        str(tmp_path / "Tiltfile"),
+        logs=LogStore(),
+        watch=False,
+        ci=True,
+        ci_timeout_s=30,
+        runners=standard_runners,
+    )
+    code = asyncio.run(eng.run())
+    lines = [ln.text for ln in eng.logs.lines("cm")]
+    assert code == 0, (eng.ci_outcome, lines)
+    assert "apply_cmd sees [redacted secret db:token]" in lines, lines
+    assert not any(
+        "hunter2-very-secret" in t
+        for r in ("cm", "secrets")
+        for t in [ln.text for ln in eng.logs.lines(r)]
+    )

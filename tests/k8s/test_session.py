@@ -220,3 +220,12 @@ def test_an_apply_error_quoting_a_secret_value_is_scrubbed(emu: Emulator, sessio
     assert "86753091" not in str(e.value)
     assert "[redacted secret card:pin]" in e.value.errors["Secret/card"]
     assert not any("86753091" in line for _, line in rec.lines)
+
+
+def test_secrets_an_apply_cmd_deployed_are_scrubbed_too(emu: Emulator, session: Any) -> None:
+    # k8s_custom_deploy: the Secrets its apply_cmd printed are known from then on.
+    s, rec = session
+    printed = {**SECRET, "metadata": {"name": "db", "uid": "u-1", "namespace": "default"}}
+    s.track_objects("custom", [printed])
+    s.log("custom", "password is s3cr3t-value")
+    assert rec.lines[-1] == ("custom", "password is [redacted secret db:password]")

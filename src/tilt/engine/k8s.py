@@ -411,7 +411,7 @@ class K8sRunner(RunnerBase):
 
     async def _remove(self, name: str, spec: Resource) -> None:
         assert self._session is not None
-        log = self._log(name, "build")
+        log = self._scrubbed(self._log(name, "build"), self._session)
         log("Resource disabled: deleting its Kubernetes objects")
         try:
             if spec.custom_deploy is not None:
@@ -444,6 +444,16 @@ class K8sRunner(RunnerBase):
         if self._helper is not None:
             self._helper.close()
 
+    @staticmethod
+    def _scrubbed(log: Callable[[str], None], session: K8sSession) -> Callable[[str], None]:
+        """``log``, with the Secret values the session knows replaced."""
+        scrub = session.scrubber.scrub
+
+        def scrubbed(text: str) -> None:
+            log(scrub(text))
+
+        return scrubbed
+
     # ---- one update
     async def _update(self, spec: Resource, req: UpdateRequest) -> None:
         from tilt.engine.k8s_custom import CustomDeployError
@@ -454,6 +464,9 @@ class K8sRunner(RunnerBase):
         log = self._log(name, "build")
         try:
             session = await self._get_session()
+            # Everything of this update reaches the log scrubbed of Secret values: apply
+            # errors, apply_cmd output, live_update run() output (Tilt scrubs every line).
+            log = self._scrubbed(log, session)
             if req.live_update:
                 if not await self._live_update(session, spec, req, log):
                     self._fell_back(name, req.update_id, "no live update applied")
@@ -480,9 +493,10 @@ class K8sRunner(RunnerBase):
             self._finish(name, req.update_id, ok=False, cancelled=True, error="cancelled")
             return
         except (ContextError, ApplyError, CustomDeployError, ApiError) as e:
-            for line in str(e).splitlines():
+            error = self._session.scrubber.scrub(str(e)) if self._session else str(e)
+            for line in error.splitlines():
                 log(f"ERROR: {line}")
-            self._finish(name, req.update_id, ok=False, error=str(e))
+            self._finish(name, req.update_id, ok=False, error=error)
             self._retry_if_unreachable(name, str(e), log)
             return
         self._backoff.pop(name, None)

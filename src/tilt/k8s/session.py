@@ -283,7 +283,9 @@ class K8sSession:
         target: K8sTarget | None = None,
     ) -> None:
         """Follow objects deployed by someone else: ``k8s_custom_deploy``'s ``apply_cmd``
-        prints the YAML of what it deployed (with uids), which the resource then owns."""
+        prints the YAML of what it deployed (with uids), which the resource then owns.
+        Secrets among them are scrubbed from logs from now on, as the ones ``deploy`` applies."""
+        self.scrubber.add_objects(objects)
         target = target or K8sTarget()
         with self._lock:
             res = self._resources.get(resource)
