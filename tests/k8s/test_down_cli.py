@@ -76,3 +76,35 @@ def test_tilt_down_refuses_a_remote_context(tmp_path: Path) -> None:
     r = run_tilt("down", "--port", "1", cwd=tmp_path, env={"KUBECONFIG": str(cfg)})
     assert r.returncode == 1
     assert "Stop! prod might be production." in r.stderr and "Traceback" not in r.stderr
+
+
+def test_tilt_down_runs_no_delete_cmd_against_a_remote_context(tmp_path: Path) -> None:
+    # k8s_custom_deploy's delete_cmd deletes from the kubeconfig's cluster as well: refused
+    # with Tilt's message before it runs, as the objects tilt itself deletes are.
+    cfg = tmp_path / "kubeconfig"
+    cfg.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: prod\n"
+        "clusters: [{name: prod, cluster: {server: 'https://prod.example.com'}}]\n"
+        "contexts: [{name: prod, context: {cluster: prod, user: u}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+    )
+    marker = tmp_path / "deleted.txt"
+    write_tree(
+        tmp_path,
+        {
+            "Tiltfile": (
+                "k8s_custom_deploy('web', apply_cmd='true', "
+                f"delete_cmd='echo gone > {marker}', deps=[])\n"
+            )
+        },
+    )
+    r = run_tilt("down", "--port", "1", cwd=tmp_path, env={"KUBECONFIG": str(cfg)})
+    assert r.returncode == 1
+    assert "Stop! prod might be production." in r.stderr and "Traceback" not in r.stderr
+    assert not marker.exists()
+    # Allowed by name: the delete_cmd runs.
+    tiltfile = (tmp_path / "Tiltfile").read_text()
+    (tmp_path / "Tiltfile").write_text("allow_k8s_contexts('prod')\n" + tiltfile)
+    r = run_tilt("down", "--port", "1", cwd=tmp_path, env={"KUBECONFIG": str(cfg)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert marker.read_text() == "gone\n"

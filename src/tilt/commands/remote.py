@@ -137,9 +137,12 @@ def _k8s_down(result: TiltfileResult, delete_namespaces: bool, context: str, nam
     import contextlib
 
     by_name = {r.name: r for r in result.resources}
-    custom_code = _custom_deploy_down(
-        [(n, r) for n in reversed(result.order) if (r := by_name.get(n)) and r.custom_deploy]
-    )
+    custom = [(n, r) for n in reversed(result.order) if (r := by_name.get(n)) and r.custom_deploy]
+    if custom and (refused := _context_refused(result, context, namespace)):
+        # Before any delete_cmd runs: it deletes from the kubeconfig's cluster too.
+        print(f"Error: {refused}", file=sys.stderr)
+        return 1
+    custom_code = _custom_deploy_down(custom)
     targets = [
         (n, by_name[n].k8s)
         for n in result.order
@@ -184,6 +187,25 @@ def _k8s_down(result: TiltfileResult, delete_namespaces: bool, context: str, nam
     if done.not_gone:
         print(f"Error: still there: {', '.join(done.not_gone)}", file=sys.stderr)
     return 1 if done.errors or done.not_gone or custom_code else 0
+
+
+def _context_refused(result: TiltfileResult, context: str, namespace: str) -> str:
+    """Tilt's "might be production" refusal for the context `tilt down` would act on, or ""
+    (also "" when there is no usable kubeconfig: Tilt lets a cluster-less Tiltfile go on)."""
+    from tilt.k8s.client import ContextError, ContextRefused, check_context_allowed, load_context
+
+    settings = result.settings
+    try:
+        ctx, _ = load_context(
+            context=context or settings.k8s_context,
+            namespace=namespace or settings.k8s_namespace,
+        )
+        check_context_allowed(ctx, settings.allowed_k8s_contexts)
+    except ContextRefused as e:
+        return str(e)
+    except ContextError:
+        return ""
+    return ""
 
 
 def _custom_deploy_down(resources: list[tuple[str, Resource]]) -> int:
