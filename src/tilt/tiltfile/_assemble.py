@@ -100,9 +100,14 @@ def assemble(state: LoadState) -> TiltfileResult:
 
     asm.config = resolve_enabled_resources(state, asm.config, asm.resources)
 
+    # An image is used when a resource deploys it or another image builds on it (a
+    # Dockerfile's FROM, custom_build's image_deps): Tilt marks both as consumed.
+    consumed = set(asm.used_images)
+    for img in asm.images:
+        consumed.update(img.image_deps)
     for img in asm.images:
         suppressed = asm.settings.suppress_unused_image_warnings
-        if img.ref not in asm.used_images and img.ref not in suppressed:
+        if img.ref not in consumed and img.ref not in suppressed:
             state.warn(f"Image not used in any deploy config: ✕ {img.ref}", img.location)
     # Expand each resource's images to include the images they are built FROM.
     from tilt.image_graph import image_closure
