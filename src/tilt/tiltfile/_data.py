@@ -697,14 +697,18 @@ def decode_yaml_stream(ctx: Ctx, yaml: object) -> list[Any]:
 
 @functools.cache
 def _yaml_dumper() -> Any:
-    """A SafeDumper that writes as Tilt's (Go) YAML encoder: double quotes when quoting."""
+    """A SafeDumper that writes as Tilt's (Go) YAML encoder: double quotes when quoting,
+    a literal block for a string with a line break."""
     import yaml
+
+    from tilt.tiltfile._k8s_yaml import go_style_str
 
     class Dumper(yaml.SafeDumper):
         def choose_scalar_style(self) -> Any:
             style = super().choose_scalar_style()
             return '"' if style == "'" else style
 
+    Dumper.add_representer(str, go_style_str)
     return Dumper
 
 

@@ -9,6 +9,7 @@ uses. PyYAML is imported lazily so that ``import tilt.tiltfile`` stays light.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -272,13 +273,39 @@ def parse_objects(text: str, source: str) -> list[K8sObject]:
     return out
 
 
+def go_style_str(dumper: Any, data: str) -> Any:
+    """A PyYAML representer for strings as Go's YAML encoder (yaml.v2) writes them.
+
+    A string with a line break is a literal block (``|``) rather than a quoted string
+    with ``\\n`` escapes; the emitter still falls back to double quotes where a block
+    cannot hold the text (a key, trailing spaces, control characters). The difference
+    shows when the YAML text passes through a shell's ``echo``, which may expand
+    backslash escapes (dash's does).
+    """
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+@functools.cache
+def _k8s_dumper() -> Any:
+    import yaml
+
+    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class Dumper(base):  # type: ignore[misc,valid-type]
+        pass
+
+    Dumper.add_representer(str, go_style_str)
+    return Dumper
+
+
 def dump_yaml(objects: Sequence[K8sObject]) -> str:
     """Serialize objects as one YAML stream (Tilt's SerializeSpecYAML); "" for none."""
     if not objects:
         return ""
     import yaml
 
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    dumper = _k8s_dumper()
     parts = [
         yaml.dump(o.body, Dumper=dumper, default_flow_style=False, sort_keys=False) for o in objects
     ]
