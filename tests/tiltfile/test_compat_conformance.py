@@ -88,3 +88,39 @@ def test_filter_yaml_keeps_a_multiline_value_as_a_literal_block(tiltfile: Any) -
         },
     )
     assert "  f.ini: |\n    [a]\n    b=c\n" in data["logs"][-1]
+
+
+def test_live_update_steps_have_tilts_type_names(tiltfile: Any) -> None:
+    # Extensions branch on type(step) (e.g. to reject restart_container()).
+    data = tiltfile(
+        "steps = [fall_back_on('a.txt'), initial_sync(), sync('.', '/app'), run('make'),"
+        " restart_container()]\n"
+        "print([type(s) for s in steps])\n"
+        "docker_build('img', '.', live_update=steps)\n",
+        files={"Dockerfile": "FROM alpine\n", "a.txt": ""},
+    )
+    assert data["logs"][0] == (
+        '["live_update_fall_back_on_step", "live_update_initial_sync_step", '
+        '"live_update_sync_step", "live_update_run_step", "live_update_restart_container_step"]'
+    )
+
+
+def test_str_of_a_live_update_step_is_tilts_text(tiltfile: Any, tmp_path: Any) -> None:
+    # An extension takes a sync step's paths apart with str(step).split("'").
+    data = tiltfile(
+        "s = sync('src', '/app')\n"
+        "r = run('make', trigger=['src/x'])\n"
+        "print(str(s))\n"
+        'print(str(s).split("\'")[3])\n'
+        "print(r)\n"
+        "print(str([s]))\n"
+        "docker_build('img', '.', live_update=[s, r])\n",
+        files={"Dockerfile": "FROM alpine\n", "src/x": ""},
+    )
+    src = tmp_path / "src"
+    assert data["logs"][:4] == [
+        f"sync step: '{src}'->'/app'",
+        "/app",
+        f'run step: "make" (triggers: {src}/x)',
+        f"[sync step: '{src}'->'/app']",
+    ]

@@ -214,6 +214,12 @@ TILT_TYPE_NAMES: dict[type, str] = {
     model.Link: "link",
     model.PortForward: "port_forward",
     model.TriggerMode: "trigger_mode",
+    # live_update steps (Tilt's live_update.go Type() names).
+    model.SyncStep: "live_update_sync_step",
+    model.RunStep: "live_update_run_step",
+    model.FallBackOnStep: "live_update_fall_back_on_step",
+    model.InitialSyncStep: "live_update_initial_sync_step",
+    model.RestartContainerStep: "live_update_restart_container_step",
 }
 
 

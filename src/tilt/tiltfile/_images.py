@@ -334,7 +334,27 @@ def context_watch(state: LoadState, ctx_dir: str, dockerfile_path: str) -> Watch
 _Step = TypeVar("_Step", SyncStep, RunStep, FallBackOnStep, InitialSyncStep, RestartContainerStep)
 
 
-def _record_step(ctx: Ctx, step: _Step, what: str) -> _Step:
+def step_text(step: object) -> str | None:
+    """A live_update step as Tilt's ``str()`` shows it (its String()); None for other values."""
+    if isinstance(step, SyncStep):
+        return f"sync step: '{step.local_path}'->'{step.remote_path}'"
+    if isinstance(step, RunStep):
+        text = f"run step: {json.dumps(step.command.display)}"
+        if step.triggers:
+            text += f" (triggers: {'; '.join(step.triggers)})"
+        return text
+    if isinstance(step, FallBackOnStep):
+        return f"fall_back_on step: {_go_list(step.paths)}"
+    if isinstance(step, InitialSyncStep):
+        return "initial_sync step"
+    if isinstance(step, RestartContainerStep):
+        return "restart_container step"
+    return None
+
+
+def _record_step(ctx: Ctx, step: _Step) -> _Step:
+    what = step_text(step)
+    assert what is not None
     _state(ctx).steps[id(step)] = _StepRecord(step=step, location=ctx.here(), what=what)
     return step
 
@@ -452,7 +472,7 @@ def sync(ctx: Ctx, local_path: object, remote_path: object) -> SyncStep:
         local_path=ctx.abspath(as_str(fn, "local_path", local_path)),
         remote_path=as_str(fn, "remote_path", remote_path),
     )
-    _record_step(ctx, step, f"sync step: '{step.local_path}'->'{step.remote_path}'")
+    _record_step(ctx, step)
     return step
 
 
@@ -500,7 +520,7 @@ def run(ctx: Ctx, cmd: object, trigger: object = _NO_ITEMS, echo_off: bool = Fal
         triggers=tuple(triggers),
         echo_off=as_bool(fn, "echo_off", echo_off),
     )
-    _record_step(ctx, step, f"run step: {json.dumps(command.display)}")
+    _record_step(ctx, step)
     return step
 
 
@@ -520,7 +540,7 @@ def fall_back_on(ctx: Ctx, files: object) -> FallBackOnStep:
     """
     paths = tuple(ctx.abspath(p) for p in as_str_list("fall_back_on", "files", files))
     step = FallBackOnStep(paths=paths)
-    _record_step(ctx, step, f"fall_back_on step: {_go_list(paths)}")
+    _record_step(ctx, step)
     return step
 
 
@@ -536,7 +556,7 @@ def initial_sync(ctx: Ctx) -> InitialSyncStep:
     Returns:
         A LiveUpdateStep to put in a ``live_update`` list.
     """
-    return _record_step(ctx, InitialSyncStep(), "initial_sync step")
+    return _record_step(ctx, InitialSyncStep())
 
 
 @builtin("restart_container", located=True)
@@ -551,7 +571,7 @@ def restart_container(ctx: Ctx) -> RestartContainerStep:
         A LiveUpdateStep to put in a ``live_update`` list.
     """
     step = RestartContainerStep()
-    _record_step(ctx, step, "restart_container step")
+    _record_step(ctx, step)
     return step
 
 

@@ -285,6 +285,8 @@ __TILT_SET_MARK = SET_MARK_LITERAL
 __TILT_SET_MARK_REPR = repr(__TILT_SET_MARK)
 __TILT_ITERABLE = ("list", "tuple", "dict", "range")
 __TILT_CONTAINERS = ("list", "tuple", "dict", "struct")
+__TILT_OPAQUE = "opaque_python_object"
+__TILT_OPAQUE_REPR = "<opaque python object>"
 
 def __tilt_is_set(x):
     if type(x) != "dict" or not x:
@@ -325,6 +327,8 @@ def tilt_type(x):
     t = type(x)
     if t == "dict" and __tilt_is_set(x):
         return "set"
+    if t == __TILT_OPAQUE:
+        return __tilt_opaque_type(x)
     return t
 
 def __tilt_repr(x):
@@ -342,11 +346,18 @@ def __tilt_repr(x):
         return "(" + ", ".join([__tilt_repr(v) for v in x]) + ")"
     if t == "struct":
         return "struct(" + ", ".join([k + "=" + __tilt_repr(getattr(x, k)) for k in dir(x)]) + ")"
+    if t == __TILT_OPAQUE:
+        return __tilt_opaque_str(x)
     return repr(x)
+
+def __tilt_shown(t, s):
+    if t in __TILT_CONTAINERS:
+        return __TILT_SET_MARK_REPR in s or __TILT_OPAQUE_REPR in s
+    return t == __TILT_OPAQUE
 
 def tilt_repr(x):
     s = repr(x)
-    if type(x) in __TILT_CONTAINERS and __TILT_SET_MARK_REPR in s:
+    if __tilt_shown(type(x), s):
         return __tilt_repr(x)
     return s
 
@@ -355,7 +366,7 @@ def tilt_str(x):
     if t == "string":
         return x
     s = str(x)
-    if t in __TILT_CONTAINERS and __TILT_SET_MARK_REPR in s:
+    if __tilt_shown(t, s):
         return __tilt_repr(x)
     return s
 
@@ -561,8 +572,25 @@ def _prelude_src() -> str:
 @functools.cache
 def _dialect_module() -> sl.FrozenModule:
     mod = sl.Module()
+    mod.add_callable("__tilt_opaque_type", _opaque_type)
+    mod.add_callable("__tilt_opaque_str", _opaque_str)
     sl.eval(mod, sl.parse(PRELUDE, _DIALECT_MODULE_SRC, _dialect()), _globals())
     return mod.freeze()
+
+
+def _opaque_type(v: object) -> str:
+    """``type()`` of a value a builtin returned (a live_update step, a probe...): Tilt's name."""
+    from tilt.tiltfile._context import typename
+
+    return typename(v)
+
+
+def _opaque_str(v: object) -> str:
+    """``str()`` of a value a builtin returned: Tilt's text where we know it."""
+    from tilt.tiltfile._images import step_text
+
+    text = step_text(v)
+    return text if text is not None else "<" + _opaque_type(v) + ">"
 
 
 def _load_dialect_module(spec: str) -> sl.FrozenModule:
@@ -1058,6 +1086,15 @@ error locations stay the file's own lines).
   is running (the caller's, for a call from the main Tiltfile). `load()` itself still
   cannot import a `_` name: after a file runs, each of its bound `_name` globals gets a
   public alias (`tilt_private_global_name`), which is what load_dynamic imports.
+- **Values builtins return** (live_update steps, `probe()`, `link()`, `port_forward()`,
+  trigger modes): `type()` gives Tilt's type name (`live_update_sync_step`,
+  `live_update_run_step`, `live_update_fall_back_on_step`,
+  `live_update_restart_container_step`, `Probe`, `link`, `port_forward`, `trigger_mode`...)
+  and `str()`/`repr()`/`print()` of a live_update step its Tilt text (`sync step:
+  'LOCAL'->'REMOTE'`; a run step's triggers are shown absolute). What differs from Tilt:
+  a Blob is a plain string, so `type()` of what `blob()`, `local()`, `read_file()`,
+  `helm()`... return is `string` (Tilt: `blob`), and `"%s" %`/`.format()` of a step show
+  `<opaque python object>`.
 """,
 )
 
