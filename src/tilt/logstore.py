@@ -26,6 +26,11 @@ per keyed line still stored: a line that is dropped under the cap takes its key
 with it (a later append with that key starts a new line), so keys stay within
 the byte cap like everything else.
 
+Every line is scrubbed of Secret values before it is stored (``LogStore.secrets``, a
+`tilt.secrets.SecretScrubber`): whoever learns a Secret (the Tiltfile load, a Kubernetes
+deploy) adds it there, and no producer needs to scrub its own lines. While no Secret is known
+the check costs one attribute read per line.
+
 The store is not thread-safe: it belongs to the engine's event loop.
 """
 
@@ -38,6 +43,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from tilt.secrets import SecretScrubber
 
 __all__ = [
     "KEY_OVERHEAD_BYTES",
@@ -156,6 +163,8 @@ class LogStore:
         self._seq = 0
         self._listeners: list[Callable[[LogLine], None]] = []
         self._failed: list[Callable[[LogLine], None]] = []
+        #: The Secret values no stored line may contain (see the module docstring).
+        self.secrets = SecretScrubber()
 
     @property
     def max_bytes(self) -> int:
@@ -193,6 +202,9 @@ class LogStore:
         Returns:
             The stored line: new, or the updated version of the keyed one.
         """
+        secrets = self.secrets
+        if secrets.active:
+            text = secrets.scrub(text)
         log = self._logs.get(resource)
         if key and log is not None:
             seq = log.keyed.get(key)

@@ -819,6 +819,9 @@ class Engine:
             self.post(TiltfileFailed(error=f"internal error: {e}", at=time.time()))
             return
         dur = time.monotonic() - t0
+        # The Secrets the Tiltfile declares are scrubbed from every log from now on, this
+        # load's own output included (Tilt learns them at load, not at deploy).
+        self._learn_secrets(result)
         for line in result.logs:
             log(line)
         for w in result.warnings:
@@ -826,6 +829,17 @@ class Engine:
             log(f"WARNING: {where}{w.message}")
         log(f"Successfully loaded Tiltfile ({dur * 1000:.0f}ms)")
         self.post(TiltfileReloaded(result=result, at=time.time(), duration_s=dur))
+
+    def _learn_secrets(self, result: TiltfileResult) -> None:
+        """Learn the values of the Secrets among the Tiltfile's Kubernetes objects (every
+        resource's, enabled or not), unless ``secret_settings(disable_scrub=True)``."""
+        secrets = self.logs.secrets
+        secrets.disabled = result.settings.secrets_disable_scrub
+        if secrets.disabled:
+            return
+        secrets.add_objects(
+            obj.body for r in result.resources if r.k8s is not None for obj in r.k8s.objects
+        )
 
     # ---- watching ----------------------------------------------------------------------------
 

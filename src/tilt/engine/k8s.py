@@ -221,6 +221,8 @@ class K8sRunner(RunnerBase):
             namespace=self._namespace,
             on_events=self._on_events,
             on_event_log=self._on_event_log,
+            # The log store scrubs every line; the Secrets deployed are learned into it.
+            scrubber=self._logs.secrets,
         )
         self._install_helper(self._session)
         return self._session
@@ -411,7 +413,7 @@ class K8sRunner(RunnerBase):
 
     async def _remove(self, name: str, spec: Resource) -> None:
         assert self._session is not None
-        log = self._scrubbed(self._log(name, "build"), self._session)
+        log = self._log(name, "build")
         log("Resource disabled: deleting its Kubernetes objects")
         try:
             if spec.custom_deploy is not None:
@@ -444,16 +446,6 @@ class K8sRunner(RunnerBase):
         if self._helper is not None:
             self._helper.close()
 
-    @staticmethod
-    def _scrubbed(log: Callable[[str], None], session: K8sSession) -> Callable[[str], None]:
-        """``log``, with the Secret values the session knows replaced."""
-        scrub = session.scrubber.scrub
-
-        def scrubbed(text: str) -> None:
-            log(scrub(text))
-
-        return scrubbed
-
     # ---- one update
     async def _update(self, spec: Resource, req: UpdateRequest) -> None:
         from tilt.engine.k8s_custom import CustomDeployError
@@ -463,10 +455,9 @@ class K8sRunner(RunnerBase):
         name = spec.name
         log = self._log(name, "build")
         try:
+            # Every line of this update (apply errors, apply_cmd output, live_update run()
+            # output) is scrubbed of Secret values by the log store, as every line is.
             session = await self._get_session()
-            # Everything of this update reaches the log scrubbed of Secret values: apply
-            # errors, apply_cmd output, live_update run() output (Tilt scrubs every line).
-            log = self._scrubbed(log, session)
             if req.live_update:
                 if not await self._live_update(session, spec, req, log):
                     self._fell_back(name, req.update_id, "no live update applied")
@@ -493,7 +484,8 @@ class K8sRunner(RunnerBase):
             self._finish(name, req.update_id, ok=False, cancelled=True, error="cancelled")
             return
         except (ContextError, ApplyError, CustomDeployError, ApiError) as e:
-            error = self._session.scrubber.scrub(str(e)) if self._session else str(e)
+            # Scrubbed here too: the error is also the update's (the snapshot, the API).
+            error = self._logs.secrets.scrub(str(e))
             for line in error.splitlines():
                 log(f"ERROR: {line}")
             self._finish(name, req.update_id, ok=False, error=error)

@@ -5,7 +5,9 @@ The engine's Kubernetes runner (after the runtime-house contracts land) is meant
 ``down()`` for `tilt down`, and two callbacks into the loop:
 
 - ``on_view(resource, PodsView)``: pods, status, readiness, link state (for the runtime state);
-- ``on_log(resource, line)``: pod logs and Kubernetes messages, secrets already scrubbed.
+- ``on_log(resource, line)``: pod logs and Kubernetes messages, secrets already scrubbed
+  (unless the session was given the ``scrubber`` of the log those lines go to: the engine's
+  log store scrubs every line itself, with the scrubber the session learns Secrets into).
 
 Both are called from worker threads: the runner hands them to the loop
 (``loop.call_soon_threadsafe``). Port forwards and log followers are kept in step with the
@@ -35,9 +37,9 @@ from tilt.k8s.logs import LogLine, ResourceLogs
 from tilt.k8s.monitor import PodMonitor, PodsView
 from tilt.k8s.pods import parse_time
 from tilt.k8s.portforward import PortForwarder, PortInUse
-from tilt.k8s.scrub import SecretScrubber
 from tilt.logstore import prints_update
 from tilt.model import K8sTarget, Settings
+from tilt.secrets import SecretScrubber
 
 __all__ = ["K8sSession", "Link", "parse_apply_output", "pod_created", "pod_section_header"]
 
@@ -149,6 +151,7 @@ class K8sSession:
         context: ClusterContext | None = None,
         on_events: Callable[[str, EventsView], None] | None = None,
         on_event_log: Callable[[str, str, str], None] | None = None,
+        scrubber: SecretScrubber | None = None,
     ) -> None:
         settings = settings or Settings()
         self.kube = kube
@@ -159,7 +162,15 @@ class K8sSession:
         # in place (a repeated event's count). Without a sink that can do that, they go with
         # the pod logs, as an append-only output prints them (first, then some updates).
         self._on_event_log = on_event_log or AppendOnlyEventLog(on_log)
-        self.scrubber = SecretScrubber(disabled=settings.secrets_disable_scrub)
+        # The Secrets deployed are learned into ``scrubber`` (kept in records and errors,
+        # which are not log lines). A scrubber handed in belongs to the log the lines go to,
+        # which scrubs them (the engine's log store); the session's own scrubs them here.
+        self._scrub_lines = scrubber is None
+        self.scrubber = (
+            scrubber
+            if scrubber is not None
+            else SecretScrubber(disabled=settings.secrets_disable_scrub)
+        )
         self.upsert_timeout_s = float(settings.k8s_upsert_timeout_secs)
         #: Tilt's k8s_server_side_apply: the argument, else the Tiltfile's update_settings()
         self.server_side = server_side or settings.k8s_server_side_apply
@@ -194,6 +205,7 @@ class K8sSession:
         context: str = "",
         namespace: str = "",
         kubeconfig: str | None = None,
+        scrubber: SecretScrubber | None = None,
     ) -> K8sSession:
         """The session for the Tiltfile's (or the flags') context; refuses a remote cluster.
 
@@ -214,14 +226,15 @@ class K8sSession:
             context=ctx,
             on_events=on_events,
             on_event_log=on_event_log,
+            scrubber=scrubber,
         )
 
     # ---- logging
     def log(self, resource: str, text: str) -> None:
-        self._on_log(resource, self.scrubber.scrub(text))
+        self._on_log(resource, self.scrubber.scrub(text) if self._scrub_lines else text)
 
     def _event_log(self, resource: str, text: str, key: str) -> None:
-        self._on_event_log(resource, self.scrubber.scrub(text), key)
+        self._on_event_log(resource, self.scrubber.scrub(text) if self._scrub_lines else text, key)
 
     # ---- deploy
     async def deploy(
