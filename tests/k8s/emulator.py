@@ -12,6 +12,8 @@ implements them on the standard library (ThreadingHTTPServer + a small RFC 6455 
   ``allowWatchBookmarks`` gets BOOKMARK events; ``timeoutSeconds`` ends the watch;
 - server-side apply (``application/apply-patch+yaml``) with per-manager field ownership,
   409 conflicts naming the other manager, ``force``; removal of fields a manager stops applying;
+  a body carrying ``metadata.managedFields`` refused (400 ``metadata.managedFields must be
+  nil``), its ``metadata.resourceVersion`` a precondition (409 when the object moved on);
 - JSON merge / strategic-merge patch (as merge: lists replaced), PUT with optimistic concurrency;
 - immutable fields answered with 422 in the real server's words, echoing the new value: Job
   template/selector and Deployment selector ``field is immutable``, Service clusterIP
@@ -1228,6 +1230,19 @@ class _Handler(BaseHTTPRequestHandler):
         if not manager:
             raise ApiError(400, "BadRequest", "PATCH /apply requires fieldManager")
         _check_typed(info, key, body)
+        meta_in = (body or {}).get("metadata") or {}
+        if meta_in.get("managedFields") is not None:
+            # The real server's field manager: the applied configuration may not say who
+            # owns what (``kubectl get -o yaml`` output pasted into a manifest does).
+            raise ApiError(400, "BadRequest", "metadata.managedFields must be nil")
+        rv = meta_in.get("resourceVersion")
+        if rv and old is not None and rv != old["metadata"]["resourceVersion"]:
+            # In an apply, a resourceVersion is a precondition, as in an update.
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {info.plural} "{key[2]}": the object has been modified; please apply your changes to the latest version and try again',
+            )
         force = _q(params, "force") == "true"
         applied = copy.deepcopy(body)
         if old is None:

@@ -446,3 +446,61 @@ def test_a_selector_on_managed_by_keeps_matching_its_template() -> None:
     (out,) = prepare_objects([dep])
     assert out["spec"]["template"]["metadata"]["labels"][MANAGED_BY_LABEL] == "Helm"
     assert out["metadata"]["labels"][MANAGED_BY_LABEL] == "tilt"
+
+
+def copied_from_kubectl_get(obj: Obj, live: Obj) -> Obj:
+    """``obj`` as ``kubectl get -o yaml`` shows it once deployed: with what the server set."""
+    meta = live["metadata"]
+    return {
+        **obj,
+        "metadata": {
+            **obj["metadata"],
+            "managedFields": meta["managedFields"],
+            "resourceVersion": "1",  # long gone: the object moved on since
+            "uid": "0c6c7d51-0000-4000-8000-000000000000",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+            "generation": 7,
+            "selfLink": "/apis/apps/v1/namespaces/default/deployments/web",
+        },
+        "status": {"replicas": 1, "observedGeneration": 7},
+    }
+
+
+def test_the_emulator_refuses_what_the_real_server_refuses_in_an_apply(
+    emu: Emulator, kube: KubeClient
+) -> None:
+    """Not stripped (sent as they are), a manifest copied from `kubectl get -o yaml` fails
+    as on a real API server: managedFields, then the stale resourceVersion."""
+    run(Applier(kube).apply(prepare_objects([deployment()], {})))
+    live = emu.get("apps/v1", "Deployment", "web")
+    path = "/apis/apps/v1/namespaces/default/deployments/web"
+    query = {"fieldManager": "tilt", "force": "true"}
+    ct = "application/apply-patch+yaml"
+    body = copied_from_kubectl_get(deployment(), live)
+    with pytest.raises(Exception, match=r"metadata\.managedFields must be nil") as e:
+        kube.request("PATCH", path, query=query, body=body, content_type=ct)
+    assert getattr(e.value, "status", None) == 400
+    del body["metadata"]["managedFields"]
+    with pytest.raises(Exception, match="the object has been modified") as e:
+        kube.request("PATCH", path, query=query, body=body, content_type=ct)
+    assert getattr(e.value, "status", None) == 409
+
+
+@pytest.mark.parametrize("server_side", ["true", "false"])
+def test_a_manifest_copied_from_kubectl_get_applies(
+    emu: Emulator, kube: KubeClient, server_side: str
+) -> None:
+    """What only the server sets is dropped before applying (both apply methods), and the
+    server's own values stay."""
+    run(Applier(kube, server_side=server_side).apply(prepare_objects([deployment()], {})))
+    live = emu.get("apps/v1", "Deployment", "web")
+    copied = copied_from_kubectl_get(deployment(), live)
+    copied["spec"]["replicas"] = 2
+    (prepared,) = prepare_objects([copied], {})
+    run(Applier(kube, server_side=server_side).apply([prepared]))
+    after = emu.get("apps/v1", "Deployment", "web")
+    assert after["spec"]["replicas"] == 2
+    assert after["metadata"]["uid"] == live["metadata"]["uid"]
+    assert after["metadata"]["creationTimestamp"] == live["metadata"]["creationTimestamp"]
+    assert "status" not in prepared
+    assert not {"managedFields", "resourceVersion", "uid", "selfLink"} & set(prepared["metadata"])

@@ -30,6 +30,7 @@ __all__ = [
     "KIND_ORDER",
     "MANAGED_BY_LABEL",
     "POD_TEMPLATE_HASH_LABEL",
+    "SERVER_SET_METADATA",
     "Applier",
     "ApplyError",
     "ApplyResult",
@@ -38,6 +39,7 @@ __all__ = [
     "locator_matches",
     "pod_specs",
     "prepare_objects",
+    "strip_server_fields",
 ]
 
 Obj = dict[str, Any]
@@ -247,19 +249,48 @@ def _template_hash(tmpl: Obj) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+#: What the server writes into an object (``kubectl get -o yaml`` shows it) and an apply must
+#: not send back: server-side apply refuses ``managedFields`` (``metadata.managedFields must be
+#: nil``) and takes a ``resourceVersion`` as a precondition (409 once the object moved on, or
+#: in another cluster); the others are the server's to set.
+SERVER_SET_METADATA = (
+    "managedFields",
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+
+
+def strip_server_fields(obj: Obj) -> None:
+    """Remove, in place, what only the server sets: `SERVER_SET_METADATA` and ``status``
+    (manifests copied from ``kubectl get -o yaml`` carry them)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        for key in SERVER_SET_METADATA:
+            meta.pop(key, None)
+    obj.pop("status", None)
+
+
 def prepare_objects(
     objects: Sequence[Obj],
     images: Mapping[str, str] | None = None,
     locators: Sequence[K8sImageLocator] = (),
 ) -> list[Obj]:
-    """Copies of ``objects`` ready to apply: images injected, Tilt's labels set.
+    """Copies of ``objects`` ready to apply: server-set fields removed, images injected,
+    Tilt's labels set.
 
-    Every object and pod template gets ``app.kubernetes.io/managed-by: tilt``; pod templates
-    get ``tilt.dev/pod-template-hash`` (a hash of the template after injection).
+    What only the server sets is dropped (`strip_server_fields`). Every object and pod
+    template gets ``app.kubernetes.io/managed-by: tilt``; pod templates get
+    ``tilt.dev/pod-template-hash`` (a hash of the template after injection).
     """
     out = []
     for src in objects:
         obj = copy.deepcopy(src)
+        strip_server_fields(obj)
         inject_images(obj, images or {}, locators)
         meta = obj.setdefault("metadata", {})
         meta.setdefault("labels", {})
