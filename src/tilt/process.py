@@ -540,6 +540,9 @@ class ProcessSupervisor:
         self.grace_period_s = grace_period_s
         self._procs: dict[int, ManagedProcess] = {}
         self._output_paused = False
+        #: Set for every child started from now on, over tilt's own environment and under
+        #: the command's ``env`` (the Kubernetes runner's pinned ``KUBECONFIG``).
+        self.base_env: dict[str, str] = {}
 
     def pause_output(self, paused: bool) -> None:
         """Stop (True) or resume (False) reading every child's output, new ones too.
@@ -576,9 +579,9 @@ class ProcessSupervisor:
             argv: The command and its arguments (no shell; pass
                 ``["sh", "-c", script]`` for one).
             cwd: The working directory.
-            env: Variables set on top of tilt's own environment (Tilt's
-                ``env=``/``serve_env=`` add to the environment; they do not
-                replace it). ``None`` for tilt's environment unchanged.
+            env: Variables set on top of tilt's own environment and `base_env`
+                (Tilt's ``env=``/``serve_env=`` add to the environment; they do not
+                replace it). ``None`` for that environment unchanged.
             on_output: Called with each line of merged stdout/stderr.
             on_system: Called with tilt's own messages about the process
                 (the steps of a stop); ``on_output`` when not given.
@@ -601,6 +604,7 @@ class ProcessSupervisor:
         if not os.path.isdir(cwd):
             raise FileNotFoundError(2, f"working directory does not exist: {cwd}", cwd)
         full_env = dict(os.environ)
+        full_env.update(self.base_env)
         if env is not None:
             full_env.update(env)
         # Marked before it starts: a SIGKILL of tilt between the start and the

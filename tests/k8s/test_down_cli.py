@@ -108,3 +108,37 @@ def test_tilt_down_runs_no_delete_cmd_against_a_remote_context(tmp_path: Path) -
     r = run_tilt("down", "--port", "1", cwd=tmp_path, env={"KUBECONFIG": str(cfg)})
     assert r.returncode == 0, r.stdout + r.stderr
     assert marker.read_text() == "gone\n"
+
+
+def test_tilt_down_runs_delete_cmd_against_the_chosen_context(tmp_path: Path) -> None:
+    # As under `tilt up` (and Tilt's `tilt down`): KUBECONFIG pinned to --context, not the
+    # kubeconfig's current context.
+    cfg = tmp_path / "kubeconfig"
+    cfg.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: kind-other\n"
+        "clusters: [{name: kind-other, cluster: {server: 'https://127.0.0.1:1'}},"
+        " {name: kind-dev, cluster: {server: 'https://127.0.0.1:2'}}]\n"
+        "contexts: [{name: kind-other, context: {cluster: kind-other, user: u}},"
+        " {name: kind-dev, context: {cluster: kind-dev, user: u}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+    )
+    seen = tmp_path / "seen.yaml"
+    write_tree(
+        tmp_path,
+        {
+            "Tiltfile": (
+                "k8s_custom_deploy('web', apply_cmd='true', "
+                f"delete_cmd='cp \"$KUBECONFIG\" {seen}', deps=[])\n"
+            )
+        },
+    )
+    r = run_tilt(
+        "down", "--port", "1", "--context", "kind-dev", "--namespace", "team",
+        cwd=tmp_path, env={"KUBECONFIG": str(cfg)},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    pinned = yaml.safe_load(seen.read_text())
+    assert pinned["current-context"] == "kind-dev"
+    assert pinned["contexts"] == [
+        {"name": "kind-dev", "context": {"cluster": "kind-dev", "user": "u", "namespace": "team"}}
+    ]

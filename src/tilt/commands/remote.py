@@ -142,7 +142,7 @@ def _k8s_down(result: TiltfileResult, delete_namespaces: bool, context: str, nam
         # Before any delete_cmd runs: it deletes from the kubeconfig's cluster too.
         print(f"Error: {refused}", file=sys.stderr)
         return 1
-    custom_code = _custom_deploy_down(custom)
+    custom_code = _custom_deploy_down(custom, result, context, namespace)
     targets = [
         (n, by_name[n].k8s)
         for n in result.order
@@ -208,32 +208,50 @@ def _context_refused(result: TiltfileResult, context: str, namespace: str) -> st
     return ""
 
 
-def _custom_deploy_down(resources: list[tuple[str, Resource]]) -> int:
-    """Run the ``delete_cmd`` of each k8s_custom_deploy (dependents first); 1 on a failure."""
+def _custom_deploy_down(
+    resources: list[tuple[str, Resource]], result: TiltfileResult, context: str, namespace: str
+) -> int:
+    """Run the ``delete_cmd`` of each k8s_custom_deploy (dependents first); 1 on a failure.
+
+    As under `tilt up` (and Tilt's `tilt down`), each runs with ``KUBECONFIG`` pinned to the
+    context and namespace the Tiltfile and flags choose (`tilt.k8s.kubeconfig`)."""
     import asyncio
     import contextlib
     import os
 
     from tilt.engine.k8s_custom import CustomDeployError, run_delete_cmd
+    from tilt.k8s.kubeconfig import KubeconfigError, PinnedKubeconfig
     from tilt.process import ProcessSupervisor
 
     def say(text: str) -> None:
         with contextlib.suppress(BrokenPipeError):
             print(f"  {text}", flush=True)
 
+    if not resources:
+        return 0
+    pinned: PinnedKubeconfig | None = None
+    with contextlib.suppress(KubeconfigError):  # no usable context: the user's own then
+        pinned = PinnedKubeconfig.write(
+            context or result.settings.k8s_context, namespace or result.settings.k8s_namespace
+        )
     code = 0
-    for name, res in resources:
-        assert res.custom_deploy is not None
-        print(f"{name}: k8s_custom_deploy's delete_cmd", flush=True)
-        try:
-            asyncio.run(
-                run_delete_cmd(
-                    ProcessSupervisor(), res.custom_deploy, base_dir=os.getcwd(), log=say
+    try:
+        for name, res in resources:
+            assert res.custom_deploy is not None
+            print(f"{name}: k8s_custom_deploy's delete_cmd", flush=True)
+            supervisor = ProcessSupervisor()
+            if pinned is not None:
+                supervisor.base_env["KUBECONFIG"] = pinned.path
+            try:
+                asyncio.run(
+                    run_delete_cmd(supervisor, res.custom_deploy, base_dir=os.getcwd(), log=say)
                 )
-            )
-        except CustomDeployError as e:
-            print(f"Error: could not delete {name}: {e}", file=sys.stderr)
-            code = 1
+            except CustomDeployError as e:
+                print(f"Error: could not delete {name}: {e}", file=sys.stderr)
+                code = 1
+    finally:
+        if pinned is not None:
+            pinned.remove()
     return code
 
 

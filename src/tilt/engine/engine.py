@@ -415,6 +415,11 @@ class Engine:
                 hook = getattr(each, "settings_changed", None)
                 if hook is not None:
                     hook(ev.result.settings)
+                # One that sets up for the whole graph (the Kubernetes runner's pinned
+                # kubeconfig), before this load's first command starts.
+                loaded = getattr(each, "tiltfile_loaded", None)
+                if loaded is not None:
+                    loaded(ev.result)
         previous = dict(self.state.resources)
         effects = self.state.apply(ev)
         for eff in effects:

@@ -52,10 +52,11 @@ if TYPE_CHECKING:
     from tilt.engine.k8s_helper import HelperImage
     from tilt.image_build import BuildResult
     from tilt.k8s.events import EventsView
+    from tilt.k8s.kubeconfig import PinnedKubeconfig
     from tilt.k8s.monitor import PodsView
     from tilt.k8s.session import K8sSession
     from tilt.logstore import LogStore
-    from tilt.model import ImageTarget, Resource, Settings
+    from tilt.model import ImageTarget, Resource, Settings, TiltfileResult
     from tilt.process import ProcessSupervisor
 
 __all__ = ["K8sRunner", "pod_events_of", "pod_summary_of", "runtime_of"]
@@ -202,6 +203,7 @@ class K8sRunner(RunnerBase):
         self._quiet: tuple[tuple[str, str], ...] = ()
         self._pull_why: dict[str, str] = {}  # the delivery's explanation of a pull failure
         self._helper: HelperImage | None = None  # the live_update helper image, once needed
+        self._kubeconfig: PinnedKubeconfig | None = None  # for the commands tilt runs
 
     # ---- the session (created on the first update: `tilt up` with no k8s needs no cluster)
     async def _get_session(self) -> K8sSession:
@@ -348,6 +350,31 @@ class K8sRunner(RunnerBase):
             )
         )
 
+    def tiltfile_loaded(self, result: TiltfileResult) -> None:
+        """Once the Tiltfile declares Kubernetes resources: every command tilt runs from now
+        on (``k8s_custom_deploy``'s ``apply_cmd``/``delete_cmd``, ``local_resource``'s
+        ``cmd``/``serve_cmd``, ...) gets ``KUBECONFIG`` pinned to tilt's context and
+        namespace, as Tilt does (`tilt.k8s.kubeconfig`); a command's own ``env`` still wins.
+        Written once (the context is chosen once per `tilt up`), removed at `close`."""
+        from tilt.model import ResourceKind
+
+        if self._kubeconfig is not None:
+            return
+        kinds = (ResourceKind.K8S, ResourceKind.K8S_CUSTOM_DEPLOY)
+        if not any(r.kind in kinds for r in result.resources):
+            return
+        from tilt.k8s.kubeconfig import KubeconfigError, PinnedKubeconfig
+
+        settings = result.settings
+        try:
+            self._kubeconfig = PinnedKubeconfig.write(
+                self._context or settings.k8s_context,
+                self._namespace or settings.k8s_namespace,
+            )
+        except KubeconfigError:
+            return  # no usable context: the first deploy says why
+        self._sup.base_env["KUBECONFIG"] = self._kubeconfig.path
+
     def settings_changed(self, settings: Settings) -> None:
         """A reloaded Tiltfile's settings: new ``k8s_quiet_events`` re-mark the kept events."""
         if self._session is None or settings.k8s_quiet_events == self._quiet:
@@ -445,6 +472,10 @@ class K8sRunner(RunnerBase):
             await asyncio.to_thread(self._session.close)
         if self._helper is not None:
             self._helper.close()
+        if self._kubeconfig is not None:
+            if self._sup.base_env.get("KUBECONFIG") == self._kubeconfig.path:
+                del self._sup.base_env["KUBECONFIG"]
+            self._kubeconfig.remove()
 
     # ---- one update
     async def _update(self, spec: Resource, req: UpdateRequest) -> None:
