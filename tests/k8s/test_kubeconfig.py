@@ -90,8 +90,9 @@ def test_the_file_is_private_and_removed(tmp_path: Path) -> None:
 
 
 TILTFILE = """
-k8s_custom_deploy('cm', apply_cmd='echo "$KUBECONFIG" > apply-path.txt; cp "$KUBECONFIG" apply.yaml; cat cm.yaml',
-                  delete_cmd='true', deps=[])
+k8s_custom_deploy('cm', delete_cmd='true', deps=[],
+                  apply_cmd='echo "$KUBECONFIG" > apply-path.txt; cp "$KUBECONFIG" apply.yaml; '
+                            + 'cat cm.yaml')
 k8s_resource('cm', pod_readiness='ignore')
 local_resource('local', cmd='cp "$KUBECONFIG" local.yaml')
 local_resource('own', cmd='echo "$KUBECONFIG" > own.txt', env={'KUBECONFIG': '/my/own'})
