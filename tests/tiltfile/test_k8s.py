@@ -896,3 +896,32 @@ def test_yaml_reader_matches_pyyaml(text: str) -> None:
 
     expected = [d for d in yaml.load_all(text, Loader=_loader()) if d is not None]
     assert [o.body for o in parse_objects(text, "t.yaml")] == expected
+
+
+def test_pod_readiness_defaults_are_tilts(tiltfile: Any) -> None:
+    """Tilt's inferPodReadinessMode: a resource grouped by hand waits when it has
+    extra_pod_selectors (its pods are found by label); of the kinds matching an object, `wait`
+    wins over `ignore` over `succeeded`; a k8s_custom_deploy waits unless told to ignore."""
+    crs = (
+        "apiVersion: example.com/v1\nkind: Foo\nmetadata: {name: foo}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: labelled}\n"
+    )
+    data = tiltfile(
+        "k8s_yaml('crs.yaml')\n"
+        "k8s_kind('Fo.*', pod_readiness='wait')\n"
+        "k8s_kind('Foo', pod_readiness='ignore')\n"
+        "k8s_resource(new_name='plain', objects=['plain'])\n"
+        "k8s_resource(new_name='labelled', objects=['labelled'],"
+        " extra_pod_selectors=[{'app': 'operand'}])\n"
+        "k8s_custom_deploy('waits', apply_cmd='true', delete_cmd='true', deps=[])\n"
+        "k8s_custom_deploy('ignores', apply_cmd='true', delete_cmd='true', deps=[])\n"
+        "k8s_resource('ignores', pod_readiness='ignore')\n",
+        {"crs.yaml": crs},
+    )
+    by = resources_by_name(data)
+    assert k8s_of(by["plain"])["pod_readiness"] == "ignore"
+    assert k8s_of(by["labelled"])["pod_readiness"] == "wait"
+    assert k8s_of(by["foo"])["pod_readiness"] == "wait"
+    assert k8s_of(by["waits"])["pod_readiness"] == "wait"
+    assert k8s_of(by["ignores"])["pod_readiness"] == "ignore"

@@ -48,7 +48,6 @@ from tilt.tiltfile._k8s_yaml import (
     container_images,
     env_var_values,
     full_name,
-    has_pod_template,
     pod_template_labels,
     potential_names,
     service_selector,
@@ -403,20 +402,29 @@ class _Assembler:
     # -- output --
 
     def pod_readiness(self, res: _Res) -> PodReadiness:
-        if res.opts is not None and res.opts.pod_readiness:
-            return res.opts.pod_readiness
-        mode: PodReadiness | None = None
-        for obj in res.objects:
-            for k in self.kinds:
-                if k.pod_readiness and k.selector.matches(obj):
-                    mode = k.pod_readiness
-        if mode:
-            return mode
-        if res.custom is not None or any(
-            has_pod_template(o) or self.is_workload(o) for o in res.objects
-        ):
-            return PodReadiness.WAIT
-        return PodReadiness.IGNORE
+        """Tilt's rule (``inferPodReadinessMode``): the resource's own ``pod_readiness``;
+        else its objects' kinds (``wait`` over ``ignore`` over ``succeeded``: Jobs succeed,
+        CronJobs are ignored); else ``ignore`` for a resource grouped by hand
+        (``k8s_resource(new_name=..., objects=...)``) with no ``extra_pod_selectors`` and no
+        built image, since nothing tells it will have pods; else ``wait``. A
+        ``k8s_custom_deploy`` waits too: what its ``apply_cmd`` makes is known only once it
+        ran, so one that makes no pods needs ``pod_readiness='ignore'``, as in Tilt."""
+        opts = res.opts
+        if opts is not None and opts.pod_readiness:
+            return opts.pod_readiness
+        modes = {
+            k.pod_readiness
+            for obj in res.objects
+            for k in self.kinds
+            if k.pod_readiness and k.selector.matches(obj)
+        }
+        for mode in (PodReadiness.WAIT, PodReadiness.IGNORE, PodReadiness.SUCCEEDED):
+            if mode in modes:
+                return mode
+        selectors = opts.extra_pod_selectors if opts is not None else ()
+        if res.manually_grouped and not selectors and not self.image_refs(res):
+            return PodReadiness.IGNORE
+        return PodReadiness.WAIT
 
     def image_locators(self, res: _Res) -> tuple[K8sImageLocator, ...]:
         """The declared image locations that apply to one of ``res``'s objects."""
