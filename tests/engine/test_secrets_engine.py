@@ -68,3 +68,24 @@ def test_disable_scrub_shows_them(tmp_path: Path) -> None:
     eng = run_until_served(tmp_path, "secret_settings(disable_scrub=True)")
     assert f"serve={VALUE}" in log_text(eng, "echo")
     assert f"the Tiltfile prints {VALUE}" in log_text(eng, TILTFILE_NAME)
+
+
+def test_an_update_error_kept_in_the_state_is_scrubbed(tmp_path: Path) -> None:
+    # The error is shown beyond the log (status line, `tilt get`, the API): it is scrubbed too.
+    text = TILTFILE.format(settings="").replace(
+        "local_resource('echo'",
+        f"local_resource('bad', cmd=['/nonexistent/{VALUE}'])\nlocal_resource('echo'",
+    )
+    eng = make(tmp_path, text, selected=["bad"])
+
+    async def body(eng: Engine) -> None:
+        deadline = time.monotonic() + 20
+        while not eng.state.resources["bad"].last_error:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+
+    interactive(eng, body)
+    error = eng.state.resources["bad"].last_error
+    assert "/nonexistent/[redacted secret db:password]" in error
+    (bad,) = [r for r in eng.snapshot()["resources"] if r["name"] == "bad"]
+    assert VALUE not in str(bad["update"])

@@ -142,3 +142,25 @@ def test_tilt_down_runs_delete_cmd_against_the_chosen_context(tmp_path: Path) ->
     assert pinned["contexts"] == [
         {"name": "kind-dev", "context": {"cluster": "kind-dev", "user": "u", "namespace": "team"}}
     ]
+
+
+def test_tilt_down_scrubs_secret_values_from_delete_cmd_output(
+    emu: Emulator, kubeconfig: Path, tmp_path: Path
+) -> None:
+    # As under `tilt up`: the Tiltfile's Secrets are learned at load, and what tilt prints
+    # of a delete_cmd (its output, its error) never shows their values.
+    value = "hunter2-down-secret"
+    write_tree(
+        tmp_path,
+        {
+            "Tiltfile": (
+                "k8s_yaml(blob('apiVersion: v1\\nkind: Secret\\nmetadata: {name: db}\\n"
+                f"stringData: {{password: {value}}}\\n'))\n"
+                "k8s_custom_deploy('web', apply_cmd='true', "
+                f"delete_cmd='echo deleting with {value}; exit 3', deps=[])\n"
+            )
+        },
+    )
+    r = run_tilt("down", "--port", "1", cwd=tmp_path, env={"KUBECONFIG": str(kubeconfig)})
+    assert "deleting with [redacted secret db:password]" in r.stdout, r.stdout + r.stderr
+    assert value not in r.stdout + r.stderr

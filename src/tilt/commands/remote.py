@@ -222,13 +222,21 @@ def _custom_deploy_down(
     from tilt.engine.k8s_custom import CustomDeployError, run_delete_cmd
     from tilt.k8s.kubeconfig import KubeconfigError, PinnedKubeconfig
     from tilt.process import ProcessSupervisor
-
-    def say(text: str) -> None:
-        with contextlib.suppress(BrokenPipeError):
-            print(f"  {text}", flush=True)
+    from tilt.secrets import SecretScrubber
 
     if not resources:
         return 0
+    # As under `tilt up`: the Tiltfile's Secrets never reach the output.
+    secrets = SecretScrubber(disabled=result.settings.secrets_disable_scrub)
+    if not secrets.disabled:
+        secrets.add_objects(
+            obj.body for r in result.resources if r.k8s is not None for obj in r.k8s.objects
+        )
+
+    def say(text: str) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            print(f"  {secrets.scrub(text)}", flush=True)
+
     pinned: PinnedKubeconfig | None = None
     with contextlib.suppress(KubeconfigError):  # no usable context: the user's own then
         pinned = PinnedKubeconfig.write(
@@ -247,7 +255,7 @@ def _custom_deploy_down(
                     run_delete_cmd(supervisor, res.custom_deploy, base_dir=os.getcwd(), log=say)
                 )
             except CustomDeployError as e:
-                print(f"Error: could not delete {name}: {e}", file=sys.stderr)
+                print(f"Error: could not delete {name}: {secrets.scrub(str(e))}", file=sys.stderr)
                 code = 1
     finally:
         if pinned is not None:

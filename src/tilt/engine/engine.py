@@ -421,7 +421,7 @@ class Engine:
                 if loaded is not None:
                     loaded(ev.result)
         previous = dict(self.state.resources)
-        effects = self.state.apply(ev)
+        effects = self.state.apply(self._scrubbed(ev))
         for eff in effects:
             match eff:
                 case StartRuntime():
@@ -590,6 +590,24 @@ class Engine:
         # The resource may be gone (or have changed kind) by now.
         for runner in self._distinct_runners():
             runner.cancel(name)
+
+    def _scrubbed(self, ev: Event) -> Event:
+        """``ev`` with Secret values taken out of its ``error``/``message`` text.
+
+        What an event says is kept in the state and shown (status line, `tilt get`,
+        the API), so it passes the same scrubber as every log line.
+        """
+        secrets = self.logs.secrets
+        if not secrets.active:
+            return ev
+        changes: dict[str, Any] = {}
+        for attr in ("error", "message"):
+            text = getattr(ev, attr, None)
+            if isinstance(text, str) and text:
+                clean = secrets.scrub(text)
+                if clean != text:
+                    changes[attr] = clean
+        return replace(ev, **changes) if changes else ev
 
     def _end(self, req: UpdateRequest, *, ok: bool, error: str, cancelled: bool = False) -> None:
         self.post(
