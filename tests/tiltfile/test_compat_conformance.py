@@ -3,7 +3,10 @@ minimal Tiltfile exercising the construct."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from tilt.tiltfile import load_tiltfile
 
 POD_OF_APP = """apiVersion: v1
 kind: Pod
@@ -123,4 +126,25 @@ def test_str_of_a_live_update_step_is_tilts_text(tiltfile: Any, tmp_path: Any) -
         "/app",
         f'run step: "make" (triggers: {src}/x)',
         f"[sync step: '{src}'->'/app']",
+    ]
+
+
+def test_type_of_a_blob_is_blob(tmp_path: Path) -> None:
+    # Extensions tell YAML text from a path by `type(x) == 'blob'` (Tilt's Blob type).
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    (tmp_path / "Tiltfile").write_text(
+        "b = read_file('cm.yaml')\n"
+        "def inject(x):\n"
+        "    return x if type(x) == 'blob' else read_file(x)\n"
+        "print(inject(b) == inject('cm.yaml'), type('cm.yaml'))\n"
+        "print(type(local('echo hi', quiet=True)), type(blob('k: v')), type(encode_yaml({})))\n"
+        "m, r = filter_yaml(b, kind='ConfigMap')\n"
+        "print(type(m), type(r), type(encode_json({'a': 1})), type(''))\n"
+    )
+    result = load_tiltfile(str(tmp_path / "Tiltfile"))
+    assert [ln for ln in result.logs if not ln.startswith("local:")] == [
+        "True string",
+        "blob blob blob",
+        # An empty Blob cannot be told from "" (see docs/tiltfile-api.md).
+        "blob string string string",
     ]

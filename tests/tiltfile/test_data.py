@@ -80,10 +80,10 @@ LOG_CASES: list[tuple[str, str, dict[str, str], list[str]]] = [
         ["contents", "dflt", '""'],
     ),
     (
-        "blob_is_a_string",
-        "b = blob('text')\nprint(type(b), b, len(b))",
+        "blob_is_a_string_that_type_calls_blob",
+        "b = blob('text')\nprint(type(b), b, len(b), b.upper())",
         {},
-        ["string text 4"],
+        ["blob text 4 TEXT"],
     ),
     (
         "decode_json",

@@ -218,9 +218,29 @@ def _wrap_result(v: object) -> object:
     return sl.OpaquePythonObject(v)
 
 
+# Tilt's Blob is a plain string here. So that ``type()`` can still say "blob" (extensions
+# branch on it: a Blob of YAML or a path), the texts the Blob-returning builtins gave during
+# the running load are remembered; a string with one of those texts is taken for a Blob
+# (``str(blob)`` too, unlike Tilt; an empty text never is).
+BLOB_BUILTINS = frozenset(
+    {"blob", "encode_yaml", "encode_yaml_stream", "filter_yaml", "helm", "kustomize", "local",
+     "read_file"}
+)  # fmt: skip
+_BLOBS: set[str] = set()
+
+
+def _remember_blobs(value: object) -> None:
+    for text in value if isinstance(value, tuple) else (value,):
+        if isinstance(text, str) and text:
+            _BLOBS.add(text)
+
+
 def _call(b: Builtin, ctx: Ctx, args: tuple[Any, ...], kwargs: dict[str, Any]) -> object:
     try:
-        return _wrap_result(b.fn(ctx, *args, **kwargs))
+        got = b.fn(ctx, *args, **kwargs)
+        if b.name in BLOB_BUILTINS:
+            _remember_blobs(got)
+        return _wrap_result(got)
     except TypeError as e:
         # Argument errors name the builtin and the parameter, as Tilt's do.
         import inspect
@@ -329,6 +349,8 @@ def tilt_type(x):
         return "set"
     if t == __TILT_OPAQUE:
         return __tilt_opaque_type(x)
+    if t == "string" and x and __tilt_is_blob(x):
+        return "blob"
     return t
 
 def __tilt_repr(x):
@@ -574,6 +596,7 @@ def _dialect_module() -> sl.FrozenModule:
     mod = sl.Module()
     mod.add_callable("__tilt_opaque_type", _opaque_type)
     mod.add_callable("__tilt_opaque_str", _opaque_str)
+    mod.add_callable("__tilt_is_blob", _BLOBS.__contains__)
     sl.eval(mod, sl.parse(PRELUDE, _DIALECT_MODULE_SRC, _dialect()), _globals())
     return mod.freeze()
 
@@ -1015,6 +1038,7 @@ def evaluate(state: LoadState) -> None:
 
     run = _Run(state)
     state.family(_RunHolder).run = run
+    _BLOBS.clear()
     # `tilt apply -f` run by local() during the load appends its objects here (see _apply).
     fd, spool = tempfile.mkstemp(prefix="tilt-apply-", suffix=".jsonl")
     os.close(fd)
@@ -1027,6 +1051,7 @@ def evaluate(state: LoadState) -> None:
         raise TiltfileLoadError(e.message, e.location) from None
     finally:
         remove_spool(spool)
+        _BLOBS.clear()
 
 
 class _RunHolder:

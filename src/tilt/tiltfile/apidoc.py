@@ -54,7 +54,12 @@ def render() -> str:
         "",
         "Starlark here is Tilt's dialect: `load()`, `include()`, `load_dynamic()`, `struct`,",
         "lambdas, nested functions, recursion, `while`, `set`, top-level `if`/`for`, tab",
-        "indentation and `__file__`. Tilt's Blob values are plain strings.",
+        "indentation and `__file__`. Tilt's Blob values are plain strings, so string",
+        "methods work on them (Tilt wants `str(b)` first). `type()` still says `blob` for",
+        "a non-empty text that `local`, `read_file`, `blob`, `helm`, `kustomize`,",
+        "`filter_yaml`, `encode_yaml` or `encode_yaml_stream` gave during the load, as",
+        "extensions expect (`type(x) == 'blob'`: YAML text, not a path); unlike Tilt, an",
+        "equal string (`str(b)`, for one) says `blob` too, and an empty Blob says `string`.",
         "",
     ]
     for title, text in DOC_SECTIONS.items():
