@@ -353,6 +353,7 @@ def listdir(
     Folders themselves are not listed; with ``recursive=True`` the files of every
     subfolder are listed too. Symbolic links are listed, not followed (as Go's
     ``filepath.Walk`` in Tilt). The folder is watched: a change reloads the Tiltfile.
+    A folder that does not exist (or a path that is a file) lists as ``[]``, as in Tilt.
 
     Args:
         directory: the folder, relative to the Tiltfile (by keyword also ``dir=``,
@@ -368,9 +369,10 @@ def listdir(
     rec = as_bool(fn, "recursive", recursive)
     ctx.state.record_read(root)
     if not os.path.isdir(root):
-        if os.path.exists(root):
-            raise TiltfileError(f"{fn}: {root} is not a directory")
-        raise _missing(fn, root)
+        # Tilt walks the path with filepath.Walk and skips the root itself, errors
+        # included: a missing folder (say a git-ignored `tilt.d/` of user overrides) or
+        # a plain file lists as [].
+        return []
     files: list[str] = []
 
     def walk(folder: str) -> None:
