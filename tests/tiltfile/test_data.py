@@ -415,18 +415,6 @@ ERROR_CASES: list[tuple[str, str, dict[str, str], str]] = [
         "Error: Tiltfile:1:1: read_yaml_stream: default must be a list, got str",
     ),
     (
-        "listdir_missing",
-        "listdir('nope')\n",
-        {},
-        "Error: Tiltfile:1:1: listdir: {tmp}/nope: no such file or directory",
-    ),
-    (
-        "listdir_on_a_file",
-        "listdir('f')\n",
-        {"f": ""},
-        "Error: Tiltfile:1:1: listdir: {tmp}/f is not a directory",
-    ),
-    (
         "os_getenv_bad_key",
         "os.getenv(1)\n",
         {},
