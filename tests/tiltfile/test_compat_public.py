@@ -5,7 +5,6 @@ Each fixture is a minimal Tiltfile written for the test that reproduces the cons
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,3 +20,75 @@ def test_listdir_of_a_missing_folder_or_a_file_is_empty(tiltfile: Any, tmp_path:
     )
     assert data["logs"] == ["[] []"]
     assert str(tmp_path / "tilt.d") in data["files_read"]
+
+
+def _deployment(name: str, namespace: str = "") -> str:
+    ns = f"  namespace: {namespace}\n" if namespace else ""
+    return (
+        f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n{ns}"
+        "spec:\n  template:\n    spec:\n      containers:\n      - name: c\n"
+        f"        image: img-{name}\n---\n"
+    )
+
+
+def test_workload_to_resource_function_names_workloads(tiltfile: Any) -> None:
+    # Projects that prefix every workload (with the user name, a Helm release...) strip
+    # the prefix from the resource names; k8s_resource then uses the new names.
+    data = tiltfile(
+        "k8s_yaml('app.yaml')\n"
+        "def resource_name(id):\n"
+        "    print(id.name, id.kind, id.namespace, repr(id.group))\n"
+        "    return id.name.replace('dev-', '')\n"
+        "workload_to_resource_function(resource_name)\n"
+        "k8s_resource('web', port_forwards=8000)\n",
+        files={"app.yaml": _deployment("dev-web") + _deployment("dev-api", "team")},
+    )
+    assert data["order"] == ["web", "api"]
+    assert data["logs"] == [
+        'dev-web Deployment default "apps"',
+        'dev-api Deployment team "apps"',
+    ]
+    web = data["resources"][0]
+    assert [o["name"] for o in web["k8s"]["objects"]] == ["dev-web"]
+    assert web["k8s"]["port_forwards"][0]["local_port"] == 8000
+
+
+def test_workload_to_resource_function_from_a_loaded_file(tiltfile: Any) -> None:
+    # The function may live in a library file and be registered from there.
+    data = tiltfile(
+        "load('lib/naming.star', 'use_short_names')\nuse_short_names()\nk8s_yaml('app.yaml')\n",
+        files={
+            "lib/naming.star": (
+                "def _short(id):\n    return id.name.split('-')[-1]\n"
+                "def use_short_names():\n    workload_to_resource_function(_short)\n"
+            ),
+            "app.yaml": _deployment("team-a-web"),
+        },
+    )
+    assert data["order"] == ["web"]
+
+
+def test_workload_to_resource_function_errors(tiltfile_error: Any) -> None:
+    files = {"app.yaml": _deployment("a-x") + _deployment("b-x")}
+    conflict = tiltfile_error(
+        "k8s_yaml('app.yaml')\ndef f(id):\n    return 'x'\nworkload_to_resource_function(f)\n",
+        files=files,
+    )
+    assert "both 'b-x:deployment:default:apps' and 'a-x:deployment:default:apps'" in conflict
+    assert "mapped to resource name 'x'" in conflict
+    assert "Tiltfile:4" in conflict
+    not_str = tiltfile_error(
+        "k8s_yaml('app.yaml')\ndef f(id):\n    return 1\nworkload_to_resource_function(f)\n",
+        files=files,
+    )
+    assert "invalid return value. wanted: string. got: int" in not_str
+    arity = tiltfile_error("def f(a, b):\n    return a\nworkload_to_resource_function(f)\n")
+    assert "workload_to_resource_function arg must take 1 argument. f takes 2" in arity
+    not_fn = tiltfile_error("workload_to_resource_function('f')\n")
+    assert "for parameter func: got string, want function" in not_fn
+    failing = tiltfile_error(
+        "k8s_yaml('app.yaml')\ndef f(id):\n    fail('no name for ' + id.name)\n"
+        "workload_to_resource_function(f)\n",
+        files=files,
+    )
+    assert "no name for a-x" in failing

@@ -782,6 +782,35 @@ def k8s_namespace(ctx: Ctx) -> str:
     return read_kubeconfig(ctx.state)[1]
 
 
+@builtin("workload_to_resource_function", located=True)
+def workload_to_resource_function(ctx: Ctx, func: object) -> None:
+    """Name the resources Tilt makes for workloads with your own function.
+
+    Each workload (an object with images, or of a ``k8s_kind``) becomes a resource
+    named ``func(id)``, where ``id`` has the attributes ``name``, ``kind`` (e.g.
+    ``"Deployment"``), ``namespace`` (``"default"`` when unset) and ``group`` (``""``
+    for the core group). The function runs when the resources are assembled, after
+    the whole Tiltfile has run, for every workload; ``k8s_resource()`` then refers to
+    the names it gave. Two workloads given the same name are an error. A later call
+    replaces the function.
+
+    What differs from Tilt: ``func`` must be a function defined with ``def`` at the top
+    level of a file (Tilt also takes a lambda or a nested function), and ``id`` is a
+    ``struct`` (Tilt's ``K8sObjectID``: ``str(id)`` there is
+    ``name:kind:namespace:group`` in lowercase).
+
+    Args:
+        func: A function of one argument that returns the resource name (a string).
+    """
+    fn = "workload_to_resource_function"
+    from tilt.tiltfile._loader import function_ref
+
+    ref = function_ref(ctx.state, fn, "func", func)
+    if ref.params != 1:
+        raise TiltfileError(f"{fn} arg must take 1 argument. {ref.name} takes {ref.params}")
+    ctx.state.family(K8sState).name_function = (ref, ctx.here())
+
+
 @builtin("allow_k8s_contexts")
 def allow_k8s_contexts(ctx: Ctx, contexts: object) -> None:
     """Allow deploying to these Kubernetes contexts besides the known local ones.

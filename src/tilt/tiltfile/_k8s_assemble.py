@@ -41,13 +41,15 @@ from tilt.model import (
     TriggerMode,
 )
 from tilt.refs import parse_ref
-from tilt.tiltfile._context import LoadState, TiltfileError, unique
+from tilt.tiltfile._context import LoadState, TiltfileError, typename, unique
 from tilt.tiltfile._k8s_yaml import (
     JSONPath,
     ObjectSelector,
     container_images,
     env_var_values,
     full_name,
+    group_of,
+    namespace_or_default,
     pod_template_labels,
     potential_names,
     service_selector,
@@ -210,6 +212,8 @@ class K8sState:
     allowed_contexts: list[str] = field(default_factory=list)
     quiet_events: list[tuple[str, str]] = field(default_factory=list)
     quiet_where: dict[str, SourceLocation] = field(default_factory=dict)  # resource -> call
+    # workload_to_resource_function: the function (a _loader.FunctionRef) and its call.
+    name_function: tuple[Any, SourceLocation] | None = None
     # (context, namespace) once the kubeconfig was read.
     kube: tuple[str, str] | None = None
     kube_used: bool = False
@@ -229,8 +233,9 @@ class _Res:
 
 
 class _Assembler:
-    def __init__(self, st: K8sState, asm: Assembly) -> None:
+    def __init__(self, st: K8sState, asm: Assembly, state: LoadState) -> None:
         self.st = st
+        self.state = state
         self.asm = asm
         self.kinds = [*_initial_kinds(), *st.kinds.values()]
         self.locators = [loc for k in self.kinds for loc in k.locators]
@@ -285,7 +290,12 @@ class _Assembler:
             (workloads if self.is_workload(r.obj) else rest).append(r.obj)
 
         services = _ServiceIndex(rest)
-        for obj, name in zip(workloads, _unique_names(workloads, where), strict=True):
+        names = (
+            _unique_names(workloads, where)
+            if st.name_function is None
+            else _function_names(self.state, st.name_function, workloads)
+        )
+        for obj, name in zip(workloads, names, strict=True):
             res = self.make(name, where[id(obj)], f"error making resource for workload {name}")
             self.add_objects(res, [obj])
             # Services whose selector matches this workload's pods join it.
@@ -570,6 +580,56 @@ def _unique_names(workloads: list[K8sObject], where: dict[int, SourceLocation]) 
     return out
 
 
+def _object_id(obj: K8sObject) -> dict[str, str]:
+    """The fields of Tilt's K8sObjectID for an object."""
+    return {
+        "name": obj.name,
+        "kind": obj.kind,
+        "namespace": namespace_or_default(obj),
+        "group": group_of(obj.api_version),
+    }
+
+
+def _id_text(obj: K8sObject) -> str:
+    return ":".join(_object_id(obj).values()).lower()
+
+
+def _function_names(
+    state: LoadState, name_function: tuple[Any, SourceLocation], workloads: list[K8sObject]
+) -> list[str]:
+    """Tilt's workloadToResourceFunctionNames: each workload's name from the function."""
+    from tilt.tiltfile._loader import TiltfileLoadError, call_function
+
+    ref, where = name_function
+    prefix = f"workload_to_resource_function: error applying {ref.name}"
+    taken: dict[str, K8sObject] = {}
+    out = []
+    for obj in workloads:
+        try:
+            name = call_function(state, ref, _object_id(obj))
+        except TiltfileLoadError as e:
+            raise TiltfileError(
+                f"{prefix}: error determining resource name for '{_id_text(obj)}': "
+                f"{e.location}: {e.message}"
+                if e.location
+                else f"{prefix}: {e.message}",
+                where,
+            ) from None
+        if not isinstance(name, str):
+            raise TiltfileError(
+                f"{prefix}: invalid return value. wanted: string. got: {typename(name)}", where
+            )
+        if name in taken:
+            raise TiltfileError(
+                f"{prefix}: both '{_id_text(obj)}' and '{_id_text(taken[name])}' mapped to "
+                f"resource name '{name}'",
+                where,
+            )
+        taken[name] = obj
+        out.append(name)
+    return out
+
+
 #: Resources with Kubernetes events (what ``k8s_quiet_events`` may name).
 _EVENT_KINDS = (ResourceKind.K8S, ResourceKind.K8S_CUSTOM_DEPLOY)
 
@@ -607,7 +667,7 @@ def assemble_k8s(state: LoadState, asm: Assembly, read_kube: Any) -> None:
     if not (st.objects or st.custom_deploys or st.options or st.kinds):
         _settings_update(st, asm, has_k8s=False)
         return
-    a = _Assembler(st, asm)
+    a = _Assembler(st, asm, state)
     rest = a.run()
     resources = [a.to_resource(r) for r in a.resources]
     asm.resources += resources

@@ -39,7 +39,17 @@ from tilt.tiltfile._dialect import (
     rewrite,
 )
 
-__all__ = ["TiltfileLoadError", "call_column", "current_run", "display_path", "evaluate"]
+__all__ = [
+    "FUNCTION_PARAMS",
+    "FunctionRef",
+    "TiltfileLoadError",
+    "call_column",
+    "call_function",
+    "current_run",
+    "display_path",
+    "evaluate",
+    "function_ref",
+]
 
 PRELUDE = "<tilt prelude>"
 
@@ -252,13 +262,103 @@ def _call(b: Builtin, ctx: Ctx, args: tuple[Any, ...], kwargs: dict[str, Any]) -
         raise e from None
 
 
+#: Located builtins that take a Starlark function: builtin name -> its parameter.
+FUNCTION_PARAMS = {"workload_to_resource_function": "func"}
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    """A Starlark function a builtin was given: a top-level ``def`` of a loaded file."""
+
+    path: str  # the file that defines it
+    name: str
+    text: str  # str() of the function: ``<file>.<name>``
+    params: int
+
+
+def function_ref(state: LoadState, fn: str, param: str, value: object) -> FunctionRef:
+    """The function a `FUNCTION_PARAMS` builtin got (the prelude sends its type and text).
+
+    starlark-pyo3 cannot hand a Starlark function to Python, so it is found again by its
+    name in the file that defines it, which must bind it at its top level (a ``def``).
+    """
+    import ast
+
+    assert isinstance(value, dict)
+    kind, text = str(value.get("type")), str(value.get("text"))
+    if kind != "function":
+        raise TiltfileError(f"{fn}: for parameter {param}: got {kind}, want function")
+    run = current_run(state)
+    displays = sorted((d for d in run.real_path if text.startswith(d + ".")), key=len)
+    name = text[len(displays[-1]) + 1 :] if displays else ""
+    path = run.real_path[displays[-1]] if displays else ""
+    try:
+        body = ast.parse(run.sources.get(path, "")).body
+    except (SyntaxError, ValueError):
+        body = []
+    defs = [d for d in body if isinstance(d, ast.FunctionDef) and d.name == name]
+    if not defs:
+        raise TiltfileError(
+            f"{fn}: {param} must be a function defined with def at the top level of a file "
+            f"(got {text}); a lambda or a nested function is not supported here"
+        )
+    a = defs[-1].args
+    params = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs)
+    params += (a.vararg is not None) + (a.kwarg is not None)
+    return FunctionRef(path=path, name=name, text=text, params=params)
+
+
+def call_function(state: LoadState, ref: FunctionRef, fields: dict[str, str]) -> object:
+    """Call ``ref`` with one argument, a struct of ``fields``, once the load has run.
+
+    Raises:
+        TiltfileLoadError: the function failed (located in its own code).
+        TiltfileError: the file does not bind ``ref`` at its top level any more.
+    """
+    run = current_run(state)
+    frozen = run.cache.get(ref.path)
+    if frozen is None:
+        raise TiltfileError(f"{ref.text} is no longer defined")
+    src = (
+        f"load('m', __tilt_fn={_symbol(ref.name)!r})\n"
+        f"same = str(__tilt_fn) == {ref.text!r}\n"
+        "def call(fields):\n"
+        "    return __tilt_fn(struct(**fields))\n"
+    )
+    mod = sl.Module()
+    try:
+        sl.eval(
+            mod, sl.parse(PRELUDE, src, _dialect()), _globals(), sl.FileLoader(lambda _: frozen)
+        )
+    except sl.StarlarkError:
+        raise TiltfileError(f"{ref.text} is not a global of {display_path(ref.path)}") from None
+    if not mod["same"]:
+        raise TiltfileError(
+            f"{ref.name} in {display_path(ref.path)} was rebound after it was registered"
+        )
+    try:
+        return mod.freeze().call("call", fields)
+    except sl.StarlarkError as e:
+        raise _convert_error(e, run) from None
+
+
 def _build_prelude() -> str:
     """Starlark that builds the namespaces (os, config, ...) and the located shims."""
     lines = []
     tree: dict[str, Any] = {}
     for name, b in BUILTINS.items():
         flat = "__b_" + name.replace(".", "_")
-        if b.located:
+        if b.located and name in FUNCTION_PARAMS:
+            # A Starlark function cannot cross into Python: it goes as its name (see
+            # `function_ref`) and is called back after the load (`call_function`).
+            target = "__l_" + name.replace(".", "_")
+            param = FUNCTION_PARAMS[name]
+            lines.append(
+                f"def {flat}({param}):\n"
+                f"    return {target}(call_stack(strip_frames=1), "
+                f"{{'type': type({param}), 'text': str({param})}})"
+            )
+        elif b.located:
             target = "__l_" + name.replace(".", "_")
             lines.append(
                 f"def {flat}(*args, **kwargs):\n"
