@@ -92,3 +92,31 @@ def test_workload_to_resource_function_errors(tiltfile_error: Any) -> None:
         files=files,
     )
     assert "no name for a-x" in failing
+
+
+def test_restart_container_fails_the_load_for_kubernetes(tiltfile_error: Any) -> None:
+    # Older Tiltfiles (e.g. a service mesh's control plane) still end a custom_build's
+    # live_update with restart_container(); Tilt refuses that at load for Kubernetes
+    # resources, naming them, instead of failing each live update later.
+    files = {"app.yaml": _deployment("api") + _deployment("web"), "api/f": "", "web/f": ""}
+    msg = tiltfile_error(
+        "k8s_yaml('app.yaml')\n"
+        "custom_build('img-api', 'true', ['api'], live_update=[sync('api', '/a'), "
+        "restart_container()])\n"
+        "docker_build('img-base', 'web', dockerfile_contents='FROM scratch',"
+        " live_update=[restart_container()])\n"
+        "docker_build('img-web', 'web', dockerfile_contents='FROM img-base')\n",
+        files=files,
+    )
+    assert "restart_container() is in the live_update of resource(s) [api, web]" in msg
+    assert "restart_process" in msg
+
+
+def test_restart_container_stays_for_an_image_no_kubernetes_resource_deploys(
+    tiltfile: Any,
+) -> None:
+    data = tiltfile(
+        "docker_build('img-x', '.', dockerfile_contents='FROM scratch',"
+        " live_update=[restart_container()])\n"
+    )
+    assert data["images"][0]["live_update"] == [{"kind": "restart_container"}]

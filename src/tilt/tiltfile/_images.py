@@ -564,8 +564,9 @@ def restart_container(ctx: Ctx) -> RestartContainerStep:
     """A live_update step: restart the container after the other steps ran.
 
     The container re-executes its ENTRYPOINT on the updated filesystem. May appear
-    only once, as the last step. Tilt supports it for Docker Compose resources; for
-    Kubernetes it points users to the ``restart_process`` extension.
+    only once, as the last step. Tilt supports it for Docker Compose resources only: as
+    in Tilt, the load fails when an image a Kubernetes resource deploys (or builds on)
+    has it, pointing to the ``restart_process`` extension.
 
     Returns:
         A LiveUpdateStep to put in a ``live_update`` list.

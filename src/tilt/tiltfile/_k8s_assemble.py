@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from tilt.graph import closest
+from tilt.image_graph import image_closure
 from tilt.model import (
     DiscoveryStrategy,
     K8sCustomDeployTarget,
@@ -36,6 +37,7 @@ from tilt.model import (
     PortForward,
     Resource,
     ResourceKind,
+    RestartContainerStep,
     SourceLocation,
     TestSpec,
     TriggerMode,
@@ -580,6 +582,31 @@ def _unique_names(workloads: list[K8sObject], where: dict[int, SourceLocation]) 
     return out
 
 
+def _refuse_restart_container(asm: Assembly, resources: list[Resource]) -> None:
+    """Tilt's maybeRestartContainerDeprecationError: no restart_container() for k8s.
+
+    A Kubernetes resource whose images (their base images included) have a
+    ``restart_container()`` step fails the load, naming every such resource; Docker Compose
+    resources keep the step.
+    """
+    restarting = {
+        i.ref for i in asm.images if any(isinstance(s, RestartContainerStep) for s in i.live_update)
+    }
+    names = [
+        r.name
+        for r in resources
+        if restarting.intersection(image_closure(asm.images, r.image_refs))
+    ]
+    if names:
+        raise TiltfileError(
+            f"live_update: restart_container() is in the live_update of resource(s) "
+            f"[{', '.join(names)}]: Tilt no longer supports it for Kubernetes resources. "
+            "Restart the process instead with the restart_process extension "
+            "(load('ext://restart_process', 'docker_build_with_restart')): "
+            "https://github.com/tilt-dev/tilt-extensions/tree/master/restart_process"
+        )
+
+
 def _object_id(obj: K8sObject) -> dict[str, str]:
     """The fields of Tilt's K8sObjectID for an object."""
     return {
@@ -670,6 +697,7 @@ def assemble_k8s(state: LoadState, asm: Assembly, read_kube: Any) -> None:
     a = _Assembler(st, asm, state)
     rest = a.run()
     resources = [a.to_resource(r) for r in a.resources]
+    _refuse_restart_container(asm, resources)
     asm.resources += resources
     if rest:
         where = {id(r.obj): r.location for r in st.objects.values()}
