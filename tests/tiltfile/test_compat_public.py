@@ -120,3 +120,21 @@ def test_restart_container_stays_for_an_image_no_kubernetes_resource_deploys(
         " live_update=[restart_container()])\n"
     )
     assert data["images"][0]["live_update"] == [{"kind": "restart_container"}]
+
+
+def test_percent_format_with_mapping_keys(tiltfile: Any) -> None:
+    # go.starlark.net takes `%(name)s` conversions from a dict; Tiltfiles build image
+    # names and commands that way.
+    data = tiltfile(
+        "d = {'name': 'web', 'port': 8080}\n"
+        "print('%(name)s:%(port)d 100%%' % d)\n"
+        "print('img %(name)s' % {\n    'name': 'api',\n} + '!', '%s' % 'plain')\n"
+        "print('%(q)r' % {'q': 'x'})\n"
+    )
+    assert data["logs"] == ["web:8080 100%", "img api! plain", '"x"']
+
+
+def test_percent_format_missing_key_names_the_line(tiltfile_error: Any) -> None:
+    msg = tiltfile_error("x = 1\ny = '%(zz)s' % {'a': 1}\n")
+    assert "Tiltfile:2" in msg
+    assert "key not found: zz" in msg

@@ -128,12 +128,13 @@ def rewrite(src: str) -> Rewritten:
     # The substring test first: a regexp over a large Tiltfile costs milliseconds.
     has_while = "while" in src and _WHILE_RE.search(src) is not None
     has_set = any(h in src for h in _SET_HINTS) and _SET_CALL_RE.search(src) is not None
-    if not has_tab and not has_while and not has_set:
+    has_keys = "%(" in src
+    if not has_tab and not has_while and not has_set and not has_keys:
         return Rewritten(text=src)
     text = _expand_tabs(src) if has_tab else src
     out = _rewrite_while(text) if has_while else Rewritten(text=text)
-    if has_set:
-        text, spans = _rewrite_sets(out.text)
+    if has_set or has_keys:
+        text, spans = _rewrite_sets(out.text, sets=has_set, keys=has_keys)
         if spans:
             out = Rewritten(text=text, line_map=out.line_map, spans=spans, before=out.text)
     return out
@@ -324,9 +325,13 @@ _BINOPS = {"Sub": ("__tilt_sub", "-"), "BitAnd": ("__tilt_and", "&"), "BitXor": 
 _CMPOPS = {"Lt": "__tilt_lt", "LtE": "__tilt_le", "Gt": "__tilt_gt", "GtE": "__tilt_ge"}
 
 
-def _rewrite_sets(src: str) -> tuple[str, tuple[tuple[int, int, int], ...]]:
-    """``src`` with set operators and methods turned into prelude calls (same lines), and
-    the pieces it copied from ``src`` (see `Rewritten.spans`); no pieces: unchanged."""
+def _rewrite_sets(
+    src: str, *, sets: bool = True, keys: bool = False
+) -> tuple[str, tuple[tuple[int, int, int], ...]]:
+    """``src`` with set operators and methods (``sets``) and ``%`` of a string literal
+    that names mapping keys (``keys``: ``"%(name)s" % d``) turned into prelude calls (same
+    lines), and the pieces it copied from ``src`` (see `Rewritten.spans`); no pieces:
+    unchanged."""
     import ast
 
     try:
@@ -364,6 +369,22 @@ def _rewrite_sets(src: str) -> tuple[str, tuple[tuple[int, int, int], ...]]:
         return -1
 
     for node in ast.walk(tree):
+        if (
+            keys
+            and isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.Mod)
+            and isinstance(node.left, ast.Constant)
+            and isinstance(node.left.value, str)
+            and "%(" in node.left.value
+        ):
+            # go.starlark.net's `%(name)s` conversions take their value from a mapping;
+            # starlark-pyo3 knows only positional ones.
+            at = op_token(end(node.left), start(node.right), "%")
+            if at >= 0:
+                wrap(node, "__tilt_fmt")
+                edits.append((at, 0, ",", at + 1))
+        if not sets:
+            continue
         if isinstance(node, ast.BinOp) and type(node.op).__name__ in _BINOPS:
             fn, tok = _BINOPS[type(node.op).__name__]
             at = op_token(end(node.left), start(node.right), tok)

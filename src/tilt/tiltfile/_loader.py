@@ -617,6 +617,41 @@ def tilt_gt(a, b):
         return len(a) > len(b) and __tilt_set_issuperset(a, b)
     return a > b
 
+# `FORMAT % MAPPING` with `%(name)s` conversions (go.starlark.net's interpolate); the
+# rewrite calls this for a string literal that has one.
+def tilt_fmt(f, x):
+    if type(x) != "dict":
+        return f % x
+    out = []
+    i = 0
+    n = len(f)
+    for _ in range(n + 1):
+        if i >= n:
+            break
+        j = f.find("%", i)
+        if j < 0:
+            out.append(f[i:])
+            break
+        out.append(f[i:j])
+        if f[j + 1:j + 2] == "%":
+            out.append("%")
+            i = j + 2
+            continue
+        if f[j + 1:j + 2] != "(":
+            # A positional conversion takes the mapping itself (go.starlark.net).
+            out.append(("%" + f[j + 1:j + 2]) % (x,))
+            i = j + 2
+            continue
+        k = f.find(")", j + 2)
+        if k < 0:
+            fail("incomplete format key")
+        key = f[j + 2:k]
+        if key not in x:
+            fail("key not found: " + key)
+        out.append(("%" + f[k + 1:k + 2]) % (x[key],))
+        i = k + 2
+    return "".join(out)
+
 # Values a load_dynamic proxy hands across modules go through Python as plain data, so
 # tuples and structs are wrapped on the way and unwrapped on arrival.
 def tilt_enc(what, x):
@@ -654,7 +689,7 @@ _DIALECT_LOAD = (
     f"load({DIALECT_MODULE!r}, 'set', type='tilt_type', str='tilt_str', repr='tilt_repr', "
     + ", ".join(
         f"__tilt_{n}='tilt_{n}'"
-        for n in ("m", "sub", "and", "xor", "le", "lt", "ge", "gt", "enc", "dec")
+        for n in ("m", "sub", "and", "xor", "le", "lt", "ge", "gt", "enc", "dec", "fmt")
     )
     + ")\n"
 )
@@ -1177,6 +1212,10 @@ error locations stay the file's own lines).
   main Tiltfile later calls a function `lib/Tiltfile` defines, against the main Tiltfile's
   folder. A helper that wants its own folder uses `os.path.dirname(__file__)`.
 - **`__file__`** is predeclared in every file: that file's absolute path.
+- **`"%(name)s" % mapping`**: go.starlark.net's conversions that take their value from a
+  dict by key (mixed with `%%` and positional ones) work when the format is a string
+  literal (the file is rewritten to call a prelude function); a format held in a
+  variable still takes only positional conversions.
 - **`set(iterable=[])`** is go.starlark.net's set, as Tilt enables it: `type()` says `set`;
   `len`, `in`, iteration in insertion order, `list()`/`sorted()`, `==`, truth, `str()`/
   `repr()`/`print()` (`set([1, 2])`), the methods `add`, `clear`, `difference`, `discard`,
