@@ -504,3 +504,25 @@ def test_a_manifest_copied_from_kubectl_get_applies(
     assert after["metadata"]["creationTimestamp"] == live["metadata"]["creationTimestamp"]
     assert "status" not in prepared
     assert not {"managedFields", "resourceVersion", "uid", "selfLink"} & set(prepared["metadata"])
+
+
+def test_image_injected_at_a_json_path_with_an_escaped_dot() -> None:
+    # `k8s_kind(image_json_path='{...annotations.internal\.example\.tech/image}')`.
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "op"},
+        "spec": {
+            "template": {
+                "metadata": {"annotations": {"internal.example.tech/image": "op:dev"}},
+                "spec": {"containers": []},
+            }
+        },
+    }
+    loc = K8sImageLocator(
+        kind="Deployment",
+        json_path="{.spec.template.metadata.annotations.internal\\.example\\.tech/image}",
+    )
+    (out,) = prepare_objects([dep], {"op": "localhost:5000/op:tilt-1"}, [loc])
+    annotations = out["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {"internal.example.tech/image": "localhost:5000/op:tilt-1"}

@@ -138,3 +138,22 @@ def test_percent_format_missing_key_names_the_line(tiltfile_error: Any) -> None:
     msg = tiltfile_error("x = 1\ny = '%(zz)s' % {'a': 1}\n")
     assert "Tiltfile:2" in msg
     assert "key not found: zz" in msg
+
+
+def test_image_json_path_with_an_escaped_dot_in_a_field(tiltfile: Any) -> None:
+    # Operators that record their image in an annotation point k8s_kind at it; the
+    # annotation's name has dots, escaped with a backslash as Kubernetes' JSONPath wants.
+    data = tiltfile(
+        "custom_build('reg.example/op', 'true', deps=['.'])\n"
+        "k8s_kind('Deployment', image_json_path="
+        "'{.spec.template.metadata.annotations.internal\\\\.example\\\\.tech/image}')\n"
+        "k8s_yaml('op.yaml')\n",
+        files={
+            "op.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: op\n"
+            "spec:\n  template:\n    metadata:\n      annotations:\n"
+            "        internal.example.tech/image: reg.example/op:dev\n"
+            "    spec:\n      containers: []\n"
+        },
+    )
+    (op,) = data["resources"]
+    assert op["image_refs"] == ["reg.example/op"]

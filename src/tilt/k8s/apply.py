@@ -117,7 +117,9 @@ def _search(pattern: str, value: str) -> bool:
         return pattern.lower() == value.lower()
 
 
-_SEG = re.compile(r"\.?([^.\[\]]+)|\[(\*|\d+)\]")
+# A field name may escape a dot with a backslash (`annotations.example\.com/image`), as
+# Kubernetes' JSONPath parser allows; the backslashes are dropped.
+_SEG = re.compile(r"\.?((?:\\.|[^.\[\]\\])+)|\[(\*|\d+)\]")
 
 
 def _path_segments(json_path: str) -> list[str | int | None]:
@@ -131,7 +133,7 @@ def _path_segments(json_path: str) -> list[str | int | None]:
         if not m:
             raise ValueError(f"unsupported JSONPath {json_path!r}")
         if m.group(1) is not None:
-            segs.append(m.group(1))
+            segs.append(m.group(1).replace("\\", ""))
         else:
             segs.append(None if m.group(2) == "*" else int(m.group(2)))
         pos = m.end()

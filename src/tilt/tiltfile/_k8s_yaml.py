@@ -558,7 +558,7 @@ class ObjectSelector:
 
 _Step = Callable[[Any], Iterator[Any]]
 _TOKEN_RE = re.compile(
-    r"""\.\.?(?P<field>[A-Za-z0-9_\-$]+|\*)      # .name / .* (and ..name, treated as .name)
+    r"""\.\.?(?P<field>(?:\\.|[^\s.\[\]{}()\\'"])+)  # .name, .*, ..name; \. escapes a dot
       | \[\s*(?P<quoted>'[^']*'|"[^"]*")\s*\]   # ['name']
       | \[\s*(?P<index>-?\d+)\s*\]              # [0]
       | \[\s*\*\s*\]                            # [*]
@@ -613,8 +613,9 @@ def _filter_step(key: str, want: str) -> _Step:
 class JSONPath:
     """A Kubernetes JSONPath such as ``{.spec.containers[*].image}`` (a subset).
 
-    Supported: ``.field``, ``['field']``, ``[N]``, ``[*]``, ``.*`` and the equality
-    filter ``[?(@.name=="x")]`` -- what image paths in practice use.
+    Supported: ``.field`` (a backslash escapes a dot in the name, as in
+    ``.annotations.example\\.com/image``), ``['field']``, ``[N]``, ``[*]``, ``.*`` and the
+    equality filter ``[?(@.name=="x")]`` -- what image paths in practice use.
     """
 
     text: str
@@ -639,7 +640,9 @@ class JSONPath:
             if m is None:
                 raise ValueError(f"invalid JSON path {text!r}: unexpected {body[pos:]!r}")
             if m.group("field") is not None:
-                steps.append(_field_step(m.group("field")))
+                # As Kubernetes' parser: a backslash escapes the next character
+                # (`annotations.example\.com/image`) and is then dropped.
+                steps.append(_field_step(m.group("field").replace("\\", "")))
             elif m.group("quoted") is not None:
                 steps.append(_field_step(m.group("quoted")[1:-1]))
             elif m.group("index") is not None:
