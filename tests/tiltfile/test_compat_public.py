@@ -157,3 +157,32 @@ def test_image_json_path_with_an_escaped_dot_in_a_field(tiltfile: Any) -> None:
     )
     (op,) = data["resources"]
     assert op["image_refs"] == ["reg.example/op"]
+
+
+def test_os_environ_is_live(tiltfile: Any, tmp_path: Path) -> None:
+    # Tilt's os.environ reads the process environment when used. Tiltfiles load a .env
+    # with an extension that calls os.putenv, then read os.environ; others set a variable
+    # by assignment for the commands they run.
+    data = tiltfile(
+        "load('lib.star', 'load_env')\n"
+        "load_env()\n"
+        "print(os.environ.get('FROM_LIB'), 'FROM_LIB' in os.environ)\n"
+        "os.environ['BY_ASSIGNMENT'] = 'yes'\n"
+        "print(os.getenv('BY_ASSIGNMENT'), str(local('echo $BY_ASSIGNMENT', quiet=True)).strip())\n"
+        "os.environ.update({'U1': 'a'}, U2='b')\n"
+        "print(os.environ.setdefault('U1', 'no'), os.environ.pop('U2'), "
+        "os.environ.pop('NOPE', 'dflt'))\n"
+        "del os.environ['U1']\n"
+        "print('U1' in os.environ, 'U2' in os.environ)\n"
+        "os.environ['P'] = os.environ.get('P', '') + ':x'\n"
+        "print(os.environ['P'])\n",
+        files={"lib.star": "def load_env():\n    os.putenv('FROM_LIB', 'v')\n"},
+    )
+    assert data["logs"] == [
+        "v True",
+        "local: echo $BY_ASSIGNMENT",
+        "yes yes",
+        "a b dflt",
+        "False False",
+        ":x",
+    ]

@@ -1010,8 +1010,11 @@ def _tilt_executable(ctx: Ctx) -> str:
 constant(
     "os.environ",
     _environ,
-    "A dict of the environment variables at the start of the file (a copy: use "
-    "`os.putenv` to change one).",
+    "The environment variables, as Tilt's live mapping: read where it is used, so it sees "
+    "`os.putenv` changes (and a `dotenv()` extension's); `os.environ[K] = V`, `del "
+    "os.environ[K]` and the methods `update`, `setdefault`, `pop`, `popitem`, `clear` change "
+    "the environment later reads and `local()` commands see. (A copy kept in a variable, "
+    "`env = os.environ`, is a snapshot.)",
 )
 constant("os.name", os.name, 'The operating system family: `"posix"` or `"nt"`.')
 constant("sys.argv", _argv, "The command line `tilt` was started with, as a list of strings.")

@@ -25,8 +25,13 @@ functions that act on sets and fall back to the native operation for anything el
 ``a - b`` becomes ``__tilt_sub(a, b)``, ``s.union(x)`` becomes ``__tilt_m(s, "union")(x)``.
 That rewrite keeps every line where it was.
 
-Files with no tab, no ``while`` and no set call are passed through untouched (the common
-case costs a few substring searches).
+The same edit machinery turns ``"%(name)s" % mapping`` (a string literal; go.starlark.net
+takes the value by key) into a prelude call, and makes ``os.environ`` live as Tilt's is:
+reads become ``__tilt_environ()`` (the environment as it is then), and assignments, ``del``
+and the changing methods go through ``os.putenv``/``os.unsetenv``.
+
+Files with no tab, no ``while``, no set call, no ``%(`` and no ``os.environ`` are passed
+through untouched (the common case costs a few substring searches).
 """
 
 from __future__ import annotations
@@ -129,12 +134,13 @@ def rewrite(src: str) -> Rewritten:
     has_while = "while" in src and _WHILE_RE.search(src) is not None
     has_set = any(h in src for h in _SET_HINTS) and _SET_CALL_RE.search(src) is not None
     has_keys = "%(" in src
-    if not has_tab and not has_while and not has_set and not has_keys:
+    has_environ = "os.environ" in src
+    if not (has_tab or has_while or has_set or has_keys or has_environ):
         return Rewritten(text=src)
     text = _expand_tabs(src) if has_tab else src
     out = _rewrite_while(text) if has_while else Rewritten(text=text)
-    if has_set or has_keys:
-        text, spans = _rewrite_sets(out.text, sets=has_set, keys=has_keys)
+    if has_set or has_keys or has_environ:
+        text, spans = _rewrite_sets(out.text, sets=has_set, keys=has_keys, environ=has_environ)
         if spans:
             out = Rewritten(text=text, line_map=out.line_map, spans=spans, before=out.text)
     return out
@@ -325,13 +331,26 @@ _BINOPS = {"Sub": ("__tilt_sub", "-"), "BitAnd": ("__tilt_and", "&"), "BitXor": 
 _CMPOPS = {"Lt": "__tilt_lt", "LtE": "__tilt_le", "Gt": "__tilt_gt", "GtE": "__tilt_ge"}
 
 
+def _is_environ(node: ast.AST) -> bool:
+    """Whether ``node`` is the expression ``os.environ``."""
+    import ast
+
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "environ"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+    )
+
+
 def _rewrite_sets(
-    src: str, *, sets: bool = True, keys: bool = False
+    src: str, *, sets: bool = True, keys: bool = False, environ: bool = False
 ) -> tuple[str, tuple[tuple[int, int, int], ...]]:
-    """``src`` with set operators and methods (``sets``) and ``%`` of a string literal
-    that names mapping keys (``keys``: ``"%(name)s" % d``) turned into prelude calls (same
-    lines), and the pieces it copied from ``src`` (see `Rewritten.spans`); no pieces:
-    unchanged."""
+    """``src`` with set operators and methods (``sets``), ``%`` of a string literal that
+    names mapping keys (``keys``: ``"%(name)s" % d``) and uses of ``os.environ``
+    (``environ``: Tilt's is a live view of the environment) turned into prelude calls
+    (same lines), and the pieces it copied from ``src`` (see `Rewritten.spans`); no
+    pieces: unchanged."""
     import ast
 
     try:
@@ -368,7 +387,10 @@ def _rewrite_sets(
             i += 1
         return -1
 
+    handled: set[int] = set()  # os.environ nodes an enclosing rewrite already covers
     for node in ast.walk(tree):
+        if environ:
+            _rewrite_environ(node, src, handled=handled, edits=edits, start=start, end=end)
         if (
             keys
             and isinstance(node, ast.BinOp)
@@ -445,6 +467,69 @@ def _rewrite_sets(
     spans.append((size, pos, len(src) - pos))
     out.append(src[pos:])
     return "".join(out), tuple(spans)
+
+
+# go.starlark.net's dict methods that Tilt's os.environ has and that change it.
+_ENVIRON_METHODS = ("update", "setdefault", "pop", "popitem", "clear")
+
+
+def _rewrite_environ(
+    node: ast.AST,
+    src: str,
+    *,
+    handled: set[int],
+    edits: list[tuple[int, int, str, int]],
+    start: Callable[[ast.AST], int],
+    end: Callable[[ast.AST], int],
+) -> None:
+    """Edits that make ``os.environ`` live, as Tilt's is (os/environ.go).
+
+    ``os.environ[K] = V`` becomes ``os.putenv(K, V)``, ``del os.environ[K]`` and the
+    changing methods (``update``, ``setdefault``, ``pop``, ``popitem``, ``clear``) call
+    prelude functions that go through ``os.putenv``/``os.unsetenv``, and any other
+    ``os.environ`` becomes ``__tilt_environ()``: a dict of the environment as it is now.
+    (``ast.walk`` visits a node before its children, so the enclosing forms claim their
+    ``os.environ`` first.)
+    """
+    import ast
+
+    if (
+        isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Subscript)
+        and _is_environ(node.targets[0].value)
+    ):
+        target = node.targets[0]
+        bracket = src.find("[", end(target.value), start(target.slice))
+        if bracket >= 0:
+            handled.add(id(target.value))
+            edits.append((start(target.value), 0, "os.putenv(", bracket + 1))
+            edits.append((end(target.slice), 0, ", ", start(node.value)))
+            edits.append((end(node.value), -(1 << 40), ")", end(node.value)))
+    elif (
+        isinstance(node, ast.Delete)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Subscript)
+        and _is_environ(node.targets[0].value)
+    ):
+        target = node.targets[0]
+        handled.add(id(target.value))
+        edits.append((start(node), 0, "__tilt_environ_pop(", start(target.slice)))
+        edits.append((end(target.slice), 0, ", None)", end(node)))
+    elif (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in _ENVIRON_METHODS
+        and _is_environ(node.func.value)
+    ):
+        handled.add(id(node.func.value))
+        edits.append((start(node.func), 0, f"__tilt_environ_{node.func.attr}", end(node.func)))
+    elif (
+        _is_environ(node)
+        and id(node) not in handled
+        and isinstance(getattr(node, "ctx", None), ast.Load)
+    ):
+        edits.append((start(node), 0, "__tilt_environ()", end(node)))
 
 
 # --- load_dynamic at the top level --------------------------------------------------------

@@ -704,6 +704,42 @@ def __tilt_dyn_fn(handle, name):
         return __tilt_dec(got)
     return call
 
+# Tilt's os.environ methods that change the environment (os/environ_methods.go); the
+# rewrite calls these for `os.environ.update(...)` and the like.
+def __tilt_environ_update(*args, **kwargs):
+    if len(args) > 1:
+        fail("update: got %d arguments, want at most 1" % len(args))
+    for k, v in dict(*args, **kwargs).items():
+        os.putenv(k, v)
+
+def __tilt_environ_setdefault(key, default = None):
+    env = __tilt_environ()
+    if key in env:
+        return env[key]
+    os.putenv(key, default)
+    return default
+
+def __tilt_environ_pop(key, *default):
+    env = __tilt_environ()
+    if key in env:
+        os.unsetenv(key)
+        return env[key]
+    if default:
+        return default[0]
+    fail("pop: missing key")
+
+def __tilt_environ_popitem():
+    env = __tilt_environ()
+    if not env:
+        fail("popitem: empty environ")
+    k = sorted(env.keys())[0]
+    os.unsetenv(k)
+    return (k, env[k])
+
+def __tilt_environ_clear():
+    for k in __tilt_environ().keys():
+        os.unsetenv(k)
+
 def load_dynamic(path):
     info = __tilt_load_dynamic(path)
     out = {{}}
@@ -816,6 +852,9 @@ class _Run:
         mod.add_callable("__tilt_load_dynamic", self.load_dynamic)
         mod.add_callable("__tilt_dyn_call", self.dynamic_call)
         mod.add_callable("__tilt_dyn_path", self.dyn_paths.__setitem__)
+        # Tilt's os.environ reads the environment as it is when used (the dialect rewrite
+        # turns `os.environ` into a call of this).
+        mod.add_callable("__tilt_environ", lambda: dict(state.env))
         # Tilt predeclares __file__ in every file: the path of that file.
         mod["__file__"] = path
         sl.eval(mod, sl.parse(PRELUDE, _prelude_src(), _dialect()), _globals(), _DIALECT_LOADER)
