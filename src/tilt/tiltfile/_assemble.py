@@ -77,16 +77,20 @@ def assemble(state: LoadState) -> TiltfileResult:
         seen[r.name] = r
 
     names = [r.name for r in asm.resources]
-    for r in asm.resources:
-        for dep in r.resource_deps:
-            if dep not in seen:
-                hint = closest(dep, names)
-                suggestion = f' (did you mean "{hint}"?)' if hint else ""
-                state.warn(
-                    f'resource "{r.name}": resource_deps names unknown resource "{dep}"'
-                    f"{suggestion}",
-                    r.location,
-                )
+    # Tilt warns of a dependency on a resource that does not exist and drops it.
+    for i, r in enumerate(asm.resources):
+        unknown = [dep for dep in r.resource_deps if dep not in seen]
+        for dep in unknown:
+            hint = closest(dep, names)
+            suggestion = f' (did you mean "{hint}"?)' if hint else ""
+            state.warn(
+                f'resource "{r.name}": resource_deps names unknown resource "{dep}"'
+                f"{suggestion}; the dependency is ignored",
+                r.location,
+            )
+        if unknown:
+            kept = tuple(d for d in r.resource_deps if d in seen)
+            asm.resources[i] = replace(r, resource_deps=kept)
     try:
         order = topological_order(names, {r.name: r.resource_deps for r in asm.resources})
     except CycleError as e:
