@@ -25,3 +25,28 @@ def test_unknown_resource_dep_is_dropped_with_a_warning(tiltfile: Any) -> None:
         "the dependency is ignored"
     ]
     assert data["order"] == ["gen", "web"]
+
+
+def test_k8s_resource_assembly_version_2_is_accepted(tiltfile: Any) -> None:
+    # Tiltfiles written for Tilt before 0.8 (tilt's own integration tests, demo
+    # projects) open with this call; version 2 is what Tilt does by default.
+    data = tiltfile(
+        "k8s_resource_assembly_version(2)\nk8s_yaml('app.yaml')\n",
+        files={
+            "app.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+            "spec:\n  template:\n    spec:\n      containers:\n      - name: c\n"
+            "        image: web\n"
+        },
+    )
+    assert data["order"] == ["web"]
+
+
+def test_k8s_resource_assembly_version_errors(tiltfile_error: Any) -> None:
+    files = {"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"}
+    late = tiltfile_error("k8s_yaml('app.yaml')\nk8s_resource_assembly_version(2)\n", files=files)
+    assert "k8s_resource_assembly_version can only be called before introducing any k8s" in late
+    assert "invalid k8s_resource_assembly_version 3. Must be 1 or 2." in tiltfile_error(
+        "k8s_resource_assembly_version(3)\n"
+    )
+    assert "got string, want int" in tiltfile_error("k8s_resource_assembly_version('2')\n")
+    assert "not supported here" in tiltfile_error("k8s_resource_assembly_version(1)\n")

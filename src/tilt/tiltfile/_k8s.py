@@ -38,6 +38,7 @@ from tilt.tiltfile._context import (
     TiltfileError,
     as_bool,
     as_cmd,
+    as_int,
     as_str,
     as_str_dict,
     as_str_list,
@@ -809,6 +810,35 @@ def workload_to_resource_function(ctx: Ctx, func: object) -> None:
     if ref.params != 1:
         raise TiltfileError(f"{fn} arg must take 1 argument. {ref.name} takes {ref.params}")
     ctx.state.family(K8sState).name_function = (ref, ctx.here())
+
+
+@builtin("k8s_resource_assembly_version")
+def k8s_resource_assembly_version(ctx: Ctx, version: object) -> None:
+    """Choose how Kubernetes objects are grouped into resources (a legacy setting).
+
+    Version 2, the grouping by workload that the rest of this reference describes, is
+    the default; Tiltfiles written for Tilt before 0.8 call this with 2 at the top, and
+    that call changes nothing. It must come before any ``k8s_yaml``, ``k8s_resource``
+    or ``k8s_custom_deploy`` call.
+
+    What differs from Tilt: version 1, the grouping by image Tilt deprecated in 2019,
+    is not supported here and fails the load.
+
+    Args:
+        version: 1 or 2.
+    """
+    fn = "k8s_resource_assembly_version"
+    number = as_int(fn, "version", version)
+    st = ctx.state.family(K8sState)
+    if st.objects or st.custom_deploys or st.options:
+        raise TiltfileError(f"{fn} can only be called before introducing any k8s resources")
+    if number < 1 or number > 2:
+        raise TiltfileError(f"invalid {fn} {number}. Must be 1 or 2.")
+    if number == 1:
+        raise TiltfileError(
+            f"{fn}(1): the resource assembly by image (deprecated by Tilt in 2019) is not "
+            "supported here; remove the call to use version 2, the default"
+        )
 
 
 @builtin("allow_k8s_contexts")
