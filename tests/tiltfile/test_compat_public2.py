@@ -50,3 +50,12 @@ def test_k8s_resource_assembly_version_errors(tiltfile_error: Any) -> None:
     )
     assert "got string, want int" in tiltfile_error("k8s_resource_assembly_version('2')\n")
     assert "not supported here" in tiltfile_error("k8s_resource_assembly_version(1)\n")
+
+
+def test_fast_build_is_a_name_that_fails_when_called(tiltfile: Any, tiltfile_error: Any) -> None:
+    # Tilt keeps fast_build as a builtin that fails when called, so an old Tiltfile
+    # that mentions it only in a branch that does not run still loads.
+    data = tiltfile("if False:\n    fast_build('img', 'Dockerfile.base')\nprint('loaded')\n")
+    assert data["logs"] == ["loaded"]
+    err = tiltfile_error("fast_build('img', 'Dockerfile.base', entrypoint='/go/bin/app')\n")
+    assert "fast_build is no longer supported. live_update provides" in err

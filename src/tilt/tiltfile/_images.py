@@ -957,6 +957,19 @@ def custom_build(  # noqa: PLR0917 - Tilt's positional signature
 # --- default_registry ------------------------------------------------------------------
 
 
+@builtin("fast_build")
+def fast_build(ctx: Ctx, *args: object, **kwargs: object) -> None:
+    """Removed from Tilt: calling it fails the load, as in Tilt.
+
+    Old Tiltfiles may still mention it in a branch that does not run; the name exists
+    so that such a file loads. Use ``docker_build(live_update=[...])`` instead.
+    """
+    raise TiltfileError(
+        "fast_build is no longer supported. live_update provides the same functionality "
+        "with less set-up: https://docs.tilt.dev/live_update_tutorial.html"
+    )
+
+
 @builtin("default_registry", located=True)
 def default_registry(
     ctx: Ctx, host: object, host_from_cluster: object = None, single_name: object = ""
