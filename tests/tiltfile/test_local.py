@@ -130,12 +130,6 @@ ARGUMENTS = [
         "cmd='x', trigger_mode=TRIGGER_MODE_AUTO", "trigger_mode", "auto", id="trigger-auto"
     ),
     pytest.param(
-        "cmd='x', resource_deps=['b', 'c', 'b']",
-        "resource_deps",
-        ["b", "c"],
-        id="resource_deps-kept-once",
-    ),
-    pytest.param(
         "cmd='x', deps='.', ignore='*.log'",
         "local.watch.ignores",
         [
@@ -212,6 +206,14 @@ ARGUMENTS = [
     ),
     pytest.param("'echo', [], None, [], []", "local.cmd", shell("echo"), id="positional-args"),
 ]
+
+
+def test_resource_deps_kept_once(tiltfile) -> None:  # type: ignore[no-untyped-def]
+    data = tiltfile(
+        "local_resource('b', 'x')\nlocal_resource('c', 'x')\n"
+        "local_resource('a', cmd='x', resource_deps=['b', 'c', 'b'])\n"
+    )
+    assert resources_by_name(data)["a"]["resource_deps"] == ["b", "c"]
 
 
 @pytest.mark.parametrize(("args", "path", "expected"), ARGUMENTS)
