@@ -857,6 +857,9 @@ class _Run:
         mod.add_callable("__tilt_environ", lambda: dict(state.env))
         # Tilt predeclares __file__ in every file: the path of that file.
         mod["__file__"] = path
+        # __name__ is "__main__" in the main Tiltfile (so `if __name__ == "__main__":`
+        # holds there) and the file's path in any file loaded from it.
+        mod["__name__"] = "__main__" if path == state.main_path else path
         sl.eval(mod, sl.parse(PRELUDE, _prelude_src(), _dialect()), _globals(), _DIALECT_LOADER)
         return mod
 
@@ -1251,6 +1254,9 @@ error locations stay the file's own lines).
   main Tiltfile later calls a function `lib/Tiltfile` defines, against the main Tiltfile's
   folder. A helper that wants its own folder uses `os.path.dirname(__file__)`.
 - **`__file__`** is predeclared in every file: that file's absolute path.
+- **`__name__`** is `"__main__"` in the main Tiltfile and the file's absolute path in a
+  file that `load()`, `load_dynamic()` or `include()` runs, so
+  `if __name__ == "__main__":` holds only in the main Tiltfile.
 - **`"%(name)s" % mapping`**: go.starlark.net's conversions that take their value from a
   dict by key (mixed with `%%` and positional ones) work when the format is a string
   literal (the file is rewritten to call a prelude function); a format held in a
