@@ -25,3 +25,37 @@ def test_name_is_main_only_in_the_main_tiltfile(tiltfile: Any) -> None:
     )
     assert data["logs"] == ["dyn False True", "inc False", "main True lib module"]
     assert [r["name"] for r in data["resources"]] == ["only-main"]
+
+
+def test_relpath_follows_the_api_reference_examples(tiltfile: Any, tmp_path: Any) -> None:
+    # os.path.relpath works on the two strings as given (Go's filepath.Rel): the
+    # reference's examples, plus two relative paths, which need no folder.
+    root = str(tmp_path)
+    data = tiltfile(
+        f"print(os.path.relpath('{root}/foo/bar'))\n"
+        f"print(os.path.relpath('{root}/foo/bar', '{root}/foo'))\n"
+        f"print(os.path.relpath('{root}/foo', '{root}/baz'))\n"
+        "print(os.path.relpath('p/q', 'p'), os.path.relpath('x', 'y/z'), "
+        "os.path.relpath('a', 'a'))\n"
+    )
+    assert data["logs"] == ["foo/bar", "bar", "../foo", "q ../../x ."]
+
+
+def test_relpath_of_an_absolute_and_a_relative_path_fails(tiltfile_error: Any) -> None:
+    # The reference: relpath('/code/foo', 'other/path') --> error (it was '../../..').
+    err = tiltfile_error("os.path.relpath('/code/foo', 'other/path')\n")
+    assert "os.path.relpath: Rel: can't make /code/foo relative to other/path" in err
+
+
+def test_relpath_of_a_relative_target_against_the_default_base_fails(
+    tiltfile_error: Any,
+) -> None:
+    # The default base is the Tiltfile's absolute folder; a relative target is not
+    # resolved first, so the two cannot be related (Tilt's error, not 'foo/bar').
+    err = tiltfile_error("os.path.relpath('foo/bar')\n")
+    assert "Rel: can't make foo/bar relative to" in err
+
+
+def test_relpath_from_a_base_that_climbs_out_fails(tiltfile_error: Any) -> None:
+    err = tiltfile_error("os.path.relpath('y', '../x')\n")
+    assert "Rel: can't make y relative to ../x" in err

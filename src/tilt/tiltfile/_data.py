@@ -16,6 +16,7 @@ import functools
 import json
 import math
 import os
+import posixpath
 import shlex
 import sys
 from typing import TYPE_CHECKING, Any
@@ -909,21 +910,52 @@ def os_path_realpath(ctx: Ctx, path: object) -> str:
 
 @builtin("os.path.relpath")
 def os_path_relpath(ctx: Ctx, targpath: object, basepath: object = None) -> str:
-    """A path relative to another.
+    """A path relative to another, worked out from the two strings as given.
 
-    Both are taken relative to the folder of the calling Tiltfile when not absolute.
+    Neither path is resolved against a folder first: both must be absolute or both
+    relative, otherwise the load fails (so does a `basepath` whose `..` cannot be undone).
+    E.g. for the Tiltfile at `/code/Tiltfile`: `relpath('/code/foo/bar')` is `foo/bar`,
+    `relpath('/code/foo', '/code/baz')` is `../foo`, `relpath('/code/foo', 'other/path')`
+    is an error.
 
     Args:
         targpath: the path to express.
-        basepath: the folder it is expressed from (default: the Tiltfile's folder).
+        basepath: the folder it is expressed from (default: the absolute path of the
+            calling Tiltfile's folder).
 
     Returns:
         The relative path.
     """
     fn = "os.path.relpath"
-    target = _path(ctx, fn, "targpath", targpath)
-    base = ctx.dir if basepath is None else _path(ctx, fn, "basepath", basepath)
-    return os.path.relpath(target, base)
+    target = as_str(fn, "targpath", targpath)
+    base = ctx.dir if basepath is None else as_str(fn, "basepath", basepath)
+    rel = _lexical_relpath(base, target)
+    if rel is None:
+        raise TiltfileError(f"{fn}: Rel: can't make {target} relative to {base}")
+    return rel
+
+
+def _lexical_relpath(base: str, target: str) -> str | None:
+    """``target`` relative to ``base`` by their cleaned names alone (Go's filepath.Rel,
+    which Tilt calls): None when one is absolute and the other is not, or when ``base``
+    keeps a ``..`` after the common part (there is no way back from it)."""
+    b = posixpath.normpath(base) if base else "."
+    t = posixpath.normpath(target) if target else "."
+    if b == t:
+        return "."
+    if b.startswith("/") != t.startswith("/"):
+        return None
+    b_parts = [p for p in b.split("/") if p and p != "."]
+    t_parts = [p for p in t.split("/") if p and p != "."]
+    common = 0
+    while (
+        common < len(b_parts) and common < len(t_parts) and b_parts[common] == t_parts[common]
+    ):
+        common += 1
+    up = b_parts[common:]
+    if up and up[0] == "..":
+        return None
+    return "/".join([".."] * len(up) + t_parts[common:]) or "."
 
 
 @builtin("shlex.quote")
