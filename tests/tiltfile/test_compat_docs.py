@@ -59,3 +59,14 @@ def test_relpath_of_a_relative_target_against_the_default_base_fails(
 def test_relpath_from_a_base_that_climbs_out_fails(tiltfile_error: Any) -> None:
     err = tiltfile_error("os.path.relpath('y', '../x')\n")
     assert "Rel: can't make y relative to ../x" in err
+
+
+def test_docker_prune_settings_by_builds_or_by_hours_not_both(
+    tiltfile: Any, tiltfile_error: Any
+) -> None:
+    # The reference: pruning runs every num_builds builds or, when that is unset, every
+    # interval_hrs hours; Tilt refuses both at once (disable defaults to False).
+    tiltfile("docker_prune_settings()\ndocker_prune_settings(num_builds=5, max_age_mins=30)\n")
+    tiltfile("docker_prune_settings(False, 120, 0, 2, 3)\n")
+    err = tiltfile_error("docker_prune_settings(num_builds=5, interval_hrs=2)\n")
+    assert "can't specify both 'prune every X builds' and 'prune every Y hours'" in err

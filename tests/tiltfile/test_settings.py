@@ -91,7 +91,7 @@ OVERRIDE_CASES: list[tuple[str, str, dict[str, Any]]] = [
         "version_settings(check_updates=False, constraint='>=0.22.2')\n"
         "version_settings(constraint='>=0.30.0 <1.0.0')\n"
         "analytics_settings(False)\n"
-        "docker_prune_settings(disable=False, max_age_mins=60, num_builds=5, interval_hrs=2, "
+        "docker_prune_settings(disable=False, max_age_mins=60, num_builds=0, interval_hrs=2, "
         "keep_recent=1)\n"
         "enable_feature('labels')\ndisable_feature('snapshots')\ndisable_snapshots()",
         {},

@@ -325,30 +325,40 @@ def analytics_settings(ctx: Ctx, enable: object = None) -> None:
 @builtin("docker_prune_settings")
 def docker_prune_settings(  # noqa: PLR0917 -- Tilt's positional parameters
     ctx: Ctx,
-    disable: object = True,
+    disable: object = False,
     max_age_mins: object = 360,
     num_builds: object = 0,
-    interval_hrs: object = 1,
+    interval_hrs: object = 0,
     keep_recent: object = 2,
 ) -> None:
     """Accepted for compatibility; not applied: this tool does not prune Docker images.
+
+    As in Tilt, pruning "every `num_builds` builds" and "every `interval_hrs` hours"
+    exclude each other: giving both (non-zero) fails the load.
 
     Args:
         disable: whether Tilt's periodic pruning is off (ignored).
         max_age_mins: prune images older than this (ignored).
         num_builds: prune after this many builds (ignored).
-        interval_hrs: prune this often (ignored).
+        interval_hrs: prune this often; 0 is Tilt's default of every hour (ignored).
         keep_recent: keep this many recent images per repository (ignored).
     """
     fn = "docker_prune_settings"
     as_bool(fn, "disable", disable)
-    for arg, v in (
-        ("max_age_mins", max_age_mins),
-        ("num_builds", num_builds),
-        ("interval_hrs", interval_hrs),
-        ("keep_recent", keep_recent),
-    ):
-        as_int(fn, arg, v)
+    ints = {
+        arg: as_int(fn, arg, v)
+        for arg, v in (
+            ("max_age_mins", max_age_mins),
+            ("num_builds", num_builds),
+            ("interval_hrs", interval_hrs),
+            ("keep_recent", keep_recent),
+        )
+    }
+    if ints["num_builds"] != 0 and ints["interval_hrs"] != 0:
+        raise TiltfileError(
+            f"{fn}: can't specify both 'prune every X builds' and 'prune every Y hours'; "
+            "please pass only one of `num_builds` and `interval_hrs`"
+        )
 
 
 @builtin("enable_feature")
