@@ -948,9 +948,7 @@ def _lexical_relpath(base: str, target: str) -> str | None:
     b_parts = [p for p in b.split("/") if p and p != "."]
     t_parts = [p for p in t.split("/") if p and p != "."]
     common = 0
-    while (
-        common < len(b_parts) and common < len(t_parts) and b_parts[common] == t_parts[common]
-    ):
+    while common < len(b_parts) and common < len(t_parts) and b_parts[common] == t_parts[common]:
         common += 1
     up = b_parts[common:]
     if up and up[0] == "..":
