@@ -70,3 +70,35 @@ def test_docker_prune_settings_by_builds_or_by_hours_not_both(
     tiltfile("docker_prune_settings(False, 120, 0, 2, 3)\n")
     err = tiltfile_error("docker_prune_settings(num_builds=5, interval_hrs=2)\n")
     assert "can't specify both 'prune every X builds' and 'prune every Y hours'" in err
+
+
+COMPOSE_APP = "services:\n  app:\n    image: app\n"
+
+
+def test_entrypoint_of_an_image_a_compose_service_runs_fails(tiltfile_error: Any) -> None:
+    # The reference: docker_build's entrypoint is not supported for Docker Compose
+    # resources; Tilt fails the load rather than run the service without it.
+    err = tiltfile_error(
+        "docker_build('app', '.', entrypoint='./run.sh')\ndocker_compose('compose.yml')\n",
+        files={"Dockerfile": "FROM alpine\n", "compose.yml": COMPOSE_APP},
+    )
+    assert "docker_build/custom_build.entrypoint not supported for Docker Compose" in err
+    err = tiltfile_error(
+        "custom_build('app', 'true', ['.'], entrypoint=['run'])\ndocker_compose('compose.yml')\n",
+        files={"compose.yml": COMPOSE_APP},
+    )
+    assert "entrypoint not supported for Docker Compose resources" in err
+
+
+def test_entrypoint_stays_allowed_for_kubernetes_next_to_compose(tiltfile: Any) -> None:
+    data = tiltfile(
+        "docker_build('app', '.')\ndocker_build('k', '.', entrypoint='./run.sh')\n"
+        "docker_compose('compose.yml')\nk8s_yaml('pod.yaml')\n",
+        files={
+            "Dockerfile": "FROM alpine\n",
+            "compose.yml": COMPOSE_APP,
+            "pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n"
+            "  containers:\n  - name: c\n    image: k\n",
+        },
+    )
+    assert sorted(r["name"] for r in data["resources"]) == ["app", "p"]

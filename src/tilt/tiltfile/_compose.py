@@ -601,6 +601,13 @@ def finalize(state: LoadState, asm: Assembly) -> None:
             build = next((img for img in asm.images if refs_match(img.ref, wanted)), None)
             image_refs: tuple[str, ...]
             if build is not None:
+                if build.entrypoint is not None:
+                    # Tilt's reference: entrypoint= is not supported for Compose services.
+                    raise TiltfileError(
+                        "docker_build/custom_build.entrypoint not supported for Docker "
+                        f"Compose resources (image {build.ref!r}, service {svc.name!r})",
+                        build.location,
+                    )
                 asm.used_images.add(build.ref)
                 image_ref, image_refs, context = build.ref, (build.ref,), ""
             else:

@@ -669,7 +669,8 @@ def docker_build(  # noqa: PLR0917 - Tilt's positional signature
             the context matches nothing (a warning; Tilt is silent).
         entrypoint: command to run when the container starts, overriding the image's
             ENTRYPOINT/CMD and the YAML's command. A string runs through
-            ``/bin/sh -c``; a list is the program and its arguments.
+            ``/bin/sh -c``; a list is the program and its arguments. Not supported
+            for an image a Docker Compose service runs (the load fails, as in Tilt).
         target: the Dockerfile stage to build (``docker build --target``).
         ssh: SSH agent sockets or keys to expose to the build (``--ssh``), a string
             or list, e.g. ``'default'``.
@@ -858,7 +859,8 @@ def custom_build(  # noqa: PLR0917 - Tilt's positional signature
         ignore: dockerignore-syntax patterns of files that do not trigger builds,
             applied relative to each dep.
         entrypoint: command to run when the container starts (string: ``/bin/sh -c``;
-            list: program and arguments).
+            list: program and arguments). Kubernetes only: an image a Docker Compose
+            service runs fails the load.
         container_args: arguments for the container's command, overriding the YAML's
             ``args``. None keeps the YAML's.
         command_bat_val: deprecated alias of ``command_bat``.
