@@ -526,3 +526,53 @@ def test_image_injected_at_a_json_path_with_an_escaped_dot() -> None:
     (out,) = prepare_objects([dep], {"op": "localhost:5000/op:tilt-1"}, [loc])
     annotations = out["spec"]["template"]["metadata"]["annotations"]
     assert annotations == {"internal.example.tech/image": "localhost:5000/op:tilt-1"}
+
+
+def test_entrypoint_and_container_args_replace_the_containers_command(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tilt's reference: docker_build/custom_build entrypoint= takes precedence over the
+    # YAML's command (a string runs through sh -c), container_args= over its args; other
+    # images' containers keep theirs. The overrides come from the loaded Tiltfile.
+    from tests.conftest import write_tree
+    from tilt.k8s.apply import container_commands
+    from tilt.tiltfile import load_tiltfile
+
+    monkeypatch.chdir(tmp_path)
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": "FROM alpine\n",
+            "Tiltfile": "docker_build('web', '.', entrypoint='./run.sh --dev')\n"
+            "custom_build('job', 'true', ['.'], entrypoint=['/bin/job'], container_args=[])\n"
+            "docker_build('args', '.', container_args=['--port', '80'])\n"
+            "docker_build('plain', '.')\n",
+        },
+    )
+    result = load_tiltfile(str(tmp_path / "Tiltfile"))
+    commands = container_commands(result.images)
+    assert set(commands) == {"web", "job", "args"}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {
+            "initContainers": [{"name": "i", "image": "job", "args": ["old"]}],
+            "containers": [
+                {"name": "w", "image": "web", "command": ["old"], "args": ["keep"]},
+                {"name": "a", "image": "args:1.0", "command": ["keep"]},
+                {"name": "p", "image": "plain", "command": ["keep"], "args": ["keep"]},
+            ],
+        },
+    }
+    (out,) = prepare_objects([pod], {"web": "web:tilt-1"}, commands=commands)
+    init, web, args, plain = out["spec"]["initContainers"] + out["spec"]["containers"]
+    assert (init["command"], init["args"]) == (["/bin/job"], [])
+    assert (web["image"], web["command"], web["args"]) == (
+        "web:tilt-1",
+        ["sh", "-c", "./run.sh --dev"],
+        ["keep"],
+    )
+    assert (args["command"], args["args"]) == (["keep"], ["--port", "80"])
+    assert (plain["command"], plain["args"]) == (["keep"], ["keep"])
+    assert pod["spec"]["containers"][0]["command"] == ["old"]  # the source is not changed

@@ -314,7 +314,7 @@ async def _delete_and_wait(
 
 async def run_job_test(runner: K8sRunner, spec: Resource, req: UpdateRequest) -> None:
     """The update of a Job-based test resource; posts `UpdateFinished` with its results."""
-    from tilt.k8s.apply import ApplyError
+    from tilt.k8s.apply import ApplyError, container_commands
     from tilt.k8s.client import ApiError, ContextError
 
     assert spec.test is not None and spec.k8s is not None
@@ -338,7 +338,13 @@ async def run_job_test(runner: K8sRunner, spec: Resource, req: UpdateRequest) ->
         async with JobWatch(kube, watched, log) as watch:
             await _delete_and_wait(kube, watch, jobs, log)
             log(f"Applying {len(spec.k8s.objects)} object(s)")
-            result = await session.deploy(name, spec.k8s, images, pod_sections=True)
+            result = await session.deploy(
+                name,
+                spec.k8s,
+                images,
+                pod_sections=True,
+                commands=container_commands(runner._images.images_of(spec)),
+            )
             applied: dict[Key, Obj] = {}
             for o in result.objects:
                 meta = o.get("metadata") or {}

@@ -19,12 +19,12 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tilt.k8s.client import ApiError, KubeClient, ResourceInfo
-from tilt.model import K8sImageLocator
+from tilt.model import ImageTarget, K8sImageLocator
 
 __all__ = [
     "KIND_ORDER",
@@ -34,6 +34,8 @@ __all__ = [
     "Applier",
     "ApplyError",
     "ApplyResult",
+    "ContainerCommand",
+    "container_commands",
     "inject_images",
     "kind_rank",
     "locator_matches",
@@ -187,17 +189,40 @@ def _pod_template(obj: Obj) -> Obj | None:
     return tmpl if isinstance(tmpl, dict) and isinstance(tmpl.get("spec"), dict) else None
 
 
+@dataclass(frozen=True, kw_only=True)
+class ContainerCommand:
+    """docker_build/custom_build ``entrypoint=`` and ``container_args=`` of an image: the
+    ``command`` (when given) and the ``args`` (when given, even empty) of every container
+    that runs it."""
+
+    command: tuple[str, ...] | None = None
+    args: tuple[str, ...] | None = None
+
+
+def container_commands(images: Iterable[ImageTarget]) -> dict[str, ContainerCommand]:
+    """The command overrides ``images`` ask for, by Tiltfile image ref."""
+    out: dict[str, ContainerCommand] = {}
+    for img in images:
+        command = img.entrypoint.argv if img.entrypoint and img.entrypoint.argv else None
+        if command is not None or img.container_args is not None:
+            out[img.ref] = ContainerCommand(command=command, args=img.container_args)
+    return out
+
+
 def inject_images(
     obj: Obj,
     images: Mapping[str, str],
     locators: Sequence[K8sImageLocator] = (),
     match: Callable[[str, str], bool] | None = None,
+    commands: Mapping[str, ContainerCommand] | None = None,
 ) -> list[str]:
     """Replace image refs in ``obj`` (in place) by the built ones; the refs injected.
 
     ``images`` maps a Tiltfile image ref (``docker_build('web', ...)``) to the ref just built.
     Containers and init containers get ``imagePullPolicy: IfNotPresent`` where an image was
-    injected (so a local-only image is not pulled).
+    injected (so a local-only image is not pulled). A container whose image has an entry in
+    ``commands`` (by Tiltfile ref) gets its ``command`` and/or ``args`` replaced, as Tilt
+    does for ``entrypoint=``/``container_args=``.
     """
     if match is None:
         from tilt.refs import refs_match
@@ -210,11 +235,22 @@ def inject_images(
                 return built
         return None
 
+    def command_for(used: str) -> ContainerCommand | None:
+        for ref, cmd in (commands or {}).items():
+            if match(ref, used):
+                return cmd
+        return None
+
     injected: list[str] = []
     for spec in pod_specs(obj):
         for key in ("initContainers", "containers", "ephemeralContainers"):
             for c in spec.get(key) or []:
                 if isinstance(c, dict) and isinstance(c.get("image"), str):
+                    cmd = command_for(c["image"])
+                    if cmd is not None and cmd.command is not None:
+                        c["command"] = list(cmd.command)
+                    if cmd is not None and cmd.args is not None:
+                        c["args"] = list(cmd.args)
                     built = built_for(c["image"])
                     if built:
                         c["image"] = built
@@ -281,6 +317,7 @@ def prepare_objects(
     objects: Sequence[Obj],
     images: Mapping[str, str] | None = None,
     locators: Sequence[K8sImageLocator] = (),
+    commands: Mapping[str, ContainerCommand] | None = None,
 ) -> list[Obj]:
     """Copies of ``objects`` ready to apply: server-set fields removed, images injected,
     Tilt's labels set.
@@ -293,7 +330,7 @@ def prepare_objects(
     for src in objects:
         obj = copy.deepcopy(src)
         strip_server_fields(obj)
-        inject_images(obj, images or {}, locators)
+        inject_images(obj, images or {}, locators, commands=commands)
         meta = obj.setdefault("metadata", {})
         meta.setdefault("labels", {})
         if meta["labels"] is None:

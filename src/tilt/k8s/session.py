@@ -23,7 +23,13 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tilt.k8s.apply import Applier, ApplyError, ApplyResult, prepare_objects
+from tilt.k8s.apply import (
+    Applier,
+    ApplyError,
+    ApplyResult,
+    ContainerCommand,
+    prepare_objects,
+)
 from tilt.k8s.client import (
     ClusterContext,
     KubeClient,
@@ -244,6 +250,7 @@ class K8sSession:
         images: Mapping[str, str] | None = None,
         *,
         pod_sections: bool = False,
+        commands: Mapping[str, ContainerCommand] | None = None,
     ) -> ApplyResult:
         """Apply the resource's objects with ``images`` (Tiltfile ref -> built ref) injected.
 
@@ -254,7 +261,7 @@ class K8sSession:
         """
         bodies = [o.body for o in target.objects]
         self.scrubber.add_objects(bodies)
-        prepared = prepare_objects(bodies, images or {}, target.image_locators)
+        prepared = prepare_objects(bodies, images or {}, target.image_locators, commands)
         applier = Applier(
             self.kube,
             server_side=self.server_side,
