@@ -576,3 +576,48 @@ def test_entrypoint_and_container_args_replace_the_containers_command(
     assert (args["command"], args["args"]) == (["keep"], ["--port", "80"])
     assert (plain["command"], plain["args"]) == (["keep"], ["keep"])
     assert pod["spec"]["containers"][0]["command"] == ["old"]  # the source is not changed
+
+
+def test_match_in_env_vars_puts_the_built_ref_into_env_values(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tilt's reference: with match_in_env_vars=True an environment variable naming the
+    # image is handled like a container's image: it gets the built ref. Only for those
+    # images, and only values that name them.
+    from tests.conftest import write_tree
+    from tilt.k8s.apply import env_var_images
+    from tilt.tiltfile import load_tiltfile
+
+    monkeypatch.chdir(tmp_path)
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": "FROM alpine\n",
+            "Tiltfile": "docker_build('worker', '.', match_in_env_vars=True)\n"
+            "docker_build('web', '.')\n",
+        },
+    )
+    env_images = env_var_images(load_tiltfile(str(tmp_path / "Tiltfile")).images)
+    assert env_images == {"worker"}
+    env = [
+        {"name": "WORKER_IMAGE", "value": "worker"},
+        {"name": "WEB_IMAGE", "value": "web"},
+        {"name": "OTHER", "value": "nginx"},
+        {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+    ]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "nginx", "env": env}]},
+    }
+    images = {"worker": "worker:tilt-1", "web": "web:tilt-2"}
+    (out,) = prepare_objects([pod], images, env_images=env_images)
+    assert [v.get("value") for v in out["spec"]["containers"][0]["env"]] == [
+        "worker:tilt-1",
+        "web",
+        "nginx",
+        None,
+    ]
+    (plain,) = prepare_objects([pod], images)
+    assert plain["spec"]["containers"][0]["env"][0]["value"] == "worker"

@@ -480,7 +480,7 @@ class K8sRunner(RunnerBase):
     # ---- one update
     async def _update(self, spec: Resource, req: UpdateRequest) -> None:
         from tilt.engine.k8s_custom import CustomDeployError
-        from tilt.k8s.apply import ApplyError, container_commands
+        from tilt.k8s.apply import ApplyError, container_commands, env_var_images
         from tilt.k8s.client import ApiError, ContextError
 
         name = spec.name
@@ -503,8 +503,13 @@ class K8sRunner(RunnerBase):
             assert spec.k8s is not None
             where = f"context {session.context.name}" if session.context else "the cluster"
             log(f"Applying {len(spec.k8s.objects)} object(s) to {where}")
+            targets = self._images.images_of(spec)
             result = await session.deploy(
-                name, spec.k8s, images, commands=container_commands(self._images.images_of(spec))
+                name,
+                spec.k8s,
+                images,
+                commands=container_commands(targets),
+                env_images=env_var_images(targets),
             )
             for o in result.objects:
                 meta = o.get("metadata") or {}

@@ -314,7 +314,7 @@ async def _delete_and_wait(
 
 async def run_job_test(runner: K8sRunner, spec: Resource, req: UpdateRequest) -> None:
     """The update of a Job-based test resource; posts `UpdateFinished` with its results."""
-    from tilt.k8s.apply import ApplyError, container_commands
+    from tilt.k8s.apply import ApplyError, container_commands, env_var_images
     from tilt.k8s.client import ApiError, ContextError
 
     assert spec.test is not None and spec.k8s is not None
@@ -344,6 +344,7 @@ async def run_job_test(runner: K8sRunner, spec: Resource, req: UpdateRequest) ->
                 images,
                 pod_sections=True,
                 commands=container_commands(runner._images.images_of(spec)),
+                env_images=env_var_images(runner._images.images_of(spec)),
             )
             applied: dict[Key, Obj] = {}
             for o in result.objects:

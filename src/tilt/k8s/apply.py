@@ -19,7 +19,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ __all__ = [
     "ApplyResult",
     "ContainerCommand",
     "container_commands",
+    "env_var_images",
     "inject_images",
     "kind_rank",
     "locator_matches",
@@ -209,12 +210,19 @@ def container_commands(images: Iterable[ImageTarget]) -> dict[str, ContainerComm
     return out
 
 
+def env_var_images(images: Iterable[ImageTarget]) -> frozenset[str]:
+    """The Tiltfile refs of ``images`` built with ``match_in_env_vars=True``."""
+    return frozenset(img.ref for img in images if img.match_in_env_vars)
+
+
 def inject_images(
     obj: Obj,
     images: Mapping[str, str],
     locators: Sequence[K8sImageLocator] = (),
     match: Callable[[str, str], bool] | None = None,
+    *,
     commands: Mapping[str, ContainerCommand] | None = None,
+    env_images: Collection[str] = (),
 ) -> list[str]:
     """Replace image refs in ``obj`` (in place) by the built ones; the refs injected.
 
@@ -222,7 +230,8 @@ def inject_images(
     Containers and init containers get ``imagePullPolicy: IfNotPresent`` where an image was
     injected (so a local-only image is not pulled). A container whose image has an entry in
     ``commands`` (by Tiltfile ref) gets its ``command`` and/or ``args`` replaced, as Tilt
-    does for ``entrypoint=``/``container_args=``.
+    does for ``entrypoint=``/``container_args=``. An environment variable whose value names
+    an image of ``env_images`` (built with ``match_in_env_vars=True``) gets the built ref.
     """
     if match is None:
         from tilt.refs import refs_match
@@ -256,6 +265,16 @@ def inject_images(
                         c["image"] = built
                         c["imagePullPolicy"] = "IfNotPresent"
                         injected.append(built)
+                if isinstance(c, dict) and env_images:
+                    for var in c.get("env") or []:
+                        value = var.get("value") if isinstance(var, dict) else None
+                        if not isinstance(value, str):
+                            continue
+                        ref = next((r for r in env_images if match(r, value)), None)
+                        built = images.get(ref) if ref is not None else None
+                        if built:
+                            var["value"] = built
+                            injected.append(built)
     for loc in locators:
         if not locator_matches(loc, obj):
             continue
@@ -318,6 +337,7 @@ def prepare_objects(
     images: Mapping[str, str] | None = None,
     locators: Sequence[K8sImageLocator] = (),
     commands: Mapping[str, ContainerCommand] | None = None,
+    env_images: Collection[str] = (),
 ) -> list[Obj]:
     """Copies of ``objects`` ready to apply: server-set fields removed, images injected,
     Tilt's labels set.
@@ -330,7 +350,7 @@ def prepare_objects(
     for src in objects:
         obj = copy.deepcopy(src)
         strip_server_fields(obj)
-        inject_images(obj, images or {}, locators, commands=commands)
+        inject_images(obj, images or {}, locators, commands=commands, env_images=env_images)
         meta = obj.setdefault("metadata", {})
         meta.setdefault("labels", {})
         if meta["labels"] is None:

@@ -251,6 +251,7 @@ class K8sSession:
         *,
         pod_sections: bool = False,
         commands: Mapping[str, ContainerCommand] | None = None,
+        env_images: Collection[str] = (),
     ) -> ApplyResult:
         """Apply the resource's objects with ``images`` (Tiltfile ref -> built ref) injected.
 
@@ -261,7 +262,9 @@ class K8sSession:
         """
         bodies = [o.body for o in target.objects]
         self.scrubber.add_objects(bodies)
-        prepared = prepare_objects(bodies, images or {}, target.image_locators, commands)
+        prepared = prepare_objects(
+            bodies, images or {}, target.image_locators, commands, env_images
+        )
         applier = Applier(
             self.kube,
             server_side=self.server_side,
