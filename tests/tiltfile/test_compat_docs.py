@@ -102,3 +102,24 @@ def test_entrypoint_stays_allowed_for_kubernetes_next_to_compose(tiltfile: Any) 
         },
     )
     assert sorted(r["name"] for r in data["resources"]) == ["app", "p"]
+
+
+def test_initial_sync_may_open_the_step_list_before_fall_back_on(tiltfile: Any) -> None:
+    # The reference: initial_sync goes at the start of the steps, before any
+    # fall_back_on, sync, run or restart_container (it was refused before a fall_back_on).
+    data = tiltfile(
+        "docker_build('img', '.', live_update=[initial_sync(), fall_back_on('a.txt'),"
+        " sync('.', '/app'), run('make')])\n",
+        files={"Dockerfile": "FROM alpine\n", "a.txt": ""},
+    )
+    kinds = [s["kind"] for s in data["images"][0]["live_update"]]
+    assert kinds == ["initial_sync", "fall_back_on", "sync", "run"]
+
+
+def test_initial_sync_after_a_sync_still_fails(tiltfile_error: Any) -> None:
+    err = tiltfile_error(
+        "docker_build('img', '.', live_update=[fall_back_on('a.txt'), sync('.', '/app'),"
+        " initial_sync()])\n",
+        files={"Dockerfile": "FROM alpine\n", "a.txt": ""},
+    )
+    assert "initial_sync must precede all sync and run steps" in err

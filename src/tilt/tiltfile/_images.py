@@ -398,9 +398,20 @@ def live_update_steps(ctx: Ctx, fn: str, value: object) -> tuple[LiveUpdateStep,
         steps.append(v)
 
     st = _state(ctx)
-    seen_other = seen_sync = seen_run = seen_initial = False
+    seen_other = seen_run = seen_initial = False
     for i, step in enumerate(steps):
         where = st.steps.get(id(step))
+        if isinstance(step, InitialSyncStep):
+            # Tilt's reference puts it at the very start, before any fall_back_on; one
+            # among the leading fall_back_on steps is accepted too.
+            if seen_initial:
+                raise TiltfileError(f"{fn}: live_update: initial_sync may only appear once")
+            if seen_other:
+                raise TiltfileError(
+                    f"{fn}: live_update: initial_sync must precede all sync and run steps"
+                )
+            seen_initial = True
+            continue
         if isinstance(step, FallBackOnStep):
             if seen_other:
                 raise TiltfileError(
@@ -408,15 +419,7 @@ def live_update_steps(ctx: Ctx, fn: str, value: object) -> tuple[LiveUpdateStep,
                 )
             continue
         seen_other = True
-        if isinstance(step, InitialSyncStep):
-            if seen_initial:
-                raise TiltfileError(f"{fn}: live_update: initial_sync may only appear once")
-            if seen_sync or seen_run:
-                raise TiltfileError(
-                    f"{fn}: live_update: initial_sync must precede all sync and run steps"
-                )
-            seen_initial = True
-        elif isinstance(step, SyncStep):
+        if isinstance(step, SyncStep):
             if seen_run:
                 raise TiltfileError(f"{fn}: live_update: all sync steps must precede all run steps")
             # Containers are Linux: the destination is a POSIX path whatever the host.
@@ -425,7 +428,6 @@ def live_update_steps(ctx: Ctx, fn: str, value: object) -> tuple[LiveUpdateStep,
                 raise TiltfileError(
                     f"{fn}: live_update: sync destination '{step.remote_path}'{at} is not absolute"
                 )
-            seen_sync = True
         elif isinstance(step, RunStep):
             seen_run = True
         elif isinstance(step, RestartContainerStep) and i != len(steps) - 1:
@@ -550,8 +552,9 @@ def initial_sync(ctx: Ctx) -> InitialSyncStep:
 
     With this step, the first live update after a container (re)starts copies all
     files covered by the sync steps, not only the changed ones, so a container that
-    was built from an older image catches up. It may appear once, after any
-    ``fall_back_on`` steps and before every ``sync`` and ``run`` step.
+    was built from an older image catches up. It may appear once, first in the list
+    (as Tilt's reference asks) or among the leading ``fall_back_on`` steps, before
+    every ``sync`` and ``run`` step.
 
     Returns:
         A LiveUpdateStep to put in a ``live_update`` list.
