@@ -23,12 +23,18 @@ if TYPE_CHECKING:
     from tilt.model import ImageTarget
     from tilt.watch.matcher import TargetMatcher
 
-__all__ = ["build_levels", "image_closure", "touched_by", "with_dependents"]
+__all__ = ["build_levels", "image_closure", "image_closures", "touched_by", "with_dependents"]
 
 
 def image_closure(images: Sequence[ImageTarget], refs: Iterable[str]) -> tuple[str, ...]:
     """``refs`` plus every image they are built FROM (transitively), dependencies first."""
-    return tuple(closure(refs, {i.ref: i.image_deps for i in images}))
+    return image_closures(images)(refs)
+
+
+def image_closures(images: Sequence[ImageTarget]) -> Callable[[Iterable[str]], tuple[str, ...]]:
+    """`image_closure` over ``images`` for many ``refs`` (the graph is built once)."""
+    deps = {i.ref: i.image_deps for i in images}
+    return lambda refs: tuple(closure(refs, deps))
 
 
 def build_levels(images: Sequence[ImageTarget]) -> list[list[ImageTarget]]:

@@ -114,10 +114,11 @@ def assemble(state: LoadState) -> TiltfileResult:
         if img.ref not in consumed and img.ref not in suppressed:
             state.warn(f"Image not used in any deploy config: ✕ {img.ref}", img.location)
     # Expand each resource's images to include the images they are built FROM.
-    from tilt.image_graph import image_closure
+    from tilt.image_graph import image_closures
 
+    closure_of = image_closures(asm.images)
     resources = [
-        replace(r, image_refs=image_closure(asm.images, r.image_refs)) if r.image_refs else r
+        replace(r, image_refs=closure_of(r.image_refs)) if r.image_refs else r
         for r in asm.resources
     ]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from tilt.graph import closest
-from tilt.image_graph import image_closure
+from tilt.image_graph import image_closures
 from tilt.model import (
     DiscoveryStrategy,
     K8sCustomDeployTarget,
@@ -592,11 +592,10 @@ def _refuse_restart_container(asm: Assembly, resources: list[Resource]) -> None:
     restarting = {
         i.ref for i in asm.images if any(isinstance(s, RestartContainerStep) for s in i.live_update)
     }
-    names = [
-        r.name
-        for r in resources
-        if restarting.intersection(image_closure(asm.images, r.image_refs))
-    ]
+    if not restarting:
+        return  # the common case: no image closure to walk per resource
+    closure_of = image_closures(asm.images)
+    names = [r.name for r in resources if restarting.intersection(closure_of(r.image_refs))]
     if names:
         raise TiltfileError(
             f"live_update: restart_container() is in the live_update of resource(s) "
