@@ -25,6 +25,7 @@ __all__ = [
     "ComposeTarget",
     "ConfigState",
     "DiscoveryStrategy",
+    "DockerPruneSettings",
     "ExecAction",
     "FallBackOnStep",
     "HttpGetAction",
@@ -499,6 +500,21 @@ class ApiObject:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DockerPruneSettings:
+    """``docker_prune_settings()``: how ``tilt up`` removes the old images it built."""
+
+    disable: bool = False
+    #: Images (and build cache) younger than this are kept.
+    max_age_mins: int = 360
+    #: Prune after every this many builds (0: by time, every ``interval_hrs``).
+    num_builds: int = 0
+    #: Prune this often, in hours (0: Tilt's default, every hour).
+    interval_hrs: int = 0
+    #: The most recent images of each repository that are never pruned.
+    keep_recent: int = 2
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     max_parallel_updates: int = 3
     k8s_upsert_timeout_secs: int = 30
@@ -522,6 +538,7 @@ class Settings:
     image_push_cmd: Cmd | None = None
     #: ``k8s_quiet_events`` (beyond Tilt): ``(resource or "" for all, event reason)`` pairs.
     k8s_quiet_events: tuple[tuple[str, str], ...] = ()
+    docker_prune: DockerPruneSettings = field(default_factory=DockerPruneSettings)
 
     @property
     def registry(self) -> Registry | None:

@@ -22,6 +22,13 @@ DEFAULTS = {
     "ci_k8s_grace_period_secs": 0.0,
     "secrets_disable_scrub": False,
     "team_id": "",
+    "docker_prune": {
+        "disable": False,
+        "max_age_mins": 360,
+        "num_builds": 0,
+        "interval_hrs": 0,
+        "keep_recent": 2,
+    },
 }
 
 
@@ -87,12 +94,37 @@ OVERRIDE_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("secret_settings", "secret_settings(disable_scrub=True)", {"secrets_disable_scrub": True}),
     ("set_team", "set_team('team-123')", {"team_id": "team-123"}),
     (
+        "docker_prune_settings",
+        "docker_prune_settings(disable=False, max_age_mins=60, num_builds=0, interval_hrs=2, "
+        "keep_recent=1)",
+        {
+            "docker_prune": {
+                "disable": False,
+                "max_age_mins": 60,
+                "num_builds": 0,
+                "interval_hrs": 2,
+                "keep_recent": 1,
+            }
+        },
+    ),
+    (
+        "docker_prune_settings_positional_last_call_wins",
+        "docker_prune_settings(num_builds=4)\ndocker_prune_settings(True, 30, 5)",
+        {
+            "docker_prune": {
+                "disable": True,
+                "max_age_mins": 30,
+                "num_builds": 5,
+                "interval_hrs": 0,
+                "keep_recent": 2,
+            }
+        },
+    ),
+    (
         "accepted_but_not_applied",
         "version_settings(check_updates=False, constraint='>=0.22.2')\n"
         "version_settings(constraint='>=0.30.0 <1.0.0')\n"
         "analytics_settings(False)\n"
-        "docker_prune_settings(disable=False, max_age_mins=60, num_builds=0, interval_hrs=2, "
-        "keep_recent=1)\n"
         "enable_feature('labels')\ndisable_feature('snapshots')\ndisable_snapshots()",
         {},
     ),

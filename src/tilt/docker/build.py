@@ -17,6 +17,8 @@ docker_build it:
    engine API's classic builder cannot run, builds with ``docker buildx build``
    if the plugin is installed, and otherwise raises one `BuildKitRequiredError`
    saying exactly that;
+   either way the image gets `BUILT_LABELS` (``dev.tilt.built=true``, as Tilt's),
+   which is how `tilt.docker.prune` knows the images it may remove;
 5. tags ``extra_tag`` refs, then hands the image to its destination
    (`tilt.docker.destination`: kept local, or pushed with ``default_registry``).
 
@@ -71,6 +73,7 @@ if TYPE_CHECKING:
 
 # The neutral part (results, errors, scheduling) lives in tilt.image_build.
 __all__ = [
+    "BUILT_LABELS",
     "BuildCancelledError",
     "BuildError",
     "BuildKitRequiredError",
@@ -88,6 +91,9 @@ __all__ = [
 
 _T = TypeVar("_T")
 _ERROR_OUTPUT_LINES = 40
+#: The labels of every image docker_build builds (Tilt's: built by Tilt, and
+#: eligible for its pruner). custom_build images carry none.
+BUILT_LABELS: Mapping[str, str] = {"dev.tilt.built": "true", "dev.tilt.gc": "true"}
 _STEP_RE = re.compile(r"^Step \d+/\d+ : ")
 
 
@@ -465,6 +471,7 @@ class ImageBuilder:
                 cache_from=list(image.cache_from) or None,
                 extra_hosts=list(image.extra_hosts) or None,
                 pull=image.pull,
+                labels=dict(BUILT_LABELS),
                 rm=True,
                 forcerm=True,
                 decode=True,
@@ -528,6 +535,8 @@ class ImageBuilder:
             argv += ["-f", os.path.join(ctx_dir, ctx.dockerfile_name)]
             for k, v in sorted(image.build_args.items()):
                 argv += ["--build-arg", f"{k}={v}"]
+            for k, v in BUILT_LABELS.items():
+                argv += ["--label", f"{k}={v}"]
             for flag, values in (
                 ("--target", [image.target] if image.target else []),
                 ("--platform", [image.platform] if image.platform else []),

@@ -56,11 +56,13 @@ from tilt.engine.state import (
     WatchChanged,
 )
 from tilt.logstore import LogStore
+from tilt.model import ImageBuildKind
 
 if TYPE_CHECKING:
     from tilt.buttons import ButtonAction, ButtonCommand
     from tilt.engine.images import ImageBuilds
     from tilt.engine.liveupdate import Decision
+    from tilt.engine.prune import DockerPruner
     from tilt.model import ResourceKind, TiltfileResult
     from tilt.process import ProcessSupervisor
     from tilt.tiltfile.worker import TiltfileWorkers
@@ -181,6 +183,8 @@ class Engine:
         self._button_tasks: set[asyncio.Future[None]] = set()
         self._buttons_of: TiltfileResult | None = None
         self._buttons: tuple[ButtonAction, ...] = ()
+        #: Removes old images this session built (``docker_prune_settings``); not in CI.
+        self.pruner: DockerPruner | None = None
 
     # ---- public API (event loop thread) ------------------------------------------------------
 
@@ -362,6 +366,13 @@ class Engine:
         from tilt.engine.runner import standard_runners
 
         self.images = ImageBuilds(supervisor=self._supervisor, post=self.post)
+        if not self._ci and self.pruner is None:
+            from tilt.engine.prune import DockerPruner
+
+            def prune_log(text: str) -> None:
+                self.logs.append(TILTFILE_NAME, text, span="tiltfile")
+
+            self.pruner = DockerPruner(log=prune_log, wake=lambda: self.post(Tick(at=time.time())))
         factory = self._runner_factory or standard_runners
         self._runners = dict(
             factory(
@@ -403,6 +414,7 @@ class Engine:
                     break
             else:
                 self._schedule()
+                self._poll_pruner()
             for fn in list(self._observers):
                 fn()
 
@@ -410,6 +422,17 @@ class Engine:
         if isinstance(ev, TiltfileReloaded) and self.images is not None:
             # Before the state re-aims the watch: resource matchers come from the images.
             self.images.set_graph(ev.result.images, ev.result.settings)
+            if self.pruner is not None:
+                from tilt.refs import repository
+
+                self.pruner.configure(
+                    ev.result.settings.docker_prune,
+                    [
+                        repository(i.ref)
+                        for i in ev.result.images
+                        if i.kind is ImageBuildKind.DOCKER
+                    ],
+                )
             for each in self._distinct_runners():
                 # A runner that keeps settings of its own (k8s_quiet_events) takes the new ones.
                 hook = getattr(each, "settings_changed", None)
@@ -442,6 +465,8 @@ class Engine:
                     self._start_reload(initial=False)
                 case WatchChanged():
                     self._rebuild_watch()
+        if isinstance(ev, ImageBuilt) and self.pruner is not None:
+            self.pruner.build_done()
         if isinstance(ev, LiveUpdateFellBack):
             self._fell_back(ev)
         elif isinstance(ev, UpdateFinished):
@@ -459,6 +484,14 @@ class Engine:
             if self._reload_again and not self.state.shutting_down:
                 self._reload_again = False
                 self._start_reload(initial=False)
+
+    def _poll_pruner(self) -> None:
+        """Let the pruner start a pass when one is due and nothing is building."""
+        if self.pruner is None:
+            return
+        busy = bool(self._updates) or any(not t.done() for t in self._builds)
+        keep = {ref for b in self.state.built_images.values() for ref in (b.local_ref, b.image_id)}
+        self.pruner.poll(busy=busy, keep=keep)
 
     def _distinct_runners(self) -> list[Runner]:
         """Each runner once (one runner may serve several kinds)."""
@@ -773,6 +806,8 @@ class Engine:
             await self._supervisor.stop_all()
         for task in list(self._button_tasks):
             task.cancel()
+        if self.pruner is not None:
+            await self.pruner.close()
 
     # ---- Tiltfile ----------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ watch ignores. Families that own other settings fields (``default_registry``,
 ``k8s_context`` ...) fill them in their own finalize with ``dataclasses.replace``.
 
 Settings that only make sense for Tilt's own server (analytics, version checks,
-Docker pruning, feature flags, snapshots) are accepted so that existing Tiltfiles
+feature flags, snapshots) are accepted so that existing Tiltfiles
 load unchanged, and documented as not applied.
 """
 
@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tilt.model import IgnoreRule, Settings, TriggerMode
+from tilt.model import DockerPruneSettings, IgnoreRule, Settings, TriggerMode
 from tilt.tiltfile._context import (
     Ctx,
     LoadState,
@@ -67,6 +67,7 @@ class SettingsState:
     secrets_disable_scrub: bool = False
     team_id: str = ""
     features: dict[str, bool] = field(default_factory=dict)
+    docker_prune: DockerPruneSettings = field(default_factory=DockerPruneSettings)
 
 
 constant(
@@ -331,20 +332,34 @@ def docker_prune_settings(  # noqa: PLR0917 -- Tilt's positional parameters
     interval_hrs: object = 0,
     keep_recent: object = 2,
 ) -> None:
-    """Accepted for compatibility; not applied: this tool does not prune Docker images.
+    """Configure how `tilt up` removes the old images it built.
+
+    Every image `docker_build` builds carries the label ``dev.tilt.built=true``
+    (``custom_build`` images do not). While `tilt up` runs (not `tilt ci`), once
+    the first builds are done and then every ``interval_hrs`` hours (or, with
+    ``num_builds``, after every that many builds instead), such images older than
+    ``max_age_mins`` are removed, except the ``keep_recent`` most recent of each
+    repository and any image a container (running or stopped) uses; Docker's
+    build cache older than ``max_age_mins`` is pruned too. Nothing without the
+    label is ever removed. Each prune logs one line per kind of object removed
+    (``[Docker Prune] removed 3 images, reclaimed 1.2MB``) in the Tiltfile's log;
+    a failure (no Docker engine, say) is logged as a warning and changes nothing
+    else.
 
     As in Tilt, pruning "every `num_builds` builds" and "every `interval_hrs` hours"
     exclude each other: giving both (non-zero) fails the load.
 
     Args:
-        disable: whether Tilt's periodic pruning is off (ignored).
-        max_age_mins: prune images older than this (ignored).
-        num_builds: prune after this many builds (ignored).
-        interval_hrs: prune this often; 0 is Tilt's default of every hour (ignored).
-        keep_recent: keep this many recent images per repository (ignored).
+        disable: if True, never prune.
+        max_age_mins: only images and build cache older than this many minutes
+            are pruned (default 360, six hours).
+        num_builds: prune after every this many builds (0: by time).
+        interval_hrs: prune this often, in hours; 0 is Tilt's default of every hour.
+        keep_recent: keep this many of the most recent images of each repository,
+            however old (default 2).
     """
     fn = "docker_prune_settings"
-    as_bool(fn, "disable", disable)
+    off = as_bool(fn, "disable", disable)
     ints = {
         arg: as_int(fn, arg, v)
         for arg, v in (
@@ -359,6 +374,7 @@ def docker_prune_settings(  # noqa: PLR0917 -- Tilt's positional parameters
             f"{fn}: can't specify both 'prune every X builds' and 'prune every Y hours'; "
             "please pass only one of `num_builds` and `interval_hrs`"
         )
+    ctx.state.family(SettingsState).docker_prune = DockerPruneSettings(disable=off, **ints)
 
 
 @builtin("enable_feature")
@@ -431,4 +447,5 @@ def finalize(state: LoadState, asm: Assembly) -> None:
         ci_k8s_grace_period_secs=st.ci_k8s_grace_period_secs,
         secrets_disable_scrub=st.secrets_disable_scrub,
         team_id=st.team_id,
+        docker_prune=st.docker_prune,
     )
