@@ -116,7 +116,8 @@ def test_failing_step_is_reported_with_its_output(
     with pytest.raises(BuildError) as info:
         run(ImageBuilder().build(result.image(f"{IMAGE_PREFIX}/bad"), on_output=lines.append))
     err = info.value
-    assert err.step.startswith("Step 4/4 : RUN echo compiling")
+    # 4 steps of the Dockerfile's, then the classic builder's one per label (BUILT_LABELS).
+    assert err.step.startswith("Step 4/6 : RUN echo compiling")
     assert "main.c:3: syntax error" in err.output
     assert "returned a non-zero code: 3" in err.message
     assert "main.c:3: syntax error" in str(err)
