@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import shutil
 import socket
 import subprocess
@@ -34,7 +35,7 @@ def get(url: str, timeout_s: float = 15) -> str:
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 return str(resp.read().decode())
-        except OSError:
+        except (OSError, http.client.HTTPException):  # refused, or cut short by a restart
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import os
 import shutil
 import socket
@@ -117,8 +118,9 @@ def http_get(url: str) -> str:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
             return str(resp.read().decode())
-    except OSError as e:
-        return f"<error {e}>"
+    except (OSError, http.client.HTTPException) as e:
+        # A container replaced mid-response cuts it short (IncompleteRead): not yet.
+        return f"<error {e!r}>"
 
 
 def drive(eng: Engine, body: Callable[[Engine], Awaitable[None]], timeout_s: float = 90) -> None:
