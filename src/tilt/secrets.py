@@ -21,7 +21,10 @@ import contextlib
 import re
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tilt.model import TiltfileResult
 
 __all__ = ["MIN_SECRET_LENGTH", "SecretScrubber"]
 
@@ -92,6 +95,15 @@ class SecretScrubber:
             if added:
                 self._compile()
         return added
+
+    def learn_tiltfile(self, result: TiltfileResult) -> None:
+        """Take a Tiltfile's scrub setting and learn the Secrets among its Kubernetes
+        objects (every resource's, enabled or not), as Tilt does at load."""
+        self.disabled = result.settings.secrets_disable_scrub
+        if not self.disabled:
+            self.add_objects(
+                obj.body for r in result.resources if r.k8s is not None for obj in r.k8s.objects
+            )
 
     def add_objects(self, objects: Iterable[dict[str, Any]]) -> int:
         """Learn the values of the Secrets among ``objects``; how many forms were added."""

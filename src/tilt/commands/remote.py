@@ -227,11 +227,8 @@ def _custom_deploy_down(
     if not resources:
         return 0
     # As under `tilt up`: the Tiltfile's Secrets never reach the output.
-    secrets = SecretScrubber(disabled=result.settings.secrets_disable_scrub)
-    if not secrets.disabled:
-        secrets.add_objects(
-            obj.body for r in result.resources if r.k8s is not None for obj in r.k8s.objects
-        )
+    secrets = SecretScrubber()
+    secrets.learn_tiltfile(result)
 
     def say(text: str) -> None:
         with contextlib.suppress(BrokenPipeError):

@@ -891,13 +891,7 @@ class Engine:
     def _learn_secrets(self, result: TiltfileResult) -> None:
         """Learn the values of the Secrets among the Tiltfile's Kubernetes objects (every
         resource's, enabled or not), unless ``secret_settings(disable_scrub=True)``."""
-        secrets = self.logs.secrets
-        secrets.disabled = result.settings.secrets_disable_scrub
-        if secrets.disabled:
-            return
-        secrets.add_objects(
-            obj.body for r in result.resources if r.k8s is not None for obj in r.k8s.objects
-        )
+        self.logs.secrets.learn_tiltfile(result)
 
     # ---- watching ----------------------------------------------------------------------------
 

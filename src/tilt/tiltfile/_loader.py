@@ -1161,12 +1161,19 @@ def _exported_names(src: str) -> list[str]:
 def _global_names(src: str, *, private: bool = False) -> list[str]:
     """The public (or, with ``private``, the ``_``-prefixed) names a file binds at its top
     level."""
+    return [n for n in _top_level_names(src) if n.startswith("_") == private]
+
+
+@functools.lru_cache(maxsize=64)
+def _top_level_names(src: str) -> tuple[str, ...]:
+    """The names a file binds at its top level, parsed once per text (the private-alias
+    step after a file runs and a later load_dynamic of it both ask)."""
     import ast
 
     try:
         tree = ast.parse(src)
     except (SyntaxError, ValueError):
-        return []
+        return ()
     names: dict[str, None] = {}
 
     def targets(node: ast.AST) -> None:
@@ -1193,7 +1200,7 @@ def _global_names(src: str, *, private: bool = False) -> list[str]:
                 walk(stmt.orelse)
 
     walk(tree.body)
-    return [n for n in names if n.startswith("_") == private and not n.startswith(PRIVATE_ALIAS)]
+    return tuple(n for n in names if not n.startswith(PRIVATE_ALIAS))
 
 
 def _constant_value(value: object, ctx: Ctx) -> object:
